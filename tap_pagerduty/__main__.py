@@ -1,0 +1,3 @@
+from tap_pagerduty.cli import main
+
+main()

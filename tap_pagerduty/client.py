@@ -1,0 +1,431 @@
+"""The base stream: auth, headers, the throttled retrying request, errors and paging.
+
+Every request of every stream goes through `PagerDutyStream.fetch`, which takes a throttle
+token per attempt (retries included), retries what PagerDuty says is transient, and turns
+every other error into one line that names the stream, the request path and PagerDuty's
+own message. The paging helpers at the bottom are the only places that loop over pages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import threading
+import typing as t
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
+from email.utils import parsedate_to_datetime
+from urllib.parse import urlparse
+
+import backoff
+import requests
+from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
+from singer_sdk.authenticators import APIKeyAuthenticator
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.streams.rest import HTTPRequest
+
+from tap_pagerduty.schema_files import schema_dir
+from tap_pagerduty.windows import OFFSET_CAP, Window
+
+if t.TYPE_CHECKING:
+    from datetime import datetime
+
+    from singer_sdk.helpers.types import Context
+
+    from tap_pagerduty.settings import Settings
+    from tap_pagerduty.tap import TapPagerDuty
+
+ACCEPT = "application/vnd.pagerduty+json;version=2"
+RETRY_STATUSES = {408, 429}
+# When a 429 comes without a `ratelimit-reset` header, wait this long before the next try.
+DEFAULT_RATE_LIMIT_WAIT = 5.0
+_T = t.TypeVar("_T")
+
+HINTS = {
+    400: "PagerDuty rejected the request's arguments",
+    401: "check 'api_token' / 'oauth_token': PagerDuty did not accept the token",
+    402: "the PagerDuty account's plan lacks this feature",
+    403: "the token lacks the permission or OAuth scope for this endpoint",
+    404: "the resource does not exist or the token cannot see it",
+}
+
+
+class PagerDutyAPIError(FatalAPIError):
+    """A non-retriable answer from PagerDuty; the message is one line for the user."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RateLimitedError(RetriableAPIError):
+    """429: retried after `wait` seconds (PagerDuty's `ratelimit-reset`, when given)."""
+
+    def __init__(self, message: str, response: requests.Response, wait: float) -> None:
+        super().__init__(message, response)
+        self.wait = wait
+
+
+class PagerDutyStream(RESTStream[int]):
+    """Base for every PagerDuty stream."""
+
+    schema = StreamSchema(SchemaDirectory(schema_dir()))
+    primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)
+    #: Key of the record list in the response body; defaults to the stream name.
+    records_key: t.ClassVar[str | None] = None
+    #: Query parameters every request of the stream carries (includes, filters).
+    extra_params: t.ClassVar[dict[str, t.Any]] = {}
+    #: Optional streams are skipped with a warning on 402/403 (plan feature or scope missing).
+    optional: t.ClassVar[bool] = False
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sessions = threading.local()
+        self._send = self.request_decorator(self._attempt)  # type: ignore[arg-type]
+
+    # -- configuration -------------------------------------------------------------------
+
+    @property
+    def tap(self) -> TapPagerDuty:
+        return t.cast("TapPagerDuty", self._tap)
+
+    @property
+    def settings(self) -> Settings:
+        return self.tap.settings
+
+    @property
+    def url_base(self) -> str:
+        return self.settings.base_url
+
+    @property
+    def authenticator(self) -> APIKeyAuthenticator:
+        return APIKeyAuthenticator(key="Authorization", value=self.settings.authorization)
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        return {"Accept": ACCEPT, "User-Agent": self.settings.user_agent}
+
+    @property
+    def timeout(self) -> int:
+        return int(self.settings.request_timeout)
+
+    @property
+    def requests_session(self) -> requests.Session:
+        # One session per thread: the SDK sets `session.auth` on every request it prepares.
+        session = getattr(self._sessions, "session", None)
+        if session is None:
+            session = requests.Session()
+            self._sessions.session = session
+        return session
+
+    @property
+    def key(self) -> str:
+        return self.records_key or self.name
+
+    def skip_if_unavailable(self, items: Iterator[_T]) -> Iterator[_T]:
+        """Optional streams need a plan feature or scope: skip them on a first 402/403."""
+        first = True
+        try:
+            for item in items:
+                first = False
+                yield item
+        except PagerDutyAPIError as error:
+            if not (self.optional and first and error.status in (402, 403)):
+                raise
+            self.logger.warning("Skipping stream '%s': %s", self.name, error)
+
+    def emit(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
+        """Hand records to the SDK; parents override this to prepare their children."""
+        yield from records
+
+    # -- one request: throttle, retry, validate, parse ------------------------------------
+
+    def fetch(
+        self,
+        path: str,
+        params: dict[str, t.Any] | None = None,
+        *,
+        body: dict[str, t.Any] | None = None,
+        context: Context | None = None,
+    ) -> dict[str, t.Any]:
+        """Send one GET (or the read-only analytics POST) and return the parsed body."""
+        request = HTTPRequest(
+            url=f"{self.url_base}{path}",
+            method="POST" if body is not None else "GET",
+            headers=self.http_headers,
+            params={**self.extra_params, **(params or {})},
+            safe_query_chars="[]:",
+        )
+        prepared = self.build_prepared_request(
+            method=request.method,
+            url=request.url,
+            params=request.encode_params(),
+            headers=request.headers,
+            json=body,
+        )
+        return t.cast("dict[str, t.Any]", self._send(prepared, context))
+
+    def _attempt(
+        self, prepared: requests.PreparedRequest, context: Context | None
+    ) -> dict[str, t.Any]:
+        with self.tap.throttle.request_slot():
+            response = self._request(prepared, context)
+        try:
+            payload = response.json()
+        except ValueError:
+            raise RetriableAPIError(
+                f"{self.name}: truncated or non-JSON body from {self._path(response)}", response
+            ) from None
+        if not isinstance(payload, dict):
+            raise PagerDutyAPIError(
+                f"{self.name}: unexpected response body from {self._path(response)}", 200
+            )
+        return payload
+
+    def validate_response(self, response: requests.Response) -> None:
+        self.tap.clock.observe(response.headers.get("Date"))
+        status = response.status_code
+        if status == 429:
+            wait = _rate_limit_wait(response)
+            self.tap.throttle.pause(wait)  # every thread waits, not just this one
+            raise RateLimitedError(self._describe(response), response, wait)
+        if status in RETRY_STATUSES or status >= 500:
+            raise RetriableAPIError(self._describe(response), response)
+        if status >= 400:
+            raise PagerDutyAPIError(self._describe(response), status)
+
+    def _describe(self, response: requests.Response) -> str:
+        """One line: stream, method, path (never the token), status, PagerDuty's message."""
+        status = response.status_code
+        line = (
+            f"{self.name}: {response.request.method} {self._path(response)} "
+            f"failed with HTTP {status}"
+        )
+        detail = _error_detail(response)
+        if detail:
+            line += f": {detail}"
+        if status in HINTS:
+            line += f" ({HINTS[status]})"
+        return line
+
+    @staticmethod
+    def _path(response: requests.Response) -> str:
+        return urlparse(response.url).path or "/"
+
+    # -- retries ---------------------------------------------------------------------------
+
+    def backoff_max_tries(self) -> int:
+        return self.settings.max_retries + 1
+
+    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
+        """Exponential waits, except a 429 waits what PagerDuty's `ratelimit-reset` says."""
+
+        def waits() -> t.Generator[float, t.Any, None]:
+            expo = backoff.expo(base=2, factor=0.5, max_value=30)
+            next(expo)  # prime: the first value of backoff.expo is None
+            exc = yield 0.0  # backoff primes the generator with send(None)
+            while True:
+                wait = exc.wait if isinstance(exc, RateLimitedError) else next(expo)
+                exc = yield wait
+
+        return waits()
+
+    def backoff_jitter(self, value: float) -> float:
+        return value + random.uniform(0, min(1.0, value / 2 + 0.1))
+
+    def backoff_handler(self, details: t.Any) -> None:
+        exc = details.get("exception")
+        self.logger.warning(
+            "%s: retry %d in %.1fs after: %s",
+            self.name,
+            details.get("tries", 0),
+            details.get("wait", 0.0),
+            _short(exc),
+        )
+
+    # -- paging ------------------------------------------------------------------------------
+
+    def classic_pages(
+        self, path: str, params: dict[str, t.Any], context: Context | None = None
+    ) -> Iterator[list[dict[str, t.Any]]]:
+        """All pages of one classic (offset/limit/more) listing, in order (main thread only).
+
+        The first page asks for `total`, so the remaining pages are known and fetched
+        concurrently (up to `max_concurrency` in flight); pages come back in order.
+        """
+        limit = self.settings.page_size
+        first = self.fetch(path, {**params, "limit": limit, "offset": 0, "total": "true"})
+        total = first.get("total")
+        if isinstance(total, int) and total > OFFSET_CAP:
+            self.logger.warning(
+                "%s: %s holds %d records; PagerDuty pages only through the first %d",
+                self.name,
+                path,
+                total,
+                OFFSET_CAP,
+            )
+        yield from self._rest_of_window(path, params, first, limit)
+
+    def sequential_pages(
+        self,
+        path: str,
+        params: dict[str, t.Any],
+        limit: int,
+        offset: int = 0,
+        key: str | None = None,
+    ) -> Iterator[list[dict[str, t.Any]]]:
+        """Pages one after another, following `more`; safe to call from a worker thread."""
+        while offset + limit <= OFFSET_CAP:
+            page = self.fetch(path, {**params, "limit": limit, "offset": offset})
+            records = page.get(key or self.key) or []
+            yield records
+            if not page.get("more") or not records:
+                return
+            offset += len(records)
+
+    def window_pages(
+        self,
+        path: str,
+        params: dict[str, t.Any],
+        windows: Iterable[Window],
+        *,
+        key: str | None = None,
+        lookahead: int = 3,
+    ) -> Iterator[tuple[Window, list[dict[str, t.Any]] | None]]:
+        """Pages of consecutive time windows, in window order.
+
+        Yields `(window, records)` for each page and `(window, None)` once a window is
+        complete, so the caller can checkpoint. The first pages of the next `lookahead`
+        windows are requested ahead; a window holding more records than the offset cap
+        is split into smaller windows before any of its records are read.
+        """
+        limit = self.settings.page_size
+        upcoming = iter(windows)
+        pending: deque[tuple[Window, Future[dict[str, t.Any]]]] = deque()
+
+        def first_page(window: Window) -> Future[dict[str, t.Any]]:
+            query = {**params, **window.params(), "limit": limit, "offset": 0, "total": "true"}
+            return self.tap.submit(self.fetch, path, query)
+
+        while True:
+            while len(pending) < lookahead:
+                window = next(upcoming, None)
+                if window is None:
+                    break
+                pending.append((window, first_page(window)))
+            if not pending:
+                return
+            window, future = pending.popleft()
+            first = future.result()
+            total = first.get("total")
+            if isinstance(total, int) and total + limit > OFFSET_CAP and window.can_split():
+                parts = window.split(total)
+                self.logger.info(
+                    "%s: window %s holds %d records; splitting it in %d",
+                    self.name,
+                    window,
+                    total,
+                    len(parts),
+                )
+                for part in reversed(parts):
+                    pending.appendleft((part, first_page(part)))
+                continue
+            window_params = {**params, **window.params()}
+            for records in self._rest_of_window(path, window_params, first, limit, key):
+                yield window, records
+            yield window, None
+
+    def _rest_of_window(
+        self,
+        path: str,
+        params: dict[str, t.Any],
+        first: dict[str, t.Any],
+        limit: int,
+        key: str | None = None,
+    ) -> Iterator[list[dict[str, t.Any]]]:
+        key = key or self.key
+        records = first.get(key) or []
+        yield records
+        if not first.get("more"):
+            return
+        total = first.get("total")
+        if not isinstance(total, int):
+            yield from self.sequential_pages(path, params, limit, len(records), key)
+            return
+        offsets = range(limit, min(total, OFFSET_CAP - limit + 1), limit)
+        futures = [
+            self.tap.submit(self.fetch, path, {**params, "limit": limit, "offset": o})
+            for o in offsets
+        ]
+        last = first
+        for future in futures:
+            last = future.result()
+            yield last.get(key) or []
+        if last.get("more") and futures:
+            yield from self.sequential_pages(path, params, limit, offsets[-1] + limit, key)
+
+    def cursor_pages(self, path: str, params: dict[str, t.Any]) -> Iterator[list[dict[str, t.Any]]]:
+        """Pages of a cursor-paged listing (`cursor` / `next_cursor`)."""
+        cursor: str | None = None
+        for _ in range(1_000_000):  # bounded: a cursor that never ends is a server bug
+            query = {**params, "limit": self.settings.page_size}
+            if cursor:
+                query["cursor"] = cursor
+            page = self.fetch(path, query)
+            yield page.get(self.key) or []
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
+
+    def server_now(self) -> datetime:
+        """PagerDuty's current time (from the `Date` header), one probe if none seen yet."""
+        return self.tap.clock.now(probe=lambda: self._probe_clock())
+
+    def _probe_clock(self) -> None:
+        # Any answer carries a Date header; its status does not matter here.
+        with contextlib.suppress(PagerDutyAPIError):
+            self.fetch("/abilities")
+
+
+def _rate_limit_wait(response: requests.Response) -> float:
+    reset = response.headers.get("ratelimit-reset")
+    try:
+        return max(0.0, float(reset)) if reset is not None else DEFAULT_RATE_LIMIT_WAIT
+    except ValueError:
+        return DEFAULT_RATE_LIMIT_WAIT
+
+
+def _error_detail(response: requests.Response) -> str:
+    """PagerDuty's `error.message` and `error.errors`, when the body is its error JSON."""
+    try:
+        error = response.json().get("error") or {}
+    except (ValueError, AttributeError):
+        return ""
+    if not isinstance(error, dict):
+        return str(error)[:300]
+    parts = [str(error.get("message") or "").strip()]
+    errors = error.get("errors")
+    if isinstance(errors, list):
+        parts.extend(str(e) for e in errors)
+    elif isinstance(errors, dict):
+        parts.extend(f"{k}: {v}" for k, v in errors.items())
+    if error.get("code") is not None:
+        parts.append(f"code {error['code']}")
+    return "; ".join(p for p in parts if p)[:500]
+
+
+def _short(exc: BaseException | None) -> str:
+    if exc is None:
+        return "unknown error"
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return text[:300]
+
+
+def parse_http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,266 @@
+"""The tap's settings: the config JSON schema and its validation into a typed object.
+
+Every rule lives here, so a wrong setting fails with one line that names the setting and
+says what to do, before any request is sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import typing as t
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from urllib.parse import urlparse
+
+from singer_sdk import typing as th
+
+REGION_URLS = {
+    "us": "https://api.pagerduty.com",
+    "eu": "https://api.eu.pagerduty.com",
+}
+
+DEFAULT_REQUESTS_PER_SECOND = 5.0
+DEFAULT_MAX_CONCURRENCY = 3
+DEFAULT_PAGE_SIZE = 100
+DEFAULT_REQUEST_TIMEOUT = 30.0
+DEFAULT_MAX_RETRIES = 8
+DEFAULT_ONCALL_DAYS = 90
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message is one line meant for the user."""
+
+
+CONFIG_SCHEMA = th.PropertiesList(
+    th.Property(
+        "api_token",
+        th.StringType,
+        secret=True,
+        title="API token",
+        description="PagerDuty REST API key, sent as `Token token=…`. Set this or `oauth_token`.",
+    ),
+    th.Property(
+        "oauth_token",
+        th.StringType,
+        secret=True,
+        title="OAuth token",
+        description="OAuth access token, sent as `Bearer …`. Set this or `api_token`.",
+    ),
+    th.Property(
+        "region",
+        th.StringType,
+        default="us",
+        allowed_values=list(REGION_URLS),
+        description="PagerDuty service region: `us` (api.pagerduty.com) or `eu` "
+        "(api.eu.pagerduty.com).",
+    ),
+    th.Property(
+        "api_url",
+        th.StringType,
+        description="Base URL that overrides `region` (for proxies and the local emulator). "
+        "Must be HTTPS unless the host is loopback.",
+    ),
+    th.Property(
+        "anchor_date",
+        th.DateTimeType,
+        description="Where incremental streams start on a first sync (ISO 8601). "
+        "Default: one year before now.",
+    ),
+    th.Property(
+        "end_date",
+        th.DateTimeType,
+        description="Optional end of the synced range, for backfills (ISO 8601). Default: now.",
+    ),
+    th.Property(
+        "requests_per_second",
+        th.NumberType,
+        default=DEFAULT_REQUESTS_PER_SECOND,
+        description="Most requests sent in any second, shared by all streams and threads. "
+        "PagerDuty allows 960 per minute per token.",
+    ),
+    th.Property(
+        "max_concurrency",
+        th.IntegerType,
+        default=DEFAULT_MAX_CONCURRENCY,
+        description="Most requests in flight at once.",
+    ),
+    th.Property(
+        "page_size",
+        th.IntegerType,
+        default=DEFAULT_PAGE_SIZE,
+        description="Records per page (`limit`), 1 to 100.",
+    ),
+    th.Property(
+        "request_timeout",
+        th.NumberType,
+        default=DEFAULT_REQUEST_TIMEOUT,
+        description="Seconds to wait for a response before retrying.",
+    ),
+    th.Property(
+        "max_retries",
+        th.IntegerType,
+        default=DEFAULT_MAX_RETRIES,
+        description="Retries of a failed request (429, 408, 5xx, connection errors, truncated "
+        "bodies) before the sync fails.",
+    ),
+    th.Property(
+        "oncall_days",
+        th.IntegerType,
+        default=DEFAULT_ONCALL_DAYS,
+        description="How many days ahead the `oncalls` stream reads, 1 to 90.",
+    ),
+    th.Property(
+        "user_agent",
+        th.StringType,
+        description="User-Agent header sent with every request.",
+    ),
+).to_dict()
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings, with defaults applied."""
+
+    base_url: str
+    authorization: str
+    anchor_date: datetime
+    end_date: datetime | None
+    requests_per_second: float
+    max_concurrency: int
+    page_size: int
+    request_timeout: float
+    max_retries: int
+    oncall_days: int
+    user_agent: str
+
+    @classmethod
+    def from_config(cls, config: t.Mapping[str, t.Any], *, now: datetime | None = None) -> Settings:
+        """Validate `config`; raise SettingsError naming the first wrong setting."""
+        now = now or datetime.now(timezone.utc)
+        anchor = _date(config, "anchor_date") or now - timedelta(days=365)
+        end = _date(config, "end_date")
+        if end is not None and end <= anchor:
+            raise SettingsError(
+                f"Setting 'end_date' ({_iso(end)}) is not after 'anchor_date' ({_iso(anchor)}): "
+                "set an end_date later than the anchor_date, or remove it."
+            )
+        return cls(
+            base_url=_base_url(config),
+            authorization=_authorization(config),
+            anchor_date=anchor,
+            end_date=end,
+            requests_per_second=_number(config, "requests_per_second", 0.01, 1000.0),
+            max_concurrency=int(_number(config, "max_concurrency", 1, 16, integer=True)),
+            page_size=int(_number(config, "page_size", 1, 100, integer=True)),
+            request_timeout=_number(config, "request_timeout", 1, 600),
+            max_retries=int(_number(config, "max_retries", 0, 50, integer=True)),
+            oncall_days=int(_number(config, "oncall_days", 1, 90, integer=True)),
+            user_agent=str(config.get("user_agent") or "tap-pagerduty"),
+        )
+
+
+_DEFAULTS: dict[str, float] = {
+    "requests_per_second": DEFAULT_REQUESTS_PER_SECOND,
+    "max_concurrency": DEFAULT_MAX_CONCURRENCY,
+    "page_size": DEFAULT_PAGE_SIZE,
+    "request_timeout": DEFAULT_REQUEST_TIMEOUT,
+    "max_retries": DEFAULT_MAX_RETRIES,
+    "oncall_days": DEFAULT_ONCALL_DAYS,
+}
+
+
+def _authorization(config: t.Mapping[str, t.Any]) -> str:
+    api_token = (config.get("api_token") or "").strip()
+    oauth_token = (config.get("oauth_token") or "").strip()
+    if api_token and oauth_token:
+        raise SettingsError(
+            "Settings 'api_token' and 'oauth_token' are both set: keep only one of them."
+        )
+    if api_token:
+        return f"Token token={api_token}"
+    if oauth_token:
+        return f"Bearer {oauth_token}"
+    raise SettingsError(
+        "Setting 'api_token' is missing: set your PagerDuty REST API key "
+        "(or 'oauth_token' for an OAuth access token)."
+    )
+
+
+def _base_url(config: t.Mapping[str, t.Any]) -> str:
+    region = config.get("region") or "us"
+    if region not in REGION_URLS:
+        raise SettingsError(
+            f"Setting 'region' is {region!r}: use 'us' or 'eu' (or set 'api_url' for a proxy)."
+        )
+    api_url = config.get("api_url")
+    if not api_url:
+        return REGION_URLS[region]
+    parsed = urlparse(str(api_url))
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise SettingsError(
+            f"Setting 'api_url' ({api_url!r}) is not a URL: use e.g. https://api.pagerduty.com."
+        )
+    if parsed.scheme == "http" and not _is_loopback(parsed.hostname):
+        raise SettingsError(
+            f"Setting 'api_url' uses plain http for remote host {parsed.hostname!r}: "
+            "use https (plain http is allowed only for localhost)."
+        )
+    return str(api_url).rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _date(config: t.Mapping[str, t.Any], name: str) -> datetime | None:
+    value = config.get(name)
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise SettingsError(
+            f"Setting '{name}' ({value!r}) is not an ISO 8601 date: "
+            "use e.g. 2024-01-01 or 2024-01-01T00:00:00Z."
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.astimezone(timezone.utc)
+
+
+def _number(
+    config: t.Mapping[str, t.Any],
+    name: str,
+    low: float,
+    high: float,
+    *,
+    integer: bool = False,
+) -> float:
+    value = config.get(name)
+    if value is None:
+        return _DEFAULTS[name]
+    kind = "a whole number" if integer else "a number"
+    if isinstance(value, str):  # environment variables and some orchestrators pass strings
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or (integer and not float(value).is_integer())
+    ):
+        raise SettingsError(
+            f"Setting '{name}' ({value!r}) must be {kind} from {low:g} to {high:g}."
+        )
+    if not low <= value <= high:
+        raise SettingsError(f"Setting '{name}' is {value!r}: use {kind} from {low:g} to {high:g}.")
+    return float(value)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,76 @@
+"""Stream classes, grouped by PagerDuty API family. Order matters only for the run:
+configuration first (its responses also tell us PagerDuty's clock), history last."""
+
+from __future__ import annotations
+
+from tap_pagerduty.streams.account import (
+    AbilitiesStream,
+    AddonsStream,
+    BusinessServicesStream,
+    EscalationPoliciesStream,
+    EventOrchestrationsStream,
+    ExtensionsStream,
+    IncidentWorkflowsStream,
+    MaintenanceWindowsStream,
+    PrioritiesStream,
+    RulesetsStream,
+    SchedulesStream,
+    ServiceIntegrationsStream,
+    ServicesStream,
+    StatusDashboardsStream,
+    TagsStream,
+    TeamMembersStream,
+    TeamsStream,
+    UserContactMethodsStream,
+    UserNotificationRulesStream,
+    UsersStream,
+    VendorsStream,
+    WebhookSubscriptionsStream,
+)
+from tap_pagerduty.streams.history import (
+    AnalyticsIncidentsStream,
+    AuditRecordsStream,
+    ChangeEventsStream,
+)
+from tap_pagerduty.streams.incidents import (
+    IncidentAlertsStream,
+    IncidentNotesStream,
+    IncidentsStream,
+    LogEntriesStream,
+    NotificationsStream,
+)
+from tap_pagerduty.streams.oncalls import OncallsStream
+
+STREAM_TYPES = [
+    UsersStream,
+    UserContactMethodsStream,
+    UserNotificationRulesStream,
+    TeamsStream,
+    TeamMembersStream,
+    ServicesStream,
+    ServiceIntegrationsStream,
+    EscalationPoliciesStream,
+    SchedulesStream,
+    PrioritiesStream,
+    TagsStream,
+    BusinessServicesStream,
+    VendorsStream,
+    OncallsStream,
+    MaintenanceWindowsStream,
+    AbilitiesStream,
+    ExtensionsStream,
+    AddonsStream,
+    WebhookSubscriptionsStream,
+    IncidentWorkflowsStream,
+    EventOrchestrationsStream,
+    RulesetsStream,
+    StatusDashboardsStream,
+    IncidentsStream,
+    IncidentAlertsStream,
+    IncidentNotesStream,
+    LogEntriesStream,
+    NotificationsStream,
+    AuditRecordsStream,
+    ChangeEventsStream,
+    AnalyticsIncidentsStream,
+]

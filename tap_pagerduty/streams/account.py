@@ -1,0 +1,185 @@
+"""Account configuration: who is on the account, what they run, and how they are paged.
+
+PagerDuty keeps no `updated_at` on these objects, so each is a full-refresh listing.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from tap_pagerduty.streams.base import (
+    ChildStream,
+    EmbeddedChildStream,
+    ListStream,
+    ParentStream,
+    Records,
+)
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+class UsersStream(ParentStream, ListStream):
+    name = "users"
+    path = "/users"
+    extra_params: t.ClassVar[dict[str, t.Any]] = {
+        "include[]": ["contact_methods", "notification_rules"]
+    }
+    child_key = "user_id"
+
+
+class UserContactMethodsStream(EmbeddedChildStream):
+    """Contact methods come embedded in `/users?include[]=contact_methods`: no extra calls."""
+
+    name = "user_contact_methods"
+    parent_stream_type = UsersStream
+    parent_key = "user_id"
+    embedded_field = "contact_methods"
+
+
+class UserNotificationRulesStream(ChildStream):
+    """One call per user: only `urgency=all` returns the low-urgency rules too."""
+
+    name = "user_notification_rules"
+    parent_stream_type = UsersStream
+    parent_key = "user_id"
+    records_key = "notification_rules"
+
+    def fetch_children(self, parent_id: str) -> Records:
+        path = f"/users/{parent_id}/notification_rules"
+        return self.fetch(path, {"urgency": "all"}).get(self.key) or []
+
+
+class TeamsStream(ParentStream, ListStream):
+    name = "teams"
+    path = "/teams"
+    child_key = "team_id"
+
+
+class TeamMembersStream(ChildStream):
+    name = "team_members"
+    parent_stream_type = TeamsStream
+    parent_key = "team_id"
+    primary_keys = ("team_id", "user_id")
+    records_key = "members"
+
+    def fetch_children(self, parent_id: str) -> Records:
+        members: Records = []
+        path = f"/teams/{parent_id}/members"
+        for page in self.sequential_pages(path, {}, self.settings.page_size):
+            members.extend({**m, "user_id": (m.get("user") or {}).get("id")} for m in page)
+        return members
+
+
+class ServicesStream(ParentStream, ListStream):
+    name = "services"
+    path = "/services"
+    extra_params: t.ClassVar[dict[str, t.Any]] = {"include[]": ["integrations"]}
+    child_key = "service_id"
+
+
+class ServiceIntegrationsStream(EmbeddedChildStream):
+    """Integrations come embedded in `/services?include[]=integrations`: no extra calls."""
+
+    name = "service_integrations"
+    parent_stream_type = ServicesStream
+    parent_key = "service_id"
+    embedded_field = "integrations"
+
+
+class EscalationPoliciesStream(ListStream):
+    """Escalation rules (with their targets) are part of each policy."""
+
+    name = "escalation_policies"
+    path = "/escalation_policies"
+
+
+class SchedulesStream(ListStream):
+    name = "schedules"
+    path = "/schedules"
+    extra_params: t.ClassVar[dict[str, t.Any]] = {"include[]": ["schedule_layers"]}
+
+
+class PrioritiesStream(ListStream):
+    name = "priorities"
+    path = "/priorities"
+
+
+class TagsStream(ListStream):
+    name = "tags"
+    path = "/tags"
+
+
+class BusinessServicesStream(ListStream):
+    name = "business_services"
+    path = "/business_services"
+
+
+class VendorsStream(ListStream):
+    name = "vendors"
+    path = "/vendors"
+
+
+class MaintenanceWindowsStream(ListStream):
+    name = "maintenance_windows"
+    path = "/maintenance_windows"
+    extra_params: t.ClassVar[dict[str, t.Any]] = {"filter": "all"}
+
+
+class AbilitiesStream(ListStream):
+    """The account's abilities: a list of names, one record each."""
+
+    name = "abilities"
+    path = "/abilities"
+    primary_keys = ("name",)
+
+    def pages(self) -> Iterator[Records]:
+        yield [{"name": name} for name in self.fetch(self.path).get("abilities") or []]
+
+
+class ExtensionsStream(ListStream):
+    name = "extensions"
+    path = "/extensions"
+    optional = True
+
+
+class AddonsStream(ListStream):
+    name = "addons"
+    path = "/addons"
+    optional = True
+
+
+class WebhookSubscriptionsStream(ListStream):
+    name = "webhook_subscriptions"
+    path = "/webhook_subscriptions"
+    optional = True
+
+
+class IncidentWorkflowsStream(ListStream):
+    name = "incident_workflows"
+    path = "/incident_workflows"
+    optional = True
+
+
+class EventOrchestrationsStream(ListStream):
+    name = "event_orchestrations"
+    path = "/event_orchestrations"
+    records_key = "orchestrations"
+    optional = True
+
+
+class RulesetsStream(ListStream):
+    name = "rulesets"
+    path = "/rulesets"
+    optional = True
+
+
+class StatusDashboardsStream(ListStream):
+    """Answers in the cursor shape, in one page."""
+
+    name = "status_dashboards"
+    path = "/status_dashboards"
+    optional = True
+
+    def pages(self) -> Iterator[Records]:
+        yield from self.cursor_pages(self.path, {})

@@ -1,0 +1,46 @@
+"""Who is on call, from now to `oncall_days` ahead (PagerDuty allows at most 90)."""
+
+from __future__ import annotations
+
+import typing as t
+from datetime import timedelta
+
+from tap_pagerduty.streams.base import ListStream, Records
+from tap_pagerduty.windows import iso_z
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+class OncallsStream(ListStream):
+    """On-call entries have no id: the key is who, for which policy level, from when."""
+
+    name = "oncalls"
+    path = "/oncalls"
+    primary_keys = (
+        "escalation_policy_id",
+        "escalation_level",
+        "user_id",
+        "schedule_id",
+        "shift_start",
+    )
+
+    def pages(self) -> Iterator[Records]:
+        now = self.server_now()
+        window = {
+            "since": iso_z(now),
+            "until": iso_z(now + timedelta(days=self.settings.oncall_days)),
+        }
+        for page in self.classic_pages(self.path, window):
+            yield [with_key(record) for record in page]
+
+
+def with_key(oncall: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Add flat key fields; a permanent on-call (no schedule, no start) gets fixed markers."""
+    return {
+        **oncall,
+        "user_id": (oncall.get("user") or {}).get("id"),
+        "escalation_policy_id": (oncall.get("escalation_policy") or {}).get("id"),
+        "schedule_id": (oncall.get("schedule") or {}).get("id") or "",
+        "shift_start": oncall.get("start") or "permanent",
+    }

@@ -1,0 +1,63 @@
+"""tap-pagerduty: the tap class (settings, shared HTTP resources, stream list)."""
+
+from __future__ import annotations
+
+import typing as t
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cached_property
+
+from singer_sdk import Tap
+
+from tap_pagerduty.clock import ServerClock
+from tap_pagerduty.settings import CONFIG_SCHEMA, Settings, SettingsError
+from tap_pagerduty.streams import STREAM_TYPES
+from tap_pagerduty.throttle import Throttle
+
+if t.TYPE_CHECKING:
+    from singer_sdk.streams import Stream
+
+_T = t.TypeVar("_T")
+
+
+class TapPagerDuty(Tap):
+    """Copies a whole PagerDuty account (REST API v2): configuration, incidents and their
+    history, on-calls, notifications, audit trail and analytics."""
+
+    name = "tap-pagerduty"
+    config_jsonschema = CONFIG_SCHEMA
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        try:
+            Settings.from_config(self.config)
+        except SettingsError as error:
+            if raise_errors:
+                raise
+            return [str(error)]
+        return []
+
+    @cached_property
+    def settings(self) -> Settings:
+        return Settings.from_config(self.config)
+
+    @cached_property
+    def throttle(self) -> Throttle:
+        """One throttle for every stream and thread of this run."""
+        return Throttle(self.settings.requests_per_second, self.settings.max_concurrency)
+
+    @cached_property
+    def clock(self) -> ServerClock:
+        return ServerClock()
+
+    @cached_property
+    def _pool(self) -> ThreadPoolExecutor:
+        return ThreadPoolExecutor(
+            max_workers=self.settings.max_concurrency, thread_name_prefix="pagerduty-http"
+        )
+
+    def submit(self, fn: t.Callable[..., _T], *args: t.Any) -> Future[_T]:
+        """Run `fn` on a worker thread. Workers fetch and parse only; they never write
+        messages or touch state, which stay on the main thread."""
+        return self._pool.submit(fn, *args)
+
+    def discover_streams(self) -> list[Stream]:
+        return [stream_type(tap=self) for stream_type in STREAM_TYPES]
