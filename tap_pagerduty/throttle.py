@@ -60,7 +60,7 @@ class Throttle:
             with self._lock:
                 now = self._clock()
                 starts = self._recent_starts
-                if len(starts) < (starts.maxlen or 1) or now - starts[0] >= self._window:
+                if len(starts) < (starts.maxlen or 1) or now - starts[0] >= self._window - 1e-9:
                     starts.append(now)
                     return
                 wait = starts[0] + self._window - now

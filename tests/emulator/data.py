@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001
 """Deterministic synthetic PagerDuty account ("world") for the emulator.
 
 Everything is generated from the seed and the sizes.  Storage is compact: incidents are
@@ -28,9 +29,7 @@ def iso(ts: int) -> str:
 
 
 def iso_ms(ts_ms: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts_ms // 1000)) + ".%03dZ" % (
-        ts_ms % 1000
-    )
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts_ms // 1000)) + f".{ts_ms % 1000:03d}Z"
 
 
 def parse_utc(value: str) -> int:
@@ -61,48 +60,183 @@ class IdGen:
 
 
 FIRST = [
-    "Zoë", "Søren", "Ana", "Björn", "Chloé", "Dmitri", "Élodie", "François", "Gülşen", "Hiroshi",
-    "Inés", "Jürgen", "Kateřina", "Łukasz", "Maëlle", "Nikolaj", "Oğuz", "Priya", "Quentin",
-    "Renée", "Siobhán", "Tomás", "Ulrike", "Václav", "Wojciech", "Xiù", "Yusuf", "Žofia",
-    "Amélie", "Bartosz", "Camila", "Darío", "Emma", "Farid", "Greta", "Håkon", "Ingrid",
-    "José", "Kai", "Lucía", "Mateo", "Nadia", "Olivia", "Pål", "Raúl", "Sakura", "Theo",
+    "Zoë",
+    "Søren",
+    "Ana",
+    "Björn",
+    "Chloé",
+    "Dmitri",
+    "Élodie",
+    "François",
+    "Gülşen",
+    "Hiroshi",
+    "Inés",
+    "Jürgen",
+    "Kateřina",
+    "Łukasz",
+    "Maëlle",
+    "Nikolaj",
+    "Oğuz",
+    "Priya",
+    "Quentin",
+    "Renée",
+    "Siobhán",
+    "Tomás",
+    "Ulrike",
+    "Václav",
+    "Wojciech",
+    "Xiù",
+    "Yusuf",
+    "Žofia",
+    "Amélie",
+    "Bartosz",
+    "Camila",
+    "Darío",
+    "Emma",
+    "Farid",
+    "Greta",
+    "Håkon",
+    "Ingrid",
+    "José",
+    "Kai",
+    "Lucía",
+    "Mateo",
+    "Nadia",
+    "Olivia",
+    "Pål",
+    "Raúl",
+    "Sakura",
+    "Theo",
 ]
 LAST = [
-    "Müller", "Ødegård", "García", "Åberg", "Dubois", "Ivanov", "Lefèvre", "Schäfer", "Yılmaz",
-    "Tanaka", "Núñez", "Großmann", "Dvořák", "Wójcik", "Le Gall", "Sørensen", "Öztürk", "Patel",
-    "Moreau", "Fontaine", "Ní Bhriain", "Muñoz", "Köhler", "Novák", "Szymański", "Wáng",
-    "Demir", "Kováčová", "Beaumont", "Nowak", "Rodríguez", "Peña", "Smith", "Haddad", "Lindqvist",
-    "Østergaard", "Johansson", "Gonçalves", "Nakamura", "Fernández", "López", "Haugen",
+    "Müller",
+    "Ødegård",
+    "García",
+    "Åberg",
+    "Dubois",
+    "Ivanov",
+    "Lefèvre",
+    "Schäfer",
+    "Yılmaz",
+    "Tanaka",
+    "Núñez",
+    "Großmann",
+    "Dvořák",
+    "Wójcik",
+    "Le Gall",
+    "Sørensen",
+    "Öztürk",
+    "Patel",
+    "Moreau",
+    "Fontaine",
+    "Ní Bhriain",
+    "Muñoz",
+    "Köhler",
+    "Novák",
+    "Szymański",
+    "Wáng",
+    "Demir",
+    "Kováčová",
+    "Beaumont",
+    "Nowak",
+    "Rodríguez",
+    "Peña",
+    "Smith",
+    "Haddad",
+    "Lindqvist",
+    "Østergaard",
+    "Johansson",
+    "Gonçalves",
+    "Nakamura",
+    "Fernández",
+    "López",
+    "Haugen",
 ]
 TEAM_NAMES = [
-    "東京 DB", "Platform Ops", "Zürich Payments", "Søk & Discovery", "Mobile Apps", "Core API",
-    "Data Pipeline", "Sécurité", "Edge Network", "São Paulo Support", "Billing", "Identity",
-    "Observability", "München Infra", "Growth", "Kraków QA",
+    "東京 DB",
+    "Platform Ops",
+    "Zürich Payments",
+    "Søk & Discovery",
+    "Mobile Apps",
+    "Core API",
+    "Data Pipeline",
+    "Sécurité",
+    "Edge Network",
+    "São Paulo Support",
+    "Billing",
+    "Identity",
+    "Observability",
+    "München Infra",
+    "Growth",
+    "Kraków QA",
 ]
 SERVICE_NAMES = [
-    "東京 DB", "Checkout API", "Payments Gateway", "Search Indexer", "Auth Service",
-    "Mobile Backend", "Zürich Ledger", "Notification Hub", "Edge CDN", "Data Warehouse",
-    "Billing Worker", "Inventory Sync", "Reporting UI", "Message Queue", "Session Store",
-    "Image Resizer", "Recommendation Engine", "Fraud Scoring", "Kafka Cluster", "DNS",
-    "São Paulo Frontend", "Warehouse ETL", "Feature Flags", "Geo Service",
+    "東京 DB",
+    "Checkout API",
+    "Payments Gateway",
+    "Search Indexer",
+    "Auth Service",
+    "Mobile Backend",
+    "Zürich Ledger",
+    "Notification Hub",
+    "Edge CDN",
+    "Data Warehouse",
+    "Billing Worker",
+    "Inventory Sync",
+    "Reporting UI",
+    "Message Queue",
+    "Session Store",
+    "Image Resizer",
+    "Recommendation Engine",
+    "Fraud Scoring",
+    "Kafka Cluster",
+    "DNS",
+    "São Paulo Frontend",
+    "Warehouse ETL",
+    "Feature Flags",
+    "Geo Service",
 ]
 SYMPTOMS = [
-    "latency above threshold", "error rate > 5%", "disk usage at 95%", "CPU saturation",
-    "health check failing", "replication lag", "5xx spike", "memory leak suspected",
-    "queue depth growing", "certificate expires soon", "connection pool exhausted",
-    "p99 latency > 2 s", "pod crash loop", "timeout talking to upstream",
-    "Verbindung abgelehnt", "応答なし", "dégradation des performances",
+    "latency above threshold",
+    "error rate > 5%",
+    "disk usage at 95%",
+    "CPU saturation",
+    "health check failing",
+    "replication lag",
+    "5xx spike",
+    "memory leak suspected",
+    "queue depth growing",
+    "certificate expires soon",
+    "connection pool exhausted",
+    "p99 latency > 2 s",
+    "pod crash loop",
+    "timeout talking to upstream",
+    "Verbindung abgelehnt",
+    "応答なし",
+    "dégradation des performances",
 ]
 TIME_ZONES = [
-    "Europe/Berlin", "Europe/Oslo", "Asia/Tokyo", "America/New_York", "America/Los_Angeles",
-    "Europe/Paris", "Etc/UTC", "America/Sao_Paulo", "Europe/Warsaw",
+    "Europe/Berlin",
+    "Europe/Oslo",
+    "Asia/Tokyo",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Europe/Paris",
+    "Etc/UTC",
+    "America/Sao_Paulo",
+    "Europe/Warsaw",
 ]
 COLORS = ["purple", "red", "green", "blue", "teal", "orange", "brown", "cayenne", "forest-green"]
 JOBS = ["SRE", "Backend Engineer", "Engineering Manager", "DBA", "Platform Engineer", "DevOps"]
 NOTE_TEXTS = [
-    "Looking into it.", "Rolled back the last deploy.", "Root cause: expired certificate 🔒.",
-    "Failover to secondary done.", "Waiting on vendor — ticket #4821.",
-    "Problem gelöst, Monitoring läuft weiter.", "原因調査中です。", "Restarted the pods.",
+    "Looking into it.",
+    "Rolled back the last deploy.",
+    "Root cause: expired certificate 🔒.",
+    "Failover to secondary done.",
+    "Waiting on vendor — ticket #4821.",
+    "Problem gelöst, Monitoring läuft weiter.",
+    "原因調査中です。",
+    "Restarted the pods.",
 ]
 
 
@@ -119,6 +253,7 @@ def ascii_fold(s: str) -> str:
 
 class Inc:
     __slots__ = (
+        "acache",
         "ack_count",
         "acks",
         "alert_ids",
@@ -148,9 +283,9 @@ class Inc:
         "service",
         "status",
         "title",
+        "trig",
         "updated",
         "urgency",
-        "acache",
     )
 
     def __init__(self) -> None:
@@ -247,26 +382,60 @@ class World:
                 "email": email,
                 "time_zone": rng.choice(TIME_ZONES),
                 "color": rng.choice(COLORS),
-                "role": "owner" if i == 0 else rng.choice(["admin", "user", "user", "limited_user", "observer"]),
-                "description": None if rng.random() < 0.5 else f"On-call engineer, {rng.choice(JOBS)}",
+                "role": "owner"
+                if i == 0
+                else rng.choice(["admin", "user", "user", "limited_user", "observer"]),
+                "description": None
+                if rng.random() < 0.5
+                else f"On-call engineer, {rng.choice(JOBS)}",
                 "job_title": rng.choice(JOBS),
                 "invitation_sent": rng.random() < 0.1,
                 "teams": [],
             }
-            cms = [{"id": nid(), "type": "email_contact_method", "label": "Default", "address": email}]
+            cms = [
+                {"id": nid(), "type": "email_contact_method", "label": "Default", "address": email}
+            ]
             phone = "".join(str(rng.randrange(10)) for _ in range(9))
             if rng.random() < 0.85:
-                cms.append({"id": nid(), "type": "phone_contact_method", "label": "Mobile", "address": "1" + phone})
+                cms.append(
+                    {
+                        "id": nid(),
+                        "type": "phone_contact_method",
+                        "label": "Mobile",
+                        "address": "1" + phone,
+                    }
+                )
             if rng.random() < 0.75:
-                cms.append({"id": nid(), "type": "sms_contact_method", "label": "Mobile", "address": "1" + phone})
+                cms.append(
+                    {
+                        "id": nid(),
+                        "type": "sms_contact_method",
+                        "label": "Mobile",
+                        "address": "1" + phone,
+                    }
+                )
             if rng.random() < 0.5:
-                cms.append({"id": nid(), "type": "push_notification_contact_method", "label": "iPhone von " + name.split()[0], "address": "push-" + phone})
+                cms.append(
+                    {
+                        "id": nid(),
+                        "type": "push_notification_contact_method",
+                        "label": "iPhone von " + name.split()[0],
+                        "address": "push-" + phone,
+                    }
+                )
             u["cms"] = cms
             rules = []
             for urg in ("high", "low"):
                 choices = cms if urg == "high" else cms[:1] + cms[2:3]
                 for k, cm in enumerate(choices[:3]):
-                    rules.append({"id": nid(), "urgency": urg, "delay": 0 if k < 2 else 5, "cm": cms.index(cm)})
+                    rules.append(
+                        {
+                            "id": nid(),
+                            "urgency": urg,
+                            "delay": 0 if k < 2 else 5,
+                            "cm": cms.index(cm),
+                        }
+                    )
             u["rules"] = rules
             self.users.append(u)
         # teams + members
@@ -277,7 +446,13 @@ class World:
                 {
                     "id": nid(),
                     "name": TEAM_NAMES[i],
-                    "description": rng.choice(["", f"Team {TEAM_NAMES[i]} — owns production services", "Follow the sun 🌍"]),
+                    "description": rng.choice(
+                        [
+                            "",
+                            f"Team {TEAM_NAMES[i]} — owns production services",
+                            "Follow the sun 🌍",
+                        ]
+                    ),
                     "default_role": rng.choice(["manager", "none"]),
                     "members": [],
                 }
@@ -302,7 +477,9 @@ class World:
             self.schedules.append(
                 {
                     "id": nid(),
-                    "name": f"{self.teams[team]['name']} – Primary rotation" if i < n_teams else f"Rotation {i + 1} (Ünterstützung)",
+                    "name": f"{self.teams[team]['name']} – Primary rotation"
+                    if i < n_teams
+                    else f"Rotation {i + 1} (Ünterstützung)",
                     "description": None if rng.random() < 0.3 else "Weekly follow-the-sun rotation",
                     "time_zone": rng.choice(TIME_ZONES),
                     "team": team,
@@ -318,14 +495,24 @@ class World:
         for i in range(n_eps):
             rules = [{"id": nid(), "delay": rng.choice([15, 30]), "targets": [("schedule", i)]}]
             if rng.random() < 0.8:
-                rules.append({"id": nid(), "delay": 30, "targets": [("user", rng.randrange(self.n_users))]})
+                rules.append(
+                    {"id": nid(), "delay": 30, "targets": [("user", rng.randrange(self.n_users))]}
+                )
             if rng.random() < 0.3:
-                rules.append({"id": nid(), "delay": 60, "targets": [("schedule", (i + 1) % n_eps), ("user", 0)]})
+                rules.append(
+                    {
+                        "id": nid(),
+                        "delay": 60,
+                        "targets": [("schedule", (i + 1) % n_eps), ("user", 0)],
+                    }
+                )
             self.eps.append(
                 {
                     "id": nid(),
                     "name": f"{self.schedules[i]['name'].split(' –')[0]} escalation",
-                    "description": None if rng.random() < 0.4 else "Page primary, then secondary, then the manager",
+                    "description": None
+                    if rng.random() < 0.4
+                    else "Page primary, then secondary, then the manager",
                     "num_loops": rng.choice([0, 1, 2]),
                     "handoff": rng.choice(["if_has_services", "always"]),
                     "rules": rules,
@@ -395,7 +582,18 @@ class World:
         ]
         self.tags = [
             {"id": nid(), "label": lbl}
-            for lbl in ["prod", "staging", "tier-1", "tier-2", "db", "frontend", "network", "Ünicode-tag", "東京", "security"]
+            for lbl in [
+                "prod",
+                "staging",
+                "tier-1",
+                "tier-2",
+                "db",
+                "frontend",
+                "network",
+                "Ünicode-tag",
+                "東京",
+                "security",
+            ]
         ]
         self.business_services = []
         for i, nm in enumerate(["Online Shop", "Payments", "Customer Login", "Mobile App"]):
@@ -433,7 +631,11 @@ class World:
                 {
                     "id": nid(),
                     "name": ["Major incident 🚨", "Notify stakeholders", "Créer un canal Slack"][i],
-                    "description": ["Kick off the major incident process", "Send status updates", "Crée un canal dédié"][i],
+                    "description": [
+                        "Kick off the major incident process",
+                        "Send status updates",
+                        "Crée un canal dédié",
+                    ][i],
                     "created": epoch0 + (30 + i * 40) * DAY,
                     "team": None if i == 1 else i % n_teams,
                     "enabled": i != 2,
@@ -446,7 +648,10 @@ class World:
                 {
                     "id": self._uuid(rng),
                     "name": ["Global routing", "Shopping Cart Orchestration"][i],
-                    "description": ["Routes events to services", "Send shopping cart alerts to the right services"][i],
+                    "description": [
+                        "Routes events to services",
+                        "Send shopping cart alerts to the right services",
+                    ][i],
                     "team": i % n_teams,
                     "routes": rng.randint(0, 12),
                     "created": created,
@@ -464,15 +669,28 @@ class World:
                     "id": nid(),
                     "dm_id": nid(),
                     "active": i != 2,
-                    "description": ["Account-wide webhook", "Team webhook", "Disabled service hook"][i],
+                    "description": [
+                        "Account-wide webhook",
+                        "Team webhook",
+                        "Disabled service hook",
+                    ][i],
                     "url": f"https://hooks.example.com/v3/{i}",
-                    "events": ["incident.triggered", "incident.acknowledged", "incident.resolved"][: i + 1],
-                    "filter": [("account_reference", None), ("team_reference", 0), ("service_reference", 0)][i],
+                    "events": ["incident.triggered", "incident.acknowledged", "incident.resolved"][
+                        : i + 1
+                    ],
+                    "filter": [
+                        ("account_reference", None),
+                        ("team_reference", 0),
+                        ("service_reference", 0),
+                    ][i],
                 }
             )
         self.dashboards = [
             {"id": nid(), "url_slug": s, "name": n}
-            for s, n in [("customer-facing", "Customer facing"), ("internal-tools", "Internal tools — Übersicht")]
+            for s, n in [
+                ("customer-facing", "Customer facing"),
+                ("internal-tools", "Internal tools — Übersicht"),
+            ]
         ]
         self.rulesets = []
         for i in range(2):
@@ -490,15 +708,25 @@ class World:
                 }
             )
         self.abilities = [
-            "advanced_reports", "analytics", "audit_trail", "business_services", "event_rules",
-            "incident_workflows", "manage_schedules", "read_only_users", "response_plays",
-            "service_support_hours", "status_dashboards", "teams", "urgencies",
+            "advanced_reports",
+            "analytics",
+            "audit_trail",
+            "business_services",
+            "event_rules",
+            "incident_workflows",
+            "manage_schedules",
+            "read_only_users",
+            "response_plays",
+            "service_support_hours",
+            "status_dashboards",
+            "teams",
+            "urgencies",
         ]
         self.user_by_id = {u["id"]: i for i, u in enumerate(self.users)}
 
     @staticmethod
     def _uuid(rng: random.Random) -> str:
-        h = "%032x" % rng.getrandbits(128)
+        h = f"{rng.getrandbits(128):032x}"
         return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
 
     # ----------------------------------------------------------------------------------------
@@ -547,7 +775,7 @@ class World:
         inc.ep = self.services[svc]["ep"]
         inc.created = inc.updated = inc.last_change = t0
         inc.title = f"{self.services[svc]['name']}: {rng.choice(SYMPTOMS)}"
-        inc.key = "%032x" % rng.getrandbits(128)
+        inc.key = f"{rng.getrandbits(128):032x}"
         inc.status = "triggered"
         inc.urgency = "high" if rng.random() < 0.7 else "low"
         r = rng.random()
@@ -591,11 +819,26 @@ class World:
         else:
             res_at = base + int(rng.expovariate(1 / 5400)) + 60
         if rng.random() < 0.1:
-            ev.append((t0 + rng.randint(60, max(61, res_at - t0 - 1)), "reassign", rng.randrange(self.n_users)))
+            ev.append(
+                (
+                    t0 + rng.randint(60, max(61, res_at - t0 - 1)),
+                    "reassign",
+                    rng.randrange(self.n_users),
+                )
+            )
         if rng.random() < 0.18:
-            ev.append((t0 + rng.randint(60, max(61, res_at - t0 - 1)), "note", rng.choice(NOTE_TEXTS)))
+            note_at = t0 + rng.randint(60, max(61, res_at - t0 - 1))
+            ev.append((note_at, "note", rng.choice(NOTE_TEXTS)))
+            if rng.random() < 0.3 and res_at - note_at > 120:
+                ev.append((note_at + rng.randint(30, res_at - note_at - 60), "note_edit", 0))
         if rng.random() < 0.08:
-            ev.append((t0 + rng.randint(30, max(31, res_at - t0 - 1)), "priority", rng.choice([0, 1, 2, 3, 4, None])))
+            ev.append(
+                (
+                    t0 + rng.randint(30, max(31, res_at - t0 - 1)),
+                    "priority",
+                    rng.choice([0, 1, 2, 3, 4, None]),
+                )
+            )
         ev.append((res_at, "resolve", "auto" if rng.random() < 0.1 else None))
         ev.sort(key=lambda e: e[0])
         return ev
@@ -634,7 +877,8 @@ class World:
             user = self.level_user(inc.ep, 0, ts)
             le = nid()
             inc.first_le = le
-            logs.append((ts, le, inc.idx, "trigger", -2, rng.choice(["api", "email", "web_trigger"])))
+            inc.trig = rng.choice(["api", "email", "web_trigger"])
+            logs.append((ts, le, inc.idx, "trigger", -2, inc.trig))
             inc.assignees = [(user, ts)]
             inc.assign_count += 1
             logs.append((ts, nid(), inc.idx, "assign", -1, user))
@@ -675,7 +919,7 @@ class World:
             user = inc.assignees[0][0] if inc.assignees else rng.randrange(self.n_users)
             inc.notes.append(Note(nid(), user, arg, ts, ts))
             logs.append((ts, nid(), inc.idx, "annotate", user, ("note", arg)))
-        elif kind == "note_edit":
+        elif kind == "note_edit" and inc.notes:
             note = inc.notes[arg % len(inc.notes)]
             note.content = note.content + " (edited)"
             note.updated = ts
@@ -737,9 +981,31 @@ class World:
                 if status == "resolved":
                     break
                 if status == "triggered":
-                    kind = "ack" if r < 0.4 else "escalate" if r < 0.55 else "reassign" if r < 0.65 else "priority" if r < 0.75 else "urgency" if r < 0.8 else "resolve"
+                    kind = (
+                        "ack"
+                        if r < 0.4
+                        else "escalate"
+                        if r < 0.55
+                        else "reassign"
+                        if r < 0.65
+                        else "priority"
+                        if r < 0.75
+                        else "urgency"
+                        if r < 0.8
+                        else "resolve"
+                    )
                 else:
-                    kind = "resolve" if r < 0.45 else "reassign" if r < 0.6 else "escalate" if r < 0.7 else "priority" if r < 0.85 else "note"
+                    kind = (
+                        "resolve"
+                        if r < 0.45
+                        else "reassign"
+                        if r < 0.6
+                        else "escalate"
+                        if r < 0.7
+                        else "priority"
+                        if r < 0.85
+                        else "note"
+                    )
                 if kind == "ack":
                     status = "acknowledged"
                 elif kind == "resolve":
@@ -756,7 +1022,9 @@ class World:
         events.sort(key=lambda e: (e[0], e[1]))
         for ts, i, kind, arg in events:
             inc = self.incidents[i]
-            if inc.status == "resolved" or (kind == "escalate" and inc.level + 1 >= len(self.eps[inc.ep]["rules"])):
+            if inc.status == "resolved" or (
+                kind == "escalate" and inc.level + 1 >= len(self.eps[inc.ep]["rules"])
+            ):
                 if kind == "escalate" and inc.status != "resolved":
                     self._apply(inc, ts, "reassign", rng.randrange(self.n_users), rng, logs, notifs)
                 continue
@@ -781,12 +1049,28 @@ class World:
         if not hasattr(self, "audit"):
             self.audit = []  # (ts_ms, id, root kind, root idx, action, actor user, field)
         n = max(1, int((end - start) / DAY * 3))
-        kinds = [("user", len(self.users)), ("team", len(self.teams)), ("service", len(self.services)), ("escalation_policy", len(self.eps)), ("schedule", len(self.schedules))]
+        kinds = [
+            ("user", len(self.users)),
+            ("team", len(self.teams)),
+            ("service", len(self.services)),
+            ("escalation_policy", len(self.eps)),
+            ("schedule", len(self.schedules)),
+        ]
         new = []
         for _ in range(n):
             ts_ms = start * 1000 + 1 + rng.randrange((end - start) * 1000)
             kind, cnt = rng.choice(kinds)
-            new.append((ts_ms, self.ids.next(), kind, rng.randrange(cnt), rng.choice(["create", "update", "update", "update", "delete"]), rng.randrange(len(self.users)), rng.choice(["name", "description", "time_zone", "email"])))
+            new.append(
+                (
+                    ts_ms,
+                    self.ids.next(),
+                    kind,
+                    rng.randrange(cnt),
+                    rng.choice(["create", "update", "update", "update", "delete"]),
+                    rng.randrange(len(self.users)),
+                    rng.choice(["name", "description", "time_zone", "email"]),
+                )
+            )
         new.sort()
         self.audit.extend(new)
         self.audit_ts = [a[0] for a in self.audit]
@@ -795,7 +1079,15 @@ class World:
         if not hasattr(self, "changes"):
             self.changes = []  # (ts, id, service idx, build number)
         n = max(1, int((end - start) / DAY * 4))
-        new = sorted((start + 1 + rng.randrange(end - start), self.ids.next(), rng.randrange(len(self.services)), rng.randrange(1, 99999)) for _ in range(n))
+        new = sorted(
+            (
+                start + 1 + rng.randrange(end - start),
+                self.ids.next(),
+                rng.randrange(len(self.services)),
+                rng.randrange(1, 99999),
+            )
+            for _ in range(n)
+        )
         self.changes.extend(new)
         self.change_ts = [c[0] for c in self.changes]
 
@@ -808,7 +1100,25 @@ class World:
                     st = self.now - rng.randrange(2, max(3, self.days)) * DAY
                 else:
                     st = self.now + rng.choice([-1, 1]) * rng.randrange(1, 20) * HOUR
-                self.maintenance.append({"id": self.ids.next(), "seq": seq, "start": st, "end": st + rng.choice([1, 2, 4, 48]) * HOUR, "desc": rng.choice(["Database upgrade", "Kernel patching — Wartungsfenster", "Network maintenance", "定期メンテナンス"]), "by": rng.randrange(len(self.users)), "services": [i], "teams": self.services[i]["teams"]})
+                self.maintenance.append(
+                    {
+                        "id": self.ids.next(),
+                        "seq": seq,
+                        "start": st,
+                        "end": st + rng.choice([1, 2, 4, 48]) * HOUR,
+                        "desc": rng.choice(
+                            [
+                                "Database upgrade",
+                                "Kernel patching — Wartungsfenster",
+                                "Network maintenance",
+                                "定期メンテナンス",
+                            ]
+                        ),
+                        "by": rng.randrange(len(self.users)),
+                        "services": [i],
+                        "teams": self.services[i]["teams"],
+                    }
+                )
                 seq += 1
         self.maintenance.sort(key=lambda m: (m["start"], m["id"]))
 

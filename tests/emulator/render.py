@@ -23,7 +23,11 @@ NOTIF_TYPE = {
     "sms_contact_method": "sms_notification",
     "push_notification_contact_method": "push_notification",
 }
-LE_SUMMARY_CHANNEL = {"api": "Triggered through the API.", "email": "Triggered through an e-mail.", "web_trigger": "Triggered through the website."}
+LE_SUMMARY_CHANNEL = {
+    "api": "Triggered through the API.",
+    "email": "Triggered through an e-mail.",
+    "web_trigger": "Triggered through the website.",
+}
 
 
 def ref(rtype: str, plural: str, rid: str, summary: str | None, web: str | None = None) -> dict:
@@ -47,10 +51,18 @@ class Renderer:
         self.svc_ref = [
             ref("service", "services", s["id"], s["name"], "service-directory") for s in w.services
         ]
-        self.ep_ref = [ref("escalation_policy", "escalation_policies", e["id"], e["name"]) for e in w.eps]
+        self.ep_ref = [
+            ref("escalation_policy", "escalation_policies", e["id"], e["name"]) for e in w.eps
+        ]
         self.sched_ref = [ref("schedule", "schedules", s["id"], s["name"]) for s in w.schedules]
         self.integ_ref = [
-            ref(i["type"], f"services/{w.services[i['service']]['id']}/integrations", i["id"], i["name"], f"services/{w.services[i['service']]['id']}/integrations")
+            ref(
+                i["type"],
+                f"services/{w.services[i['service']]['id']}/integrations",
+                i["id"],
+                i["name"],
+                f"services/{w.services[i['service']]['id']}/integrations",
+            )
             for i in w.integrations
         ]
         self.vendor_ref = [ref("vendor", "vendors", v["id"], v["name"]) for v in w.vendors]
@@ -73,7 +85,13 @@ class Renderer:
     # ---------------------------------------------------------------- config objects
     def cm_ref(self, u: dict, k: int) -> dict:
         cm = u["cms"][k]
-        return ref(cm["type"], f"users/{u['id']}/contact_methods", cm["id"], cm["label"], f"users/{u['id']}")
+        return ref(
+            cm["type"],
+            f"users/{u['id']}/contact_methods",
+            cm["id"],
+            cm["label"],
+            f"users/{u['id']}",
+        )
 
     def cm_full(self, u: dict, k: int) -> dict:
         cm = u["cms"][k]
@@ -84,7 +102,13 @@ class Renderer:
         return d
 
     def rule_full(self, u: dict, r: dict) -> dict:
-        d = ref("assignment_notification_rule", f"users/{u['id']}/notification_rules", r["id"], f"{r['delay']} minutes: channel {u['cms'][r['cm']]['id']}", f"users/{u['id']}")
+        d = ref(
+            "assignment_notification_rule",
+            f"users/{u['id']}/notification_rules",
+            r["id"],
+            f"{r['delay']} minutes: channel {u['cms'][r['cm']]['id']}",
+            f"users/{u['id']}",
+        )
         d["type"] = "assignment_notification_rule"
         d["start_delay_in_minutes"] = r["delay"]
         d["contact_method"] = self.cm_ref(u, r["cm"])
@@ -113,7 +137,13 @@ class Renderer:
         else:
             d["contact_methods"] = [self.cm_ref(u, k) for k in range(len(u["cms"]))]
             d["notification_rules"] = [
-                ref("assignment_notification_rule", f"users/{u['id']}/notification_rules", r["id"], None, f"users/{u['id']}")
+                ref(
+                    "assignment_notification_rule",
+                    f"users/{u['id']}/notification_rules",
+                    r["id"],
+                    None,
+                    f"users/{u['id']}",
+                )
                 for r in u["rules"]
             ]
         return d
@@ -121,7 +151,12 @@ class Renderer:
     def team(self, i: int) -> dict:
         t = self.w.teams[i]
         d = self.team_ref[i].copy()
-        d.update(type="team", name=t["name"], description=t["description"], default_role=t["default_role"])
+        d.update(
+            type="team",
+            name=t["name"],
+            description=t["description"],
+            default_role=t["default_role"],
+        )
         return d
 
     def integration(self, k: int) -> dict:
@@ -154,7 +189,9 @@ class Renderer:
             escalation_policy=self.ep_ref[s["ep"]],
             response_play=None,
             teams=[self.team_ref[t] for t in s["teams"]],
-            integrations=[self.integration(k) if expand else self.integ_ref[k] for k in s["integrations"]],
+            integrations=[
+                self.integration(k) if expand else self.integ_ref[k] for k in s["integrations"]
+            ],
             incident_urgency_rule={"type": "constant", "urgency": "high"},
             support_hours=None,
             scheduled_actions=[],
@@ -192,7 +229,11 @@ class Renderer:
     def schedule(self, i: int, layers: bool) -> dict:
         s = self.w.schedules[i]
         d = self.sched_ref[i].copy()
-        eps = [self.ep_ref[k] for k, e in enumerate(self.w.eps) if any(("schedule", i) in r["targets"] for r in e["rules"])]
+        eps = [
+            self.ep_ref[k]
+            for k, e in enumerate(self.w.eps)
+            if any(("schedule", i) in r["targets"] for r in e["rules"])
+        ]
         d.update(
             type="schedule",
             time_zone=s["time_zone"],
@@ -250,7 +291,14 @@ class Renderer:
             return self.priority
         if stream == "tags":
             return [
-                {"id": t["id"], "type": "tag", "summary": t["label"], "self": f"{API}/tags/{t['id']}", "html_url": None, "label": t["label"]}
+                {
+                    "id": t["id"],
+                    "type": "tag",
+                    "summary": t["label"],
+                    "self": f"{API}/tags/{t['id']}",
+                    "html_url": None,
+                    "label": t["label"],
+                }
                 for t in w.tags
             ]
         if stream == "business_services":
@@ -318,7 +366,15 @@ class Renderer:
             ]
         if stream == "addons":
             return [
-                {"id": a["id"], "type": a["type"], "summary": a["name"], "self": f"{API}/addons/{a['id']}", "html_url": None, "name": a["name"], "src": a["src"]}
+                {
+                    "id": a["id"],
+                    "type": a["type"],
+                    "summary": a["name"],
+                    "self": f"{API}/addons/{a['id']}",
+                    "html_url": None,
+                    "name": a["name"],
+                    "src": a["src"],
+                }
                 for a in w.addons
             ]
         if stream == "incident_workflows":
@@ -352,7 +408,6 @@ class Renderer:
                         "name": o["name"],
                         "description": o["description"],
                         "team": {"id": tid, "type": "team_reference", "self": f"{API}/teams/{tid}"},
-                        "integrations": [{"id": o["integration_id"], "parameters": {"routing_key": o["routing_key"], "type": "global"}}],
                         "routes": o["routes"],
                         "created_at": iso(o["created"]),
                         "created_by": uref,
@@ -448,9 +503,7 @@ class Renderer:
             return self.svc_ref[inc.service]
         return self.integ_ref[self.w.services[inc.service]["integrations"][0]]
 
-    def incident(self, inc: Inc) -> bytes:
-        if inc.cache is not None:
-            return inc.cache
+    def _incident_dict(self, inc: Inc) -> bytes:
         w = self.w
         svc = w.services[inc.service]
         pending = []
@@ -458,7 +511,9 @@ class Renderer:
             delay = w.eps[inc.ep]["rules"][min(inc.level, len(w.eps[inc.ep]["rules"]) - 1)]["delay"]
             pending.append({"type": "escalate", "at": iso(inc.last_change + delay * 60)})
         elif inc.status == "acknowledged" and svc["ack_timeout"]:
-            pending.append({"type": "unacknowledge", "at": iso(inc.last_change + svc["ack_timeout"])})
+            pending.append(
+                {"type": "unacknowledge", "at": iso(inc.last_change + svc["ack_timeout"])}
+            )
         if inc.status != "resolved" and svc["auto_resolve"]:
             pending.append({"type": "resolve", "at": iso(inc.created + svc["auto_resolve"])})
         n_alerts = len(inc.alert_ids)
@@ -479,7 +534,7 @@ class Renderer:
             first_trigger_log_entry={
                 "id": inc.first_le,
                 "type": "trigger_log_entry_reference",
-                "summary": "Triggered through the API.",
+                "summary": LE_SUMMARY_CHANNEL[inc.trig],
                 "self": f"{API}/log_entries/{inc.first_le}",
                 "html_url": f"{WEB}/incidents/{inc.id}/log_entries/{inc.first_le}",
             },
@@ -493,7 +548,9 @@ class Renderer:
             escalation_policy=self.ep_ref[inc.ep],
             teams=[self.team_ref[t] for t in svc["teams"]],
             pending_actions=pending,
-            acknowledgements=[{"at": iso(at), "acknowledger": self.user_ref[u]} for u, at in inc.acks],
+            acknowledgements=[
+                {"at": iso(at), "acknowledger": self.user_ref[u]} for u, at in inc.acks
+            ],
             last_status_change_by=self.agent(inc, inc.last_by),
             priority=None if inc.priority is None else self.priority[inc.priority],
             resolve_reason=None,
@@ -507,20 +564,105 @@ class Renderer:
             responder_requests=[],
             urgency=inc.urgency,
         )
-        inc.cache = dumpb(d)
+        return dumpb(d)
+
+    def _j(self, obj) -> str:
+        return _dumps(obj)
+
+    def _frag(self) -> dict:
+        f = getattr(self, "_frags", None)
+        if f is None:
+            j = self._j
+            f = {
+                "user": [j(x) for x in self.user_ref],
+                "svc": [j(x) for x in self.svc_ref],
+                "ep": [j(x) for x in self.ep_ref],
+                "prio": [j(x) for x in self.priority],
+                "teams": [j([self.team_ref[t] for t in s["teams"]]) for s in self.w.services],
+                "integ0": [j(self.integ_ref[s["integrations"][0]]) for s in self.w.services],
+            }
+            self._frags = f
+        return f
+
+    def incident(self, inc: Inc) -> bytes:
+        if inc.cache is not None:
+            return inc.cache
+        w = self.w
+        f = self._frag()
+        svc = w.services[inc.service]
+        rules = w.eps[inc.ep]["rules"]
+        pend = []
+        if inc.status == "triggered":
+            delay = rules[min(inc.level, len(rules) - 1)]["delay"]
+            pend.append(f'{{"type":"escalate","at":"{iso(inc.last_change + delay * 60)}"}}')
+        elif inc.status == "acknowledged" and svc["ack_timeout"]:
+            at = iso(inc.last_change + svc["ack_timeout"])
+            pend.append(f'{{"type":"unacknowledge","at":"{at}"}}')
+        if inc.status != "resolved" and svc["auto_resolve"]:
+            pend.append(f'{{"type":"resolve","at":"{iso(inc.created + svc["auto_resolve"])}"}}')
+        n = len(inc.alert_ids)
+        resolved = inc.status == "resolved"
+        resolved_at = "null" if inc.resolved is None else f'"{iso(inc.resolved)}"'
+        users = f["user"]
+        iid = inc.id
+        le = inc.first_le
+        title = _dumps(inc.title)
+        summary = _dumps(f"[#{inc.number}] {inc.title}")
+        agent = inc.last_by
+        if agent >= 0:
+            last_by = users[agent]
+        elif agent == -1:
+            last_by = f["svc"][inc.service]
+        else:
+            last_by = f["integ0"][inc.service]
+        bridge = (
+            '{"conference_number":"+1 415-555-0199,,,,123456#",'
+            f'"conference_url":"https://meet.example.com/{iid.lower()}"}}'
+            if inc.bridge
+            else "null"
+        )
+        assignments = ",".join(
+            f'{{"at":"{iso(at)}","assignee":{users[u]}}}' for u, at in inc.assignees
+        )
+        acks = ",".join(f'{{"at":"{iso(at)}","acknowledger":{users[u]}}}' for u, at in inc.acks)
+        out = (
+            f'{{"id":"{iid}","type":"incident","summary":{summary},'
+            f'"self":"{API}/incidents/{iid}","html_url":"{WEB}/incidents/{iid}",'
+            f'"incident_number":{inc.number},"title":{title},'
+            f'"created_at":"{iso(inc.created)}","updated_at":"{iso(inc.updated)}",'
+            f'"status":"{inc.status}","incident_key":"{inc.key}",'
+            f'"service":{f["svc"][inc.service]},"assignments":[{assignments}],'
+            f'"assigned_via":"escalation_policy","last_status_change_at":"{iso(inc.last_change)}",'
+            f'"resolved_at":{resolved_at},'
+            f'"first_trigger_log_entry":{{"id":"{le}","type":"trigger_log_entry_reference",'
+            f'"summary":"{LE_SUMMARY_CHANNEL[inc.trig]}","self":"{API}/log_entries/{le}",'
+            f'"html_url":"{WEB}/incidents/{iid}/log_entries/{le}"}},'
+            f'"alert_counts":{{"all":{n},"triggered":{0 if resolved else n},'
+            f'"resolved":{n if resolved else 0}}},'
+            f'"is_mergeable":true,"incident_type":{{"name":"incident_default"}},'
+            f'"escalation_policy":{f["ep"][inc.ep]},"teams":{f["teams"][inc.service]},'
+            f'"pending_actions":[{",".join(pend)}],"acknowledgements":[{acks}],'
+            f'"last_status_change_by":{last_by},'
+            f'"priority":{"null" if inc.priority is None else f["prio"][inc.priority]},'
+            f'"resolve_reason":null,"conference_bridge":{bridge},'
+            f'"incidents_responders":[],"responder_requests":[],"urgency":"{inc.urgency}"}}'
+        )
+        inc.cache = out.encode("utf-8")
         return inc.cache
 
     def log_entry(self, pos: int, include_incident: bool = False) -> bytes:
-        core = self.le_cache.get(pos)
-        e = self.w.log[pos]
-        inc = self.w.incidents[e[2]]
-        if core is None:
-            core = self._log_core(e, inc)
-            if len(self.le_cache) > 400_000:
+        got = self.le_cache.get(pos)
+        if got is None:
+            e = self.w.log[pos]
+            inc = self.w.incidents[e[2]]
+            prefix = self._log_core(e, inc)[:-1] + b',"incident":'
+            got = (prefix, dumpb(self.inc_ref(inc)) + b"}", e[2])
+            if len(self.le_cache) > 600_000:
                 self.le_cache.clear()
-            self.le_cache[pos] = core
-        tail = self.incident(inc) if include_incident else dumpb(self.inc_ref(inc))
-        return core[:-1] + b',"incident":' + tail + b"}"
+            self.le_cache[pos] = got
+        if include_incident:
+            return got[0] + self.incident(self.w.incidents[got[2]]) + b"}"
+        return got[0] + got[1]
 
     def _log_core(self, e: tuple, inc: Inc) -> bytes:
         ts, lid, _, kind, agent, extra = e
@@ -544,7 +686,11 @@ class Renderer:
             d["event_details"] = {"description": inc.title}
         elif kind == "assign":
             name = w.users[extra]["name"]
-            d["summary"] = f"Assigned to {name}." if agent < 0 else f"Reassigned to {name} by {w.users[agent]['name']}."
+            d["summary"] = (
+                f"Assigned to {name}."
+                if agent < 0
+                else f"Reassigned to {name} by {w.users[agent]['name']}."
+            )
             d["channel"] = {"type": "auto" if agent < 0 else "web_ui"}
             d["assignees"] = [self.user_ref[extra]]
         elif kind == "escalate":
@@ -620,7 +766,7 @@ class Renderer:
                     "first_trigger_log_entry": {
                         "id": inc.first_le,
                         "type": "trigger_log_entry_reference",
-                        "summary": "Triggered through the API.",
+                        "summary": LE_SUMMARY_CHANNEL[inc.trig],
                         "self": f"{API}/log_entries/{inc.first_le}",
                         "html_url": f"{WEB}/incidents/{inc.id}/log_entries/{inc.first_le}",
                     },
@@ -631,7 +777,11 @@ class Renderer:
                     "body": {
                         "type": "alert_body",
                         "contexts": [],
-                        "details": {"host": f"host-{inc.number % 97:02d}.example.com", "metric": inc.title.split(": ", 1)[-1], "value": inc.number % 1000},
+                        "details": {
+                            "host": f"host-{inc.number % 97:02d}.example.com",
+                            "metric": inc.title.split(": ", 1)[-1],
+                            "value": inc.number % 1000,
+                        },
                     },
                 }
             )
@@ -698,8 +848,12 @@ class Renderer:
             "timeout_escalation_count": inc.escalations,
             "manual_escalation_count": 0,
             "auto_resolved": inc.status == "resolved" and inc.resolved_by is None,
-            "resolved_by_user_id": None if inc.resolved_by is None else w.users[inc.resolved_by]["id"],
-            "resolved_by_user_name": None if inc.resolved_by is None else w.users[inc.resolved_by]["name"],
+            "resolved_by_user_id": None
+            if inc.resolved_by is None
+            else w.users[inc.resolved_by]["id"],
+            "resolved_by_user_name": None
+            if inc.resolved_by is None
+            else w.users[inc.resolved_by]["name"],
             "seconds_to_first_ack": s_ack,
             "seconds_to_engage": s_ack,
             "seconds_to_mobilize": s_ack,
@@ -722,9 +876,21 @@ class Renderer:
     def audit(self, a: tuple) -> bytes:
         ts_ms, aid, kind, idx, action, actor, field = a
         w = self.w
-        coll = {"user": (w.users, "users", "name"), "team": (w.teams, "teams", "name"), "service": (w.services, "services", "name"), "escalation_policy": (w.eps, "escalation_policies", "name"), "schedule": (w.schedules, "schedules", "name")}[kind]
+        coll = {
+            "user": (w.users, "users", "name"),
+            "team": (w.teams, "teams", "name"),
+            "service": (w.services, "services", "name"),
+            "escalation_policy": (w.eps, "escalation_policies", "name"),
+            "schedule": (w.schedules, "schedules", "name"),
+        }[kind]
         obj = coll[0][idx]
-        root = {"id": obj["id"], "type": f"{kind}_reference", "summary": obj["name"], "self": f"{API}/{coll[1]}/{obj['id']}", "html_url": f"{WEB}/{coll[1]}/{obj['id']}"}
+        root = {
+            "id": obj["id"],
+            "type": f"{kind}_reference",
+            "summary": obj["name"],
+            "self": f"{API}/{coll[1]}/{obj['id']}",
+            "html_url": f"{WEB}/{coll[1]}/{obj['id']}",
+        }
         details = {"resource": root}
         if action == "update":
             details["fields"] = [{"name": field, "before_value": "old value", "value": "new value"}]
@@ -733,9 +899,15 @@ class Renderer:
                 "id": aid,
                 "self": f"{API}/audit/records/{aid}",
                 "execution_time": iso_ms(ts_ms),
-                "execution_context": {"request_id": f"req-{aid.lower()}", "remote_address": f"203.0.113.{ts_ms % 250 + 1}"},
+                "execution_context": {
+                    "request_id": f"req-{aid.lower()}",
+                    "remote_address": f"203.0.113.{ts_ms % 250 + 1}",
+                },
                 "actors": [self.user_ref[actor]],
-                "method": {"type": "api_token", "truncated_token": w.users[actor]["id"][-4:].lower()},
+                "method": {
+                    "type": "api_token",
+                    "truncated_token": w.users[actor]["id"][-4:].lower(),
+                },
                 "root_resource": root,
                 "action": action,
                 "details": details,
@@ -755,12 +927,21 @@ class Renderer:
                 "html_url": None,
                 "timestamp": iso(ts),
                 "services": [self.svc_ref[svc]],
-                "integration": {"id": integ["id"], "type": "inbound_integration_reference", "summary": integ["summary"], "self": integ["self"], "html_url": integ["html_url"]},
+                "integration": {
+                    "id": integ["id"],
+                    "type": "inbound_integration_reference",
+                    "summary": integ["summary"],
+                    "self": integ["self"],
+                    "html_url": integ["html_url"],
+                },
                 "routing_key": "R" + cid[1:] * 5,
                 "source": f"ci-runner-{build % 7}",
                 "links": [{"href": f"https://ci.example.com/builds/{build}", "text": "Build log"}],
                 "images": [],
-                "custom_details": {"build_number": str(build), "build_state": "passed" if build % 5 else "failed"},
+                "custom_details": {
+                    "build_number": str(build),
+                    "build_state": "passed" if build % 5 else "failed",
+                },
             }
         )
 

@@ -1,0 +1,74 @@
+"""The throttle: pacing, the sliding 1-second window, pauses, in-flight bound."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from tap_pagerduty.throttle import Throttle
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.lock = threading.Lock()
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        with self.lock:
+            self.now += max(seconds, 0.0)
+
+
+def starts(throttle: Throttle, fake: FakeTime, n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        throttle.acquire()
+        times.append(fake.now)
+    return times
+
+
+def test_paces_at_rate_and_never_exceeds_it_in_any_second() -> None:
+    fake = FakeTime()
+    throttle = Throttle(5, 3, clock=fake.clock, sleep=fake.sleep)
+    times = starts(throttle, fake, 50)
+    for i, t0 in enumerate(times):
+        in_window = [t for t in times[i:] if t < t0 + 1.0]
+        assert len(in_window) <= 5
+    achieved = (len(times) - 1) / (times[-1] - times[0])
+    assert 4.75 <= achieved <= 5.0
+
+
+def test_pause_holds_the_next_request() -> None:
+    fake = FakeTime()
+    throttle = Throttle(5, 3, clock=fake.clock, sleep=fake.sleep)
+    throttle.acquire()
+    throttle.pause(7.0)
+    before = fake.now
+    throttle.acquire()
+    assert fake.now - before >= 7.0
+
+
+def test_in_flight_bound_with_real_threads() -> None:
+    throttle = Throttle(1000, 3)
+    active = 0
+    peak = 0
+    lock = threading.Lock()
+
+    def work() -> None:
+        nonlocal active, peak
+        with throttle.request_slot():
+            with lock:
+                active += 1
+                peak = max(peak, active)
+            time.sleep(0.02)
+            with lock:
+                active -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert peak == 3

@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from tap_pagerduty.windows import OFFSET_CAP, Window, iso_z, parse_time, windows_between
+
+T0 = datetime(2025, 1, 1, tzinfo=timezone.utc)
+
+
+def test_windows_cover_the_range_without_gaps_or_overlap() -> None:
+    end = T0 + timedelta(days=400)
+    windows = list(windows_between(T0, end, timedelta(days=180)))
+    assert windows[0].start == T0
+    assert windows[-1].end == end
+    assert all(a.end == b.start for a, b in zip(windows, windows[1:], strict=False))
+    assert all(w.span <= timedelta(days=180) for w in windows)
+
+
+def test_split_makes_parts_under_the_cap() -> None:
+    window = Window(T0, T0 + timedelta(days=30))
+    parts = window.split(25_000)
+    assert len(parts) >= 25_000 // (OFFSET_CAP // 2)
+    assert parts[0].start == window.start and parts[-1].end == window.end
+    assert all(a.end == b.start for a, b in zip(parts, parts[1:], strict=False))
+
+
+def test_times_are_sent_in_utc_with_z() -> None:
+    moment = parse_time("2026-03-01T04:05:06-08:00")
+    assert iso_z(moment) == "2026-03-01T12:05:06Z"
+    assert Window(T0, T0 + timedelta(hours=1)).params() == {
+        "since": "2025-01-01T00:00:00Z",
+        "until": "2025-01-01T01:00:00Z",
+    }
