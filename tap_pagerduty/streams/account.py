@@ -32,6 +32,7 @@ class UserContactMethodsStream(EmbeddedChildStream):
     """Contact methods come embedded in `/users?include[]=contact_methods`: no extra calls."""
 
     name = "user_contact_methods"
+    path = "/users"
     parent_stream_type = UsersStream
     parent_key = "user_id"
     embedded_field = "contact_methods"
@@ -41,13 +42,11 @@ class UserNotificationRulesStream(ChildStream):
     """One call per user: only `urgency=all` returns the low-urgency rules too."""
 
     name = "user_notification_rules"
+    path = "/users/{user_id}/notification_rules"
     parent_stream_type = UsersStream
     parent_key = "user_id"
     records_key = "notification_rules"
-
-    def fetch_children(self, parent_id: str) -> Records:
-        path = f"/users/{parent_id}/notification_rules"
-        return self.fetch(path, {"urgency": "all"}).get(self.key) or []
+    extra_params: t.ClassVar[dict[str, t.Any]] = {"urgency": "all"}
 
 
 class TeamsStream(ParentStream, ListStream):
@@ -58,17 +57,15 @@ class TeamsStream(ParentStream, ListStream):
 
 class TeamMembersStream(ChildStream):
     name = "team_members"
+    path = "/teams/{team_id}/members"
     parent_stream_type = TeamsStream
     parent_key = "team_id"
     primary_keys = ("team_id", "user_id")
     records_key = "members"
 
     def fetch_children(self, parent_id: str) -> Records:
-        members: Records = []
-        path = f"/teams/{parent_id}/members"
-        for page in self.sequential_pages(path, {}, self.settings.page_size):
-            members.extend({**m, "user_id": (m.get("user") or {}).get("id")} for m in page)
-        return members
+        members = super().fetch_children(parent_id)
+        return [{**m, "user_id": (m.get("user") or {}).get("id")} for m in members]
 
 
 class ServicesStream(ParentStream, ListStream):
@@ -82,6 +79,7 @@ class ServiceIntegrationsStream(EmbeddedChildStream):
     """Integrations come embedded in `/services?include[]=integrations`: no extra calls."""
 
     name = "service_integrations"
+    path = "/services"
     parent_stream_type = ServicesStream
     parent_key = "service_id"
     embedded_field = "integrations"

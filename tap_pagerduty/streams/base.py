@@ -58,6 +58,8 @@ class ChildStream(PagerDutyStream):
     and `get_records()` only collects the result when the SDK syncs the child.
     """
 
+    #: Path template naming the parent key, e.g. "/incidents/{incident_id}/alerts".
+    path: str
     parent_key: t.ClassVar[str]
     # One bookmark for the stream, not one state partition per parent record.
     state_partitioning_keys: t.ClassVar[list[str]] = []
@@ -72,7 +74,11 @@ class ChildStream(PagerDutyStream):
 
     def fetch_children(self, parent_id: str) -> Records:
         """Fetch one parent's children (runs on a worker thread)."""
-        raise NotImplementedError
+        path = self.path.format(**{self.parent_key: parent_id})
+        children: Records = []
+        for page in self.sequential_pages(path, {}, self.settings.page_size):
+            children.extend(page)
+        return children
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         parent_id = (context or {})[self.parent_key]

@@ -113,28 +113,20 @@ class IncidentAlertsStream(ChildStream):
     """Alerts of every incident the incidents stream emits in this run (new or changed)."""
 
     name = "incident_alerts"
+    path = "/incidents/{incident_id}/alerts"
     parent_stream_type = IncidentsStream
     parent_key = "incident_id"
     records_key = "alerts"
-
-    def fetch_children(self, parent_id: str) -> Records:
-        alerts: Records = []
-        path = f"/incidents/{parent_id}/alerts"
-        for page in self.sequential_pages(path, {}, self.settings.page_size):
-            alerts.extend(page)
-        return alerts
 
 
 class IncidentNotesStream(ChildStream):
     """Notes of every incident emitted in this run; notes can be edited (`updated_at`)."""
 
     name = "incident_notes"
+    path = "/incidents/{incident_id}/notes"
     parent_stream_type = IncidentsStream
     parent_key = "incident_id"
     records_key = "notes"
-
-    def fetch_children(self, parent_id: str) -> Records:
-        return self.fetch(f"/incidents/{parent_id}/notes").get(self.key) or []
 
 
 class LogEntriesStream(WindowedStream):
