@@ -38,8 +38,6 @@ if t.TYPE_CHECKING:
 
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 RETRY_STATUSES = {408, 429}
-# When a 429 comes without a `ratelimit-reset` header, wait this long before the next try.
-DEFAULT_RATE_LIMIT_WAIT = 5.0
 _T = t.TypeVar("_T")
 
 HINTS = {
@@ -60,9 +58,10 @@ class PagerDutyAPIError(FatalAPIError):
 
 
 class RateLimitedError(RetriableAPIError):
-    """429: retried after `wait` seconds (PagerDuty's `ratelimit-reset`, when given)."""
+    """429: retried after `wait` seconds (PagerDuty's `ratelimit-reset`), or with the usual
+    exponential backoff when the answer carries no header (`wait` is None)."""
 
-    def __init__(self, message: str, response: requests.Response, wait: float) -> None:
+    def __init__(self, message: str, response: requests.Response, wait: float | None) -> None:
         super().__init__(message, response)
         self.wait = wait
 
@@ -188,7 +187,8 @@ class PagerDutyStream(RESTStream[int]):
         status = response.status_code
         if status == 429:
             wait = _rate_limit_wait(response)
-            self.tap.throttle.pause(wait)  # every thread waits, not just this one
+            if wait is not None:
+                self.tap.throttle.pause(wait)  # every thread waits, not just this one
             raise RateLimitedError(self._describe(response), response, wait)
         if status in RETRY_STATUSES or status >= 500:
             raise RetriableAPIError(self._describe(response), response)
@@ -226,8 +226,10 @@ class PagerDutyStream(RESTStream[int]):
             next(expo)  # prime: the first value of backoff.expo is None
             exc = yield 0.0  # backoff primes the generator with send(None)
             while True:
-                wait = exc.wait if isinstance(exc, RateLimitedError) else next(expo)
-                exc = yield wait
+                if isinstance(exc, RateLimitedError) and exc.wait is not None:
+                    exc = yield exc.wait
+                else:
+                    exc = yield next(expo)
 
         return waits()
 
@@ -388,12 +390,12 @@ class PagerDutyStream(RESTStream[int]):
             self.fetch("/abilities")
 
 
-def _rate_limit_wait(response: requests.Response) -> float:
-    reset = response.headers.get("ratelimit-reset")
+def _rate_limit_wait(response: requests.Response) -> float | None:
+    """Seconds until PagerDuty's rate-limit window resets, if it says so."""
     try:
-        return max(0.0, float(reset)) if reset is not None else DEFAULT_RATE_LIMIT_WAIT
-    except ValueError:
-        return DEFAULT_RATE_LIMIT_WAIT
+        return max(0.0, float(response.headers["ratelimit-reset"]))
+    except (KeyError, ValueError):
+        return None
 
 
 def _error_detail(response: requests.Response) -> str:

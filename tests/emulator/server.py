@@ -350,10 +350,13 @@ class Emulator:
         if inj429 is not None:
             st.fault("429_" + inj429)
             if inj429 == "headers":
+                # An injected 429 is not a real exhaustion: it says "try again in 1 s".
+                headers = self._rl_headers(token, peek=True, exhausted=True)
+                headers["ratelimit-reset"] = "1"
                 h.reply(
                     429,
                     dumpb({"error": {"message": "Rate Limit Exceeded", "code": 2020}}),
-                    self._rl_headers(token, peek=True, exhausted=True),
+                    headers,
                 )
             else:
                 h.reply(429, b"", {})
