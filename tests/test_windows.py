@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta, timezone
 
 from tap_pagerduty.windows import OFFSET_CAP, Window, iso_z, parse_time, windows_between
@@ -12,7 +13,7 @@ def test_windows_cover_the_range_without_gaps_or_overlap() -> None:
     windows = list(windows_between(T0, end, timedelta(days=180)))
     assert windows[0].start == T0
     assert windows[-1].end == end
-    assert all(a.end == b.start for a, b in zip(windows, windows[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(windows))
     assert all(w.span <= timedelta(days=180) for w in windows)
 
 
@@ -21,7 +22,7 @@ def test_split_makes_parts_under_the_cap() -> None:
     parts = window.split(25_000)
     assert len(parts) >= 25_000 // (OFFSET_CAP // 2)
     assert parts[0].start == window.start and parts[-1].end == window.end
-    assert all(a.end == b.start for a, b in zip(parts, parts[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(parts))
 
 
 def test_times_are_sent_in_utc_with_z() -> None:
