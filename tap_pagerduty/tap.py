@@ -61,3 +61,14 @@ class TapPagerDuty(Tap):
 
     def discover_streams(self) -> list[Stream]:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
+
+    @property
+    def streams(self) -> dict[str, Stream]:
+        """Streams in the order of STREAM_TYPES (the SDK sorts them by name): configuration
+        first, whose answers also tell us PagerDuty's clock."""
+        streams = super().streams
+        order: dict[type, int] = {stream_type: i for i, stream_type in enumerate(STREAM_TYPES)}
+        ordered = dict(sorted(streams.items(), key=lambda item: order[type(item[1])]))
+        if list(ordered) != list(streams):
+            self._streams = ordered
+        return ordered

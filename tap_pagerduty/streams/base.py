@@ -142,14 +142,23 @@ class IncrementalStream(PagerDutyStream):
         self._write_state_message()
 
     def sync_end(self) -> datetime:
-        """Upper bound of this run: `end_date`, or PagerDuty's now."""
-        now = self.server_now()
+        """Upper bound of this run: `end_date`, or PagerDuty's now.
+
+        The `Date` header is truncated to the second, so PagerDuty's clock is somewhere in
+        [Date, Date + 1 s): the range ends one second later to include that whole second.
+        """
+        now = self.server_now() + timedelta(seconds=1)
         end = self.settings.end_date
         return min(end, now) if end else now
 
     def sync_start(self, end: datetime) -> datetime:
         bookmark = self.bookmark()
-        start = bookmark - self.overlap if bookmark else self.settings.anchor_date
+        if bookmark is None:
+            start = self.settings.anchor_date
+        elif bookmark >= end:
+            return end  # PagerDuty's clock has not moved since the bookmark: nothing is new
+        else:
+            start = bookmark - self.overlap
         if self.retention is not None:
             start = max(start, end - self.retention)
         return start
@@ -168,17 +177,55 @@ class WindowedStream(IncrementalStream, ListStream):
         end = self.sync_end()
         start = self.sync_start(end)
         progress = self.progress(start, end)
+        tail = OverlapTail(self, end)
         seen: set[str] = set()  # ids already emitted in this run (windows can overlap edges)
         pages = self.window_pages(self.path, {}, self.windows(start, end))
         for window, page in self.skip_if_unavailable(pages):
             if page is None:
-                self.checkpoint(window.end)
+                self.checkpoint(window.end, **tail.state_at(window.end))
                 progress.window_done(window)
                 continue
-            fresh = [r for r in page if r.get("id") not in seen]
-            seen.update(r["id"] for r in fresh if r.get("id"))
+            fresh = tail.unseen(page, self.replication_key or "")
+            fresh = [r for r in fresh if r["id"] not in seen]
+            seen.update(r["id"] for r in fresh)
             progress.count(len(fresh))
             yield from self.emit(fresh)
+
+
+class OverlapTail:
+    """Ids of the records in the overlap at the end of a run, kept in state.
+
+    Each run re-reads a short overlap before its bookmark, because PagerDuty can list an
+    entry a little after its timestamp. Records the previous run already read there are
+    skipped, so an incremental run with nothing new emits nothing (and costs no children).
+    """
+
+    STATE_KEY = "overlap_ids"
+
+    def __init__(self, stream: IncrementalStream, end: datetime) -> None:
+        self.previous = set(stream.stream_state.get(self.STATE_KEY) or [])
+        self.end = end
+        self.tail_from = end - stream.overlap
+        self.current: list[str] = []
+        self.enabled = stream.overlap > timedelta(0)
+
+    def unseen(self, records: Records, time_field: str) -> Records:
+        """Records not read by the previous run; remembers this run's tail."""
+        if not self.enabled:
+            return records
+        fresh = [r for r in records if r.get("id") not in self.previous]
+        self.current.extend(
+            r["id"]
+            for r in fresh
+            if r.get(time_field) and parse_time(r[time_field]) >= self.tail_from
+        )
+        return fresh
+
+    def state_at(self, window_end: datetime) -> dict[str, t.Any]:
+        """The state entry to write with the checkpoint at `window_end` (the last one)."""
+        if not self.enabled or window_end != self.end:
+            return {}
+        return {self.STATE_KEY: sorted(self.current)}
 
 
 class Progress:

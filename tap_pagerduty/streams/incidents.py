@@ -15,6 +15,7 @@ from datetime import timedelta
 from tap_pagerduty.streams.base import (
     ChildStream,
     IncrementalStream,
+    OverlapTail,
     ParentStream,
     Records,
     WindowedStream,
@@ -48,18 +49,20 @@ class IncidentsStream(ParentStream, IncrementalStream):
     replication_key = "updated_at"
     child_key = "incident_id"
     max_window = INCIDENT_WINDOW
+    overlap = CHANGE_LOG_OVERLAP
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         end = self.sync_end()
-        changes_from = self.bookmark()
-        backfill_value = self.stream_state.get("backfill_from")
-        backfill_from = parse_time(backfill_value) if backfill_value else None
-        if changes_from is None:  # first sync: backfill, then follow changes from now on
-            changes_from, backfill_from = end, self.settings.anchor_date
+        bookmark = self.bookmark()
         self.latest: dict[str, str] = {}  # id -> updated_at emitted in this run
-        if backfill_from is not None:
-            yield from self._backfill(backfill_from, end, changes_from)
-        yield from self._follow_changes(changes_from - CHANGE_LOG_OVERLAP, end)
+        if bookmark is None:  # first sync: backfill; changes are followed from `end` on
+            yield from self._backfill(self.settings.anchor_date, end, changes_from=end)
+            return
+        unfinished = self.stream_state.get("backfill_from")
+        if unfinished:  # a backfill was interrupted: finish it, up to now
+            yield from self._backfill(parse_time(unfinished), end, changes_from=bookmark)
+        if bookmark < end:
+            yield from self._follow_changes(bookmark - self.overlap, end)
 
     def _backfill(
         self, start: datetime, end: datetime, changes_from: datetime
@@ -78,14 +81,16 @@ class IncidentsStream(ParentStream, IncrementalStream):
 
     def _follow_changes(self, start: datetime, end: datetime) -> Iterator[dict[str, t.Any]]:
         progress = self.progress(start, end)
+        tail = OverlapTail(self, end)
         windows = windows_between(start, end, CHANGE_LOG_WINDOW)
         params = {"include[]": ["incidents"]}
         pages = self.window_pages("/log_entries", params, windows, key="log_entries")
         for window, entries in pages:
             if entries is None:
-                self.checkpoint(window.end)
+                self.checkpoint(window.end, **tail.state_at(window.end))
                 progress.window_done(window)
                 continue
+            entries = tail.unseen(entries, "created_at")
             changed = [e["incident"] for e in entries if self._in_range(e.get("incident"))]
             progress.count(len(changed))
             yield from self.emit(self._newer(changed))

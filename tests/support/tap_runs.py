@@ -139,13 +139,16 @@ def truth_by_key(stream: str, records: list[dict[str, Any]]) -> dict[tuple, dict
     return {key_of(stream, r): r for r in records}
 
 
-def assert_matches_truth(stream: str, got: list[dict[str, Any]], truth: list[dict]) -> None:
+def assert_matches_truth(
+    stream: str, got: list[dict[str, Any]], truth: list[dict], where: str = ""
+) -> None:
+    stream_at = f"{stream} ({where})" if where else stream
     expected = truth_by_key(stream, truth)
     actual = latest_by_key(stream, got)
     missing = set(expected) - set(actual)
     extra = set(actual) - set(expected)
-    assert not missing, f"{stream}: {len(missing)} records missing, e.g. {sorted(missing)[:3]}"
-    assert not extra, f"{stream}: {len(extra)} unexpected records, e.g. {sorted(extra)[:3]}"
+    assert not missing, f"{stream_at}: {len(missing)} missing, e.g. {sorted(missing)[:3]}"
+    assert not extra, f"{stream_at}: {len(extra)} unexpected, e.g. {sorted(extra)[:3]}"
     stale = [k for k in expected if actual[k] != expected[k]]
     if stale:
         k = stale[0]
@@ -154,4 +157,4 @@ def assert_matches_truth(stream: str, got: list[dict[str, Any]], truth: list[dic
             for f in set(actual[k]) | set(expected[k])
             if actual[k].get(f) != expected[k].get(f)
         }
-        raise AssertionError(f"{stream}: {len(stale)} records differ, e.g. {k}: {diff}")
+        raise AssertionError(f"{stream_at}: {len(stale)} records differ, e.g. {k}: {diff}")

@@ -1,0 +1,184 @@
+"""Incremental syncs never miss a change; backfills of any size resume without gaps."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from urllib.parse import parse_qs
+
+from tests.support.tap_runs import (
+    ANCHOR,
+    ROOT,
+    SyncOutput,
+    assert_matches_truth,
+    catalog_for,
+    config_for,
+    run_in_process,
+)
+
+NOW = "2026-11-01T00:00:00Z"
+HISTORY = ["incidents", "incident_alerts", "incident_notes", "log_entries", "notifications"]
+
+
+def test_three_syncs_with_changes_between_them_match_ground_truth(emulator_factory) -> None:
+    emulator = emulator_factory(seed=21, incidents=900, days=420, now=NOW, rate_limit=0)
+    config = config_for(emulator)
+    target: dict[str, list[dict]] = {}  # what a target keyed by primary key receives
+    state = None
+    old_open = {
+        i["id"] for i in emulator.truth("incidents", since=ANCHOR) if i["status"] != "resolved"
+    }
+    for run in range(3):
+        output = run_in_process(config, HISTORY, state)
+        for stream, records in output.records.items():
+            target.setdefault(stream, []).extend(records)
+        for stream in HISTORY:
+            truth = emulator.truth(stream, since=ANCHOR)
+            assert_matches_truth(stream, target.get(stream, []), truth, f"run {run}")
+        for stream in ("incidents", "log_entries", "notifications"):
+            ids = Counter(r["id"] for r in output.records.get(stream, []))
+            assert not [i for i, n in ids.items() if n > 1], f"duplicates in {stream}, run {run}"
+        state = output.last_state
+        emulator.advance(30)
+    # Incidents opened weeks before the first sync were resolved after it, and we have that.
+    final = {i["id"]: i for i in emulator.truth("incidents", since=ANCHOR)}
+    assert any(final[i]["status"] == "resolved" for i in old_open)
+
+
+def test_run_with_nothing_new_costs_one_request_per_incremental_stream(emulator_factory) -> None:
+    emulator = emulator_factory(seed=22, incidents=400, days=200, now=NOW, rate_limit=0)
+    config = config_for(emulator)
+    incremental = [
+        "incidents",
+        "incident_alerts",
+        "incident_notes",
+        "log_entries",
+        "notifications",
+        "audit_records",
+        "change_events",
+        "analytics_incidents",
+    ]
+    first = run_in_process(config, ["priorities", *incremental])
+    emulator.reset_stats()
+    again = run_in_process(config, ["priorities", *incremental], first.last_state)
+    by_path = {path: sum(c.values()) for path, c in emulator.stats()["by_path"].items()}
+    # PagerDuty's clock did not move, so some streams have nothing to ask at all; none asks
+    # more than once. /log_entries serves two streams: the incidents change feed and itself.
+    assert by_path.pop("/priorities") == 1
+    assert by_path.pop("/log_entries", 0) <= 2
+    allowed = {"/notifications", "/audit/records", "/change_events", "/analytics/raw/incidents"}
+    assert set(by_path) <= allowed, by_path
+    assert all(count <= 1 for count in by_path.values()), by_path
+    print(f"\nno-change run: {emulator.stats()['requests']} requests: {emulator.stats()['by_path']}")
+    assert sum(len(v) for k, v in again.records.items() if k != "priorities") == 0
+
+
+def test_backfill_of_two_years_with_a_dense_month(emulator_factory) -> None:
+    emulator = emulator_factory(
+        seed=23,
+        incidents=60_000,
+        days=730,
+        now=NOW,
+        rate_limit=0,
+        bursts=[("2025-06-01", 30, 25_000)],
+    )
+    config = config_for(emulator, anchor_date="2024-11-01T00:00:00Z", requests_per_second=1000)
+    output = run_in_process(config, ["incidents"])
+    truth = emulator.truth("incidents", since="2024-11-01T00:00:00Z")
+    assert len(truth) >= 80_000
+    assert_matches_truth("incidents", output.records["incidents"], truth)
+    stats = emulator.stats()
+    statuses = {s for by in stats["by_path"].values() for s in by}
+    assert statuses == {"200"}, stats["by_path"]
+    print(f"\nbackfill: {len(truth)} incidents in {stats['requests']} requests")
+    assert stats["requests"] <= len(truth) / 100 * 1.1 + 20
+
+
+def _window_requests(emulator) -> list[tuple[str, str, str]]:
+    """(stream, since, until) of every windowed request's first page, in arrival order."""
+    out = []
+    for _t, _method, path, query, _status in emulator.stats(log=True)["log"]:
+        q = parse_qs(query)
+        if "since" in q and "until" in q and q.get("offset", ["0"]) == ["0"]:
+            # /log_entries serves two streams: the incidents change feed includes incidents.
+            stream = "incidents" if "include[]" in q else path.strip("/")
+            out.append((stream, q["since"][0], q["until"][0]))
+    return out
+
+
+def test_backfill_killed_anywhere_resumes_without_gaps(emulator_factory, tmp_path) -> None:
+    emulator = emulator_factory(seed=24, incidents=5000, days=730, now=NOW)
+    streams = ["incidents", "log_entries", "notifications"]
+    config = config_for(emulator, anchor_date="2024-11-01T00:00:00Z", requests_per_second=60)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog_for(streams)))
+    rng = random.Random(7)
+    union: dict[str, list[dict]] = {}
+    state = None
+    completed: set[tuple[str, str, str]] = set()
+    for attempt in range(11):
+        emulator.reset_stats()
+        output = _run_and_maybe_kill(tmp_path, state, None if attempt == 10 else rng.uniform(1, 6))
+        for stream, records in output.records.items():
+            union.setdefault(stream, []).extend(records)
+        requested = _window_requests(emulator)
+        again = completed & set(requested)
+        assert not again, f"completed windows requested again: {sorted(again)[:3]}"
+        state = output.last_state or state
+        completed |= _completed_windows(requested, state)
+        if output.returncode == 0:
+            break
+    assert output.returncode == 0, "the last, unkilled run must finish"
+    for stream in streams:
+        assert_matches_truth(
+            stream, union[stream], emulator.truth(stream, since="2024-11-01T00:00:00Z")
+        )
+
+
+def _completed_windows(requested, state) -> set[tuple[str, str, str]]:
+    """Requested windows that end at or before the bookmark the state records."""
+    bookmarks = (state or {}).get("bookmarks", {})
+    done = set()
+    for stream, since, until in requested:
+        bookmark = bookmarks.get(stream, {})
+        # While the incidents backfill runs, its progress is `backfill_from`.
+        mark = bookmark.get("backfill_from") or bookmark.get("replication_key_value")
+        if mark and until <= mark:
+            done.add((stream, since, until))
+    return done
+
+
+def _run_and_maybe_kill(tmp_path, state, kill_after: float | None) -> SyncOutput:
+    args = [
+        sys.executable,
+        "-m",
+        "tap_pagerduty",
+        "--config",
+        str(tmp_path / "config.json"),
+        "--catalog",
+        str(tmp_path / "catalog.json"),
+    ]
+    if state is not None:
+        (tmp_path / "state.json").write_text(json.dumps(state))
+        args += ["--state", str(tmp_path / "state.json")]
+    out_path = tmp_path / "out.jsonl"
+    with out_path.open("w") as out, open(os.devnull, "w") as err:
+        process = subprocess.Popen(args, stdout=out, stderr=err, cwd=ROOT)
+        try:
+            process.wait(timeout=kill_after if kill_after is not None else 600)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+    time.sleep(0.05)
+    output = SyncOutput(returncode=process.returncode)
+    lines = out_path.read_text().splitlines()
+    if lines and not lines[-1].endswith("}"):
+        lines = lines[:-1]  # a line cut by the kill
+    output.add_lines("\n".join(lines))
+    return output
