@@ -75,7 +75,8 @@ def test_run_with_nothing_new_costs_one_request_per_incremental_stream(emulator_
     allowed = {"/notifications", "/audit/records", "/change_events", "/analytics/raw/incidents"}
     assert set(by_path) <= allowed, by_path
     assert all(count <= 1 for count in by_path.values()), by_path
-    print(f"\nno-change run: {emulator.stats()['requests']} requests: {emulator.stats()['by_path']}")
+    stats = emulator.stats()
+    print(f"\nno-change run: {stats['requests']} requests: {stats['by_path']}")
     assert sum(len(v) for k, v in again.records.items() if k != "priorities") == 0
 
 
