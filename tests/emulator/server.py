@@ -38,6 +38,13 @@ _ID_SEG = re.compile(r"^(P[0-9A-Z]{6}|[0-9a-f]{8}-[0-9a-f-]{27})$")
 _TZ_SPACE = re.compile(r" (\d\d:?\d\d)$")
 
 
+FORCED_ERRORS = {
+    402: ("Account does not have the abilities to perform the action", 2014),
+    403: ("Access Denied", 2010),
+    404: ("Not Found", 2100),
+}
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str, code: int, errors: list | None = None) -> None:
         super().__init__(message)
@@ -174,6 +181,7 @@ class Emulator:
         users: int = 40,
         services: int = 12,
         port: int = 0,
+        force_status: dict | None = None,
     ) -> None:
         t0 = time.monotonic()
         if now is None:
@@ -197,6 +205,8 @@ class Emulator:
         self.fault_drop = fault_drop
         self.fault_truncate = fault_truncate
         self.latency_ms = latency_ms
+        # {path: status}: answer that path with that error (402 plan, 403 scope, 404 …).
+        self.force_status = dict(force_status or {})
         self.lock = threading.RLock()
         self.world = World(
             seed=seed,
@@ -286,6 +296,7 @@ class Emulator:
             "fault_truncate",
             "latency_ms",
             "tokens",
+            "force_status",
         }
         for k, v in kw.items():
             if k not in allowed:
@@ -414,6 +425,15 @@ class Emulator:
                     self._rl_headers(None),
                 )
             return 401
+        if path in self.force_status:  # a plan feature or scope this account lacks
+            status = int(self.force_status[path])
+            message, code = FORCED_ERRORS.get(status, ("Error", 2000))
+            h.reply(
+                status,
+                dumpb({"error": {"message": message, "code": code, "errors": [path]}}),
+                self._rl_headers(token, peek=True),
+            )
+            return status
         rl = self._rate_limit(token)
         if rl is None:
             h.reply(
