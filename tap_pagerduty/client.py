@@ -310,33 +310,36 @@ class PagerDutyStream(RESTStream[int]):
             query = {**params, **window.params(), "limit": limit, "offset": 0, "total": "true"}
             return self.tap.submit(self.fetch, path, query)
 
-        while True:
-            while len(pending) < lookahead:
-                window = next(upcoming, None)
-                if window is None:
-                    break
-                pending.append((window, first_page(window)))
-            if not pending:
-                return
-            window, future = pending.popleft()
-            first = future.result()
-            total = first.get("total")
-            if isinstance(total, int) and total + limit > OFFSET_CAP and window.can_split():
-                parts = window.split(total)
-                self.logger.info(
-                    "%s: window %s holds %d records; splitting it in %d",
-                    self.name,
-                    window,
-                    total,
-                    len(parts),
-                )
-                for part in reversed(parts):
-                    pending.appendleft((part, first_page(part)))
-                continue
-            window_params = {**params, **window.params()}
-            for records in self._rest_of_window(path, window_params, first, limit, key):
-                yield window, records
-            yield window, None
+        try:
+            while True:
+                while len(pending) < lookahead:
+                    window = next(upcoming, None)
+                    if window is None:
+                        break
+                    pending.append((window, first_page(window)))
+                if not pending:
+                    return
+                window, future = pending.popleft()
+                first = future.result()
+                total = first.get("total")
+                if isinstance(total, int) and total + limit > OFFSET_CAP and window.can_split():
+                    parts = window.split(total)
+                    self.logger.info(
+                        "%s: window %s holds %d records; splitting it in %d",
+                        self.name,
+                        window,
+                        total,
+                        len(parts),
+                    )
+                    for part in reversed(parts):
+                        pending.appendleft((part, first_page(part)))
+                    continue
+                window_params = {**params, **window.params()}
+                for records in self._rest_of_window(path, window_params, first, limit, key):
+                    yield window, records
+                yield window, None
+        finally:  # closed early (an error, or a killed run): drop what is queued
+            cancel([future for _, future in pending])
 
     def _rest_of_window(
         self,
@@ -361,9 +364,12 @@ class PagerDutyStream(RESTStream[int]):
             for o in offsets
         ]
         last = first
-        for future in futures:
-            last = future.result()
-            yield last.get(key) or []
+        try:
+            for future in futures:
+                last = future.result()
+                yield last.get(key) or []
+        finally:
+            cancel(futures)
         if last.get("more") and futures:
             yield from self.sequential_pages(path, params, limit, offsets[-1] + limit, key)
 
@@ -431,3 +437,9 @@ def parse_http_date(value: str | None) -> datetime | None:
         return parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+
+
+def cancel(futures: Iterable[Future[t.Any]]) -> None:
+    """Cancel requests that were queued but are no longer wanted."""
+    for future in futures:
+        future.cancel()

@@ -7,7 +7,7 @@ import typing as t
 from concurrent.futures import Future
 from datetime import datetime, timedelta
 
-from tap_pagerduty.client import PagerDutyStream
+from tap_pagerduty.client import PagerDutyStream, cancel
 from tap_pagerduty.windows import Window, iso_z, parse_time, windows_between
 
 if t.TYPE_CHECKING:
@@ -42,12 +42,19 @@ class ParentStream(PagerDutyStream):
 
     def emit(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
         records = list(records)
-        for child in self.child_streams:
-            if isinstance(child, ChildStream) and (
-                child.selected or child.has_selected_descendents
-            ):
-                child.prepare(records)
-        yield from records
+        children = [
+            child
+            for child in self.child_streams
+            if isinstance(child, ChildStream) and (child.selected or child.has_selected_descendents)
+        ]
+        for child in children:
+            child.prepare(records)
+        try:
+            yield from records
+        except GeneratorExit:  # the sync stopped early: drop children fetched ahead
+            for child in children:
+                child.discard_prepared()
+            raise
 
 
 class ChildStream(PagerDutyStream):
@@ -71,6 +78,10 @@ class ChildStream(PagerDutyStream):
     def prepare(self, parents: Records) -> None:
         for parent in parents:
             self._ready[parent["id"]] = self.tap.submit(self.fetch_children, parent["id"])
+
+    def discard_prepared(self) -> None:
+        cancel(r for r in self._ready.values() if isinstance(r, Future))
+        self._ready.clear()
 
     def fetch_children(self, parent_id: str) -> Records:
         """Fetch one parent's children (runs on a worker thread)."""
