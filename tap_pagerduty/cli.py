@@ -10,6 +10,8 @@ import os
 import sys
 
 import click
+import requests
+from singer_sdk.exceptions import RetriableAPIError
 
 from tap_pagerduty.client import PagerDutyAPIError
 from tap_pagerduty.settings import SettingsError
@@ -24,6 +26,9 @@ def main(argv: list[str] | None = None) -> None:
         _fail(f"configuration error: {error}", 2)
     except PagerDutyAPIError as error:
         _fail(str(error), 1)
+    except (RetriableAPIError, requests.RequestException) as error:
+        first_line = (str(error) or type(error).__name__).splitlines()[0][:500]
+        _fail(f"gave up after 'max_retries' retries: {first_line}", 1)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.ClickException as error:

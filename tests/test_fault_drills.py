@@ -53,3 +53,14 @@ def test_truncated_bodies_are_retried(emulator_factory) -> None:
         truth = emulator.truth(stream, since=ANCHOR)
         assert_matches_truth(stream, output.records[stream], truth)
     assert_matches_truth("users", output.records["users"], emulator.truth("users"))
+
+
+def test_giving_up_after_max_retries_is_one_clear_line(emulator_factory, tmp_path) -> None:
+    emulator = emulator_factory(seed=1, incidents=30, days=20, now=NOW, fault_5xx=1.0)
+    output = run_process(config_for(emulator, max_retries=2), tmp_path, ["priorities"])
+    assert output.returncode != 0
+    lines = [line for line in output.stderr.splitlines() if line.startswith("tap-pagerduty:")]
+    assert len(lines) == 1, output.stderr[-3000:]
+    assert "gave up" in lines[0] and "/priorities" in lines[0] and "HTTP 50" in lines[0]
+    assert "Traceback" not in output.stderr
+    assert sum(emulator.stats()["by_path"]["/priorities"].values()) == 3  # 1 try + 2 retries
