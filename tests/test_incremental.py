@@ -183,3 +183,19 @@ def _run_and_maybe_kill(tmp_path, state, kill_after: float | None) -> SyncOutput
         lines = lines[:-1]  # a line cut by the kill
     output.add_lines("\n".join(lines))
     return output
+
+
+def test_backfill_logs_one_progress_line_per_window(emulator_factory, tmp_path) -> None:
+    from tests.support.tap_runs import run_process
+
+    emulator = emulator_factory(seed=25, incidents=300, days=700, now=NOW, rate_limit=0)
+    config = config_for(emulator, anchor_date="2025-01-01T00:00:00Z")
+    output = run_process(config, tmp_path, ["incidents", "notifications"])
+    assert output.returncode == 0, output.stderr[-2000:]
+    lines = [line for line in output.stderr.splitlines() if "% of the range done" in line]
+    incident_lines = [line for line in lines if "incidents: window" in line]
+    # 2025-01-01 .. 2026-11-01 in 180-day windows: 4 windows, the last one at 100 %.
+    assert len(incident_lines) == 4, lines
+    assert incident_lines[-1].endswith("100.0% of the range done")
+    assert f"{len(output.records['incidents'])} records so far" in incident_lines[-1]
+    assert len([line for line in lines if "notifications: window" in line]) == 23
