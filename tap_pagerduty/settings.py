@@ -7,6 +7,7 @@ says what to do, before any request is sent.
 from __future__ import annotations
 
 import contextlib
+import decimal
 import ipaddress
 import typing as t
 from dataclasses import dataclass
@@ -246,8 +247,8 @@ def _number(
     if value is None:
         return _DEFAULTS[name]
     kind = "a whole number" if integer else "a number"
-    if isinstance(value, str):  # environment variables and some orchestrators pass strings
-        with contextlib.suppress(ValueError):
+    if isinstance(value, str | decimal.Decimal):  # env vars pass strings, JSON files Decimals
+        with contextlib.suppress(ValueError, decimal.InvalidOperation):
             value = float(value)
     if (
         isinstance(value, bool)

@@ -28,6 +28,13 @@ def test_defaults_and_auth_header() -> None:
     assert s.request_timeout == 30.0
 
 
+def test_numbers_may_come_as_strings_or_decimals() -> None:
+    from decimal import Decimal
+
+    s = settings(requests_per_second=Decimal("1000.0"), page_size="50", request_timeout="12.5")
+    assert (s.requests_per_second, s.page_size, s.request_timeout) == (1000.0, 50, 12.5)
+
+
 def test_oauth_region_and_api_url() -> None:
     s = Settings.from_config({"oauth_token": "abc", "region": "eu"})
     assert s.authorization == "Bearer abc"

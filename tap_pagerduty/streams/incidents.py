@@ -56,16 +56,17 @@ class IncidentsStream(ParentStream, IncrementalStream):
         bookmark = self.bookmark()
         self.latest: dict[str, str] = {}  # id -> updated_at emitted in this run
         if bookmark is None:  # first sync: backfill; changes are followed from `end` on
-            yield from self._backfill(self.settings.anchor_date, end, changes_from=end)
+            anchor = self.settings.anchor_date
+            yield from self._backfill(anchor, end, changes_from=end, remember=False)
             return
         unfinished = self.stream_state.get("backfill_from")
-        if unfinished:  # a backfill was interrupted: finish it, up to now
+        if unfinished:  # a backfill was interrupted: finish it, then follow changes
             yield from self._backfill(parse_time(unfinished), end, changes_from=bookmark)
         if bookmark < end:
             yield from self._follow_changes(bookmark - self.overlap, end)
 
     def _backfill(
-        self, start: datetime, end: datetime, changes_from: datetime
+        self, start: datetime, end: datetime, changes_from: datetime, *, remember: bool = True
     ) -> Iterator[dict[str, t.Any]]:
         progress = self.progress(start, end)
         windows = windows_between(start, end, INCIDENT_WINDOW)
@@ -76,7 +77,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
                 progress.window_done(window)
                 continue
             progress.count(len(page))
-            yield from self.emit(self._newer(page))
+            yield from self.emit(self._newer(page, remember=remember))
         self.checkpoint(changes_from, backfill_from=None)
 
     def _follow_changes(self, start: datetime, end: datetime) -> Iterator[dict[str, t.Any]]:
@@ -103,13 +104,17 @@ class IncidentsStream(ParentStream, IncrementalStream):
         end = self.settings.end_date
         return created >= self.settings.anchor_date and (end is None or created < end)
 
-    def _newer(self, incidents: Records) -> Records:
-        """Drop versions already emitted in this run, keeping one record per incident."""
+    def _newer(self, incidents: Records, *, remember: bool = True) -> Records:
+        """Drop versions already emitted in this run, keeping one record per incident.
+
+        With `remember=False` the emitted versions are not kept: creation windows never
+        overlap, so a backfill that no change feed follows in this run needs no memory."""
         fresh: dict[str, dict[str, t.Any]] = {}
         for incident in incidents:
             version = incident.get("updated_at") or ""
             if version > self.latest.get(incident["id"], ""):
-                self.latest[incident["id"]] = version
+                if remember:
+                    self.latest[incident["id"]] = version
                 fresh[incident["id"]] = incident
         return list(fresh.values())
 

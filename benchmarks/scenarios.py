@@ -1,0 +1,274 @@
+"""The benchmark scenarios B1-B5. Each starts its own emulator process and runs the real tap
+process against it (see harness.py); each returns table rows and target checks."""
+
+from __future__ import annotations
+
+import typing as t
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmarks.harness import EmulatorProcess, TapRun, run_tap
+
+# A small account whose full sync is about 210 requests: 80 incidents (two child requests
+# each: alerts and notes), 10 users (one notification-rules request each), 30 days of history.
+SMALL = {"incidents": 80, "days": 30, "users": 10, "services": 6}
+SMALL_ANCHOR = "2026-10-02T00:00:00Z"  # the emulator's now (2026-11-01) minus 30 days
+YEAR_ANCHOR = "2025-11-01T00:00:00Z"
+
+# Streams read with one request per parent record (not paged listings).
+PER_PARENT = {"incident_alerts", "incident_notes", "user_notification_rules", "team_members"}
+# Incremental streams and the paths they read.
+HISTORY = [
+    "incidents",
+    "log_entries",
+    "notifications",
+    "audit_records",
+    "change_events",
+    "analytics_incidents",
+]
+CLASSIC_PAGED = {"incidents", "log_entries", "notifications", "change_events"}
+
+
+@dataclass
+class Row:
+    """One line of the results table."""
+
+    scenario: str
+    label: str
+    run: TapRun
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        r = self.run
+        per_k = 1000.0 / r.records if r.records else 0.0
+        return {
+            "scenario": self.scenario,
+            "label": self.label,
+            "records": r.records,
+            "requests": r.requests,
+            "wall_s": round(r.wall, 2),
+            "request_span_s": round(r.request_span, 2),
+            "req_per_s_wall": round(r.requests / r.wall, 2) if r.wall else 0.0,
+            "req_per_s_active": round((r.requests - 1) / r.request_span, 2)
+            if r.request_span > 0
+            else 0.0,
+            "records_per_s": round(r.records / r.wall, 1) if r.wall else 0.0,
+            "req_per_1000_records": round(r.requests * per_k, 2),
+            "peak_rss_mb": round(r.peak_rss_mb, 1),
+            "tap_cpu_s": round(r.cpu, 2),
+            "cpu_s_per_1000_records": round(r.cpu * per_k, 3),
+            "emulator_cpu_s": round(r.emulator_cpu, 2),
+            "peak_in_flight": r.peak_in_flight,
+            "peak_per_second": r.peak_per_second,
+            "by_stream": r.by_stream,
+            "by_path": r.by_path,
+            "notes": self.notes,
+            **self.extra,
+        }
+
+
+@dataclass
+class Check:
+    """One target: the figure, the bound and whether it is met."""
+
+    scenario: str
+    what: str
+    value: float
+    target: str
+    met: bool
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "what": self.what,
+            "value": self.value,
+            "target": self.target,
+            "met": self.met,
+            "note": self.note,
+        }
+
+
+Result = tuple[list[Row], list[Check]]
+
+
+def _config(anchor: str, rps: float, concurrency: int) -> dict[str, Any]:
+    # Whole numbers: the SDK reads config floats as Decimal, which the settings refuse.
+    return {
+        "anchor_date": anchor,
+        "requests_per_second": int(rps) if float(rps).is_integer() else rps,
+        "max_concurrency": concurrency,
+    }
+
+
+def b1_throttled_full_sync() -> Result:
+    """Full sync of the small account, 500 ms latency, cap 5 req/s; concurrency 3 vs 1."""
+    rows: list[Row] = []
+    checks: list[Check] = []
+    with EmulatorProcess(**SMALL, latency_ms=500) as emu:
+        for concurrency, timeout in ((3, 180.0), (1, 300.0)):
+            run = run_tap(emu, _config(SMALL_ANCHOR, 5, concurrency), timeout=timeout)
+            row = Row("B1", f"full sync, 500 ms, 5 req/s, concurrency {concurrency}", run)
+            rows.append(row)
+            if concurrency == 3:
+                active = row.as_dict()["req_per_s_active"]
+                checks.append(
+                    Check(
+                        "B1",
+                        "achieved req/s (first to last request), concurrency 3",
+                        active,
+                        ">= 4.75 (0.95 x cap 5)",
+                        active >= 4.75,
+                        f"{run.requests / run.wall:.2f} req/s over the whole wall time "
+                        "including interpreter start",
+                    )
+                )
+    return rows, checks
+
+
+def b2_b4_paged_throttle_off() -> Result:
+    """Incident history of a 10k-incident year, throttle at its maximum, no latency."""
+    with EmulatorProcess(incidents=10_000, days=365) as emu:
+        run = run_tap(
+            emu, _config(YEAR_ANCHOR, 1000, 3), streams=HISTORY, timeout=300, keep_log=True
+        )
+    row = Row("B2/B4", "history streams, 10k incidents, 1000 req/s cap, 0 ms", run)
+    per_stream = _requests_per_stream(run)
+    paged_records = sum(run.by_stream.get(s, 0) for s in CLASSIC_PAGED)
+    paged_requests = sum(per_stream.get(s, 0) for s in CLASSIC_PAGED)
+    ratio = 1000.0 * paged_requests / paged_records if paged_records else 0.0
+    row.extra["requests_per_stream"] = per_stream
+    row.extra["req_per_1000_by_stream"] = {
+        s: round(1000.0 * per_stream.get(s, 0) / n, 2) for s, n in run.by_stream.items() if n
+    }
+    emulator_load = run.emulator_cpu / run.wall if run.wall else 0.0
+    row.extra["emulator_cpu_share"] = round(emulator_load, 2)
+    rate = run.records / run.wall
+    checks = [
+        Check(
+            "B2",
+            "requests per 1000 records, classic-paged streams "
+            "(incidents, log_entries, notifications, change_events)",
+            round(ratio, 2),
+            "<= 10.5",
+            ratio <= 10.5,
+            f"all six history streams: {1000.0 * run.requests / run.records:.2f}",
+        ),
+        Check(
+            "B4",
+            "tap records/s (wall, incl. start-up)",
+            round(rate, 0),
+            ">= 10000",
+            rate >= 10_000,
+            f"tap CPU {run.cpu:.1f} s, emulator CPU {run.emulator_cpu:.1f} s over "
+            f"{run.wall:.1f} s wall ({emulator_load:.0%} of one core)",
+        ),
+    ]
+    return [row], checks
+
+
+def b3_incremental() -> Result:
+    """Full sync, then the same run again with its final state: with the emulator's clock
+    unchanged, and after advancing it one hour (the realistic hourly run)."""
+    rows: list[Row] = []
+    checks: list[Check] = []
+    config = _config(SMALL_ANCHOR, 1000, 3)
+    with EmulatorProcess(**SMALL) as emu:
+        full = run_tap(emu, config, keep_log=True)
+        full_per_stream = _requests_per_stream(full)
+        full_refresh = sum(n for s, n in full_per_stream.items() if s not in INCREMENTAL_FAMILY)
+        rows.append(Row("B3", "full sync (small account)", full))
+        rows[-1].extra["requests_per_stream"] = full_per_stream
+        for label, hours in (("rerun, clock unchanged", 0), ("hourly rerun (+1 h)", 1)):
+            if hours:
+                emu.advance(hours)
+            run = run_tap(emu, config, state=full.last_state, keep_log=True)
+            per_stream = _requests_per_stream(run)
+            row = Row("B3", f"incremental {label}", run)
+            row.extra["requests_per_stream"] = per_stream
+            rows.append(row)
+            incremental = {s: per_stream.get(s, 0) for s in HISTORY}
+            worst = max(incremental.values())
+            rest = sum(n for s, n in per_stream.items() if s not in INCREMENTAL_FAMILY)
+            children = sum(per_stream.get(s, 0) for s in ("incident_alerts", "incident_notes"))
+            checks.append(
+                Check(
+                    "B3",
+                    f"{label}: most requests of any incremental stream",
+                    worst,
+                    "<= 1 per incremental stream (+ the full-refresh set)",
+                    worst <= 1 and rest <= full_refresh,
+                    f"per stream {incremental}; full-refresh set {rest} (full sync: "
+                    f"{full_refresh}); children of changed incidents {children} for "
+                    f"{run.by_stream.get('incidents', 0)} incident records",
+                )
+            )
+    return rows, checks
+
+
+def b5_memory() -> Result:
+    """Peak RSS of the incidents stream at 10k and 100k incidents (one year)."""
+    rows: list[Row] = []
+    for incidents in (10_000, 100_000):
+        with EmulatorProcess(incidents=incidents, days=365, startup_timeout=180) as emu:
+            run = run_tap(emu, _config(YEAR_ANCHOR, 1000, 3), streams=["incidents"], timeout=300)
+        rows.append(Row("B5", f"incidents only, {incidents // 1000}k incidents", run))
+    small, large = rows[0].run.peak_rss_mb, rows[1].run.peak_rss_mb
+    growth = (large - small) / small if small else 0.0
+    checks = [
+        Check("B5", "peak RSS at 100k incidents (MB)", round(large, 1), "<= 150", large <= 150),
+        Check(
+            "B5",
+            "peak RSS growth 10k -> 100k incidents",
+            round(100 * growth, 1),
+            "< 10 %",
+            growth < 0.10,
+            f"{small:.1f} MB -> {large:.1f} MB",
+        ),
+    ]
+    return rows, checks
+
+
+# -- attribution of emulator requests to streams ------------------------------------------------
+
+INCREMENTAL_FAMILY = {*HISTORY, "incident_alerts", "incident_notes"}
+_PATHS = {
+    "/incidents": "incidents",
+    "/notifications": "notifications",
+    "/audit/records": "audit_records",
+    "/change_events": "change_events",
+    "/analytics/raw/incidents": "analytics_incidents",
+}
+
+
+def stream_of(path: str, query: str) -> str:
+    """The stream that sent a request, from its path and query string."""
+    if path in _PATHS:
+        return _PATHS[path]
+    if path == "/log_entries":  # the incidents stream follows the change log with the incident
+        return "incidents" if "include%5B%5D=incidents" in query else "log_entries"
+    parts = path.strip("/").split("/")
+    if len(parts) == 3 and parts[0] == "incidents":
+        return f"incident_{parts[2]}"
+    if len(parts) == 3 and parts[0] == "users":
+        return "user_notification_rules"
+    if len(parts) == 3 and parts[0] == "teams":
+        return "team_members"
+    return parts[0]
+
+
+def _requests_per_stream(run: TapRun) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for entry in run.log:
+        stream = stream_of(str(entry[2]), str(entry[3]))
+        counts[stream] = counts.get(stream, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+SCENARIOS: dict[str, t.Callable[[], Result]] = {
+    "B1": b1_throttled_full_sync,
+    "B2": b2_b4_paged_throttle_off,  # B2 and B4 share one run
+    "B3": b3_incremental,
+    "B5": b5_memory,
+}
