@@ -15,29 +15,17 @@ import typing as t
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import CancelledError, Future
-from email.utils import parsedate_to_datetime
 from urllib.parse import urlparse
 
 import backoff
 import msgspec
 import requests
-import singer_sdk.singerlib as singer
 from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-from singer_sdk.helpers._catalog import pop_deselected_record_properties
-from singer_sdk.helpers._typing import (
-    _conform_primitive_property,
-    _is_exclusive_boolean_type,
-    _warn_unmapped_properties,
-    conform_record_data_types,
-    is_object_type,
-    is_uniform_list,
-)
-from singer_sdk.helpers._util import utc_now
-from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.streams.rest import HTTPRequest
 
+from tap_pagerduty.output import FastRecordMessages
 from tap_pagerduty.schema_files import schema_dir
 from tap_pagerduty.windows import OFFSET_CAP, Window
 
@@ -79,7 +67,7 @@ class RateLimitedError(RetriableAPIError):
         self.wait = wait
 
 
-class PagerDutyStream(RESTStream[int]):
+class PagerDutyStream(FastRecordMessages, RESTStream[int]):
     """Base for every PagerDuty stream."""
 
     schema = StreamSchema(SchemaDirectory(schema_dir()))
@@ -150,55 +138,6 @@ class PagerDutyStream(RESTStream[int]):
     def emit(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
         """Hand records to the SDK; parents override this to prepare their children."""
         yield from records
-
-    # -- record messages (performance) ------------------------------------------------------
-
-    def _generate_record_messages(
-        self, record: dict[str, t.Any]
-    ) -> t.Generator[singer.RecordMessage, None, None]:
-        """The SDK's RECORD message generation with the same output, only faster.
-
-        The SDK walks the schema for every value of every record (selection, then type
-        conformance): most of a sync's CPU. Here the selection walk is skipped when nothing
-        is deselected (it would remove nothing), and conformance runs a conformer compiled
-        once per schema that gives exactly the SDK's result (see `_Conformer`).
-        """
-        schema = self.effective_schema
-        if self._has_deselected():
-            pop_deselected_record_properties(record, self.schema, self.mask)
-        if self.TYPE_CONFORMANCE_LEVEL == TypeConformanceLevel.RECURSIVE:
-            conformer = self.__dict__.get("_conformer")
-            if conformer is None or conformer.schema is not schema:
-                conformer = self.__dict__["_conformer"] = _Conformer(schema)
-            unmapped: list[str] = []
-            record = conformer.conform(record, None, unmapped)
-            if unmapped:
-                _warn_unmapped_properties(self.name, tuple(unmapped), self.logger)
-        else:
-            record = conform_record_data_types(
-                stream_name=self.name,
-                record=record,
-                schema=schema,
-                level=self.TYPE_CONFORMANCE_LEVEL,
-                logger=self.logger,
-            )
-        for stream_map in self.stream_maps:
-            mapped_record = stream_map.transform(record)
-            if mapped_record is not None:
-                yield singer.RecordMessage(
-                    stream=stream_map.stream_alias,
-                    record=mapped_record,
-                    version=self._stream_version,
-                    time_extracted=utc_now(),
-                )
-
-    def _has_deselected(self) -> bool:
-        """Whether the selection mask deselects anything (else popping removes nothing)."""
-        mask = self.mask
-        cached = self.__dict__.get("_deselected")
-        if cached is None or cached[0] is not mask:
-            cached = self.__dict__["_deselected"] = (mask, not all(mask.values()))
-        return bool(cached[1])
 
     # -- one request: throttle, retry, validate, parse ------------------------------------
 
@@ -485,95 +424,6 @@ class PagerDutyStream(RESTStream[int]):
             self.fetch("/abilities")
 
 
-class _Conformer:
-    """The SDK's recursive type conformance (`singer_sdk.helpers._typing`,
-    `_conform_record_data_types`) for one object schema, with every schema test done once.
-
-    Same output for every input: properties missing from the schema are dropped (or kept
-    with `additionalProperties`) and reported in `unmapped` in the SDK's order, uniform
-    lists and objects with properties are conformed recursively into new containers, and
-    every other value goes through the SDK's own `_conform_primitive_property`, except
-    str/int/bool/None under a schema that is not exclusively boolean, which that function
-    returns unchanged.
-    """
-
-    def __init__(self, schema: dict[str, t.Any]) -> None:
-        self.schema = schema
-        self.properties: dict[str, t.Any] = schema["properties"]
-        self.additional = bool(schema.get("additionalProperties"))
-        typed = {name: sub for name, sub in self.properties.items() if isinstance(sub, dict)}
-        self.passthrough = {
-            name for name, sub in typed.items() if not _is_exclusive_boolean_type(sub)
-        }
-        self.lists = {name for name, sub in typed.items() if is_uniform_list(sub)}
-        self.objects = {
-            name for name, sub in typed.items() if is_object_type(sub) and "properties" in sub
-        }
-        # Anything else (a non-dict subschema) takes the SDK's own tests at run time.
-        self.untyped = set(self.properties) - set(typed)
-        self._children: dict[int, _Conformer] = {}
-
-    def _child(self, schema: dict[str, t.Any]) -> _Conformer:
-        child = self._children.get(id(schema))
-        if child is None:
-            child = self._children[id(schema)] = _Conformer(schema)
-        return child
-
-    def conform(
-        self, record: dict[str, t.Any], parent: str | None, unmapped: list[str]
-    ) -> dict[str, t.Any]:
-        out: dict[str, t.Any] = {}
-        properties = self.properties
-        passthrough = self.passthrough
-        for name, value in record.items():
-            kind = type(value)
-            if (kind is str or value is None or kind is int or kind is bool) and (
-                name in passthrough
-            ):
-                out[name] = value
-                continue
-            if name not in properties:
-                if self.additional:
-                    out[name] = value
-                else:
-                    unmapped.append(name if parent is None else f"{parent}.{name}")
-                continue
-            sub = properties[name]
-            if name in self.untyped:
-                is_list = isinstance(value, list) and is_uniform_list(sub)
-                is_object = (
-                    not is_list
-                    and isinstance(value, dict)
-                    and is_object_type(sub)
-                    and "properties" in sub
-                )
-            else:
-                is_list = isinstance(value, list) and name in self.lists
-                is_object = not is_list and isinstance(value, dict) and name in self.objects
-            if is_list:
-                path = name if parent is None else f"{parent}.{name}"
-                out[name] = self._conform_list(value, sub, path, unmapped)
-            elif is_object:
-                path = name if parent is None else f"{parent}.{name}"
-                out[name] = self._child(sub).conform(value, path, unmapped)
-            else:
-                out[name] = _conform_primitive_property(value, sub)
-        return out
-
-    def _conform_list(
-        self, values: list[t.Any], schema: dict[str, t.Any], path: str, unmapped: list[str]
-    ) -> list[t.Any]:
-        item_schema = schema["items"]
-        item_is_object = is_object_type(item_schema)
-        output: list[t.Any] = []
-        for item in values:
-            if item_is_object and isinstance(item, dict):
-                output.append(self._child(item_schema).conform(item, path, unmapped))
-            else:
-                output.append(_conform_primitive_property(item, item_schema))
-        return output
-
-
 _json_decoder = msgspec.json.Decoder()
 
 
@@ -618,15 +468,6 @@ def _short(exc: BaseException | None) -> str:
         return "unknown error"
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:300]
-
-
-def parse_http_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def cancel(futures: Iterable[Future[t.Any]]) -> None:
