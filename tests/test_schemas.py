@@ -267,7 +267,7 @@ def test_time_of_day_fields_are_not_datetime():
 def test_tap_specific_field_types():
     oncalls = load_schema("oncalls")["properties"]
     assert "format" not in oncalls["shift_start"]  # may be "permanent"
-    assert "string" in _types(oncalls["schedule_id"])  # "" when no schedule
+    assert "string" in _types(oncalls["schedule_id"])  # "none" when no schedule
     assert "integer" in _types(oncalls["escalation_level"])
     assert set(load_schema("abilities")["properties"]) == {"name"}
 

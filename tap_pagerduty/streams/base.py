@@ -74,6 +74,14 @@ class ChildStream(PagerDutyStream):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._ready: dict[str, Future[Records] | Records] = {}
+        self._schema_sent = False
+
+    def _write_schema_message(self) -> None:
+        """Once per run: the SDK would repeat SCHEMA for every parent record, and targets
+        such as target-duckdb flush all their buffers on each SCHEMA (minutes per sync)."""
+        if not self._schema_sent:
+            super()._write_schema_message()
+            self._schema_sent = True
 
     def prepare(self, parents: Records) -> None:
         for parent in parents:
@@ -140,15 +148,15 @@ class IncrementalStream(PagerDutyStream):
         return parse_time(value) if value else None
 
     def checkpoint(self, moment: datetime, **extra: t.Any) -> None:
-        """Record that everything before `moment` is synced, and emit STATE now."""
+        """Record that everything before `moment` is synced, and emit STATE now.
+
+        `extra` keys are stored alongside (None marks a finished one)."""
         state = self.stream_state
         state["replication_key"] = self.replication_key
         state["replication_key_value"] = iso_z(moment)
-        for key, value in extra.items():
-            if value is None:
-                state.pop(key, None)
-            else:
-                state[key] = value
+        # A finished value is written as null, not dropped: Meltano merges state, so a
+        # dropped key would come back from the previous run's state.
+        state.update(extra)
         self.state_manager.is_flushed = False
         self._write_state_message()
 

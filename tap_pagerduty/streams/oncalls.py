@@ -36,11 +36,12 @@ class OncallsStream(ListStream):
 
 
 def with_key(oncall: dict[str, t.Any]) -> dict[str, t.Any]:
-    """Add flat key fields; a permanent on-call (no schedule, no start) gets fixed markers."""
+    """Add flat key fields. Key parts are never empty (CSV-loading targets read "" as NULL):
+    an on-call without a schedule gets "none", a permanent one (no start) "permanent"."""
     return {
         **oncall,
         "user_id": (oncall.get("user") or {}).get("id"),
         "escalation_policy_id": (oncall.get("escalation_policy") or {}).get("id"),
-        "schedule_id": (oncall.get("schedule") or {}).get("id") or "",
+        "schedule_id": (oncall.get("schedule") or {}).get("id") or "none",
         "shift_start": oncall.get("start") or "permanent",
     }

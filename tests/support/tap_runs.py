@@ -128,7 +128,7 @@ def oncall_key(record: dict[str, Any]) -> tuple:
         (record.get("escalation_policy") or {}).get("id"),
         record.get("escalation_level"),
         (record.get("user") or {}).get("id"),
-        (record.get("schedule") or {}).get("id") or "",
+        (record.get("schedule") or {}).get("id") or "none",
         record.get("start") or "permanent",
     )
 

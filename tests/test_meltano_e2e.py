@@ -1,0 +1,187 @@
+"""End to end through Meltano: `meltano run tap-pagerduty target-duckdb` against the emulator.
+
+Uses the repository's meltano.yml as a user would, but with every piece of Meltano state in a
+temporary folder (plugin venvs, system database, incremental state) and the DuckDB file
+there too, so the test neither needs nor touches the checkout's `.meltano/` and `output/`.
+`meltano install` needs PyPI (the tap itself is installed from this checkout); it does not
+need Meltano Hub.
+
+Two runs: a full sync, then, after the emulator's clock moved forward, an incremental one.
+After each, the row count of every table in DuckDB must equal the emulator's ground truth.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from scripts.meltano_run import meltano_env
+from tap_pagerduty.streams import STREAM_TYPES
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+MELTANO = Path(sys.executable).parent / "meltano"
+TOKEN = "emulator-token"
+SCHEMA = "pagerduty"
+NOW = "2026-11-01T00:00:00Z"
+# Incidents exist before the anchor too, so the test also shows they are left out.
+ANCHOR = "2026-05-01T00:00:00Z"
+INCIDENTS = 150
+DAYS = 240
+ADVANCE_HOURS = 48
+ONCALL_DAYS = 90  # the tap's default `oncall_days`
+
+# Streams read from `anchor_date` on; the incidents' children follow incidents created since.
+FROM_ANCHOR = {
+    "incidents",
+    "incident_alerts",
+    "incident_notes",
+    "log_entries",
+    "notifications",
+    "audit_records",
+    "change_events",
+    "analytics_incidents",
+}
+STREAMS = sorted(cls.name for cls in STREAM_TYPES)
+
+
+def z(value: datetime) -> str:
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def truth_counts(emulator, now: str) -> dict[str, int]:
+    """What a correct sync holds for each stream when the emulator's clock says `now`."""
+    counts = {}
+    for stream in STREAMS:
+        if stream == "oncalls":
+            start = datetime.fromisoformat(now.replace("Z", "+00:00"))
+            until = z(start + timedelta(days=ONCALL_DAYS))
+            records = emulator.truth("oncalls", since=now, until=until)
+        elif stream in FROM_ANCHOR:
+            records = emulator.truth(stream, since=ANCHOR, until=now)
+        else:
+            records = emulator.truth(stream)
+        counts[stream] = len(records)
+    return counts
+
+
+class MeltanoProject:
+    """The repository's Meltano project with a private system dir, database and warehouse."""
+
+    def __init__(self, tmp: Path, emulator) -> None:
+        self.tmp = tmp
+        self.warehouse = tmp / "warehouse.duckdb"
+        self.env = meltano_env(
+            MELTANO_PROJECT_ROOT=str(ROOT),
+            MELTANO_SYS_DIR_ROOT=str(tmp / ".meltano"),
+            MELTANO_DATABASE_URI=f"sqlite:///{tmp / 'meltano.db'}",
+            TAP_PAGERDUTY_API_URL=emulator.url,
+            TAP_PAGERDUTY_API_TOKEN=TOKEN,
+            TAP_PAGERDUTY_ANCHOR_DATE=ANCHOR,
+            TAP_PAGERDUTY_REQUESTS_PER_SECOND="200",
+            TARGET_DUCKDB_FILEPATH=str(self.warehouse),
+        )
+        self.runs = 0
+
+    def meltano(self, *args: str, timeout: float = 600) -> None:
+        self.runs += 1
+        log = self.tmp / f"meltano-{self.runs}-{args[0]}.log"
+        with log.open("w", encoding="utf-8") as sink:
+            done = subprocess.run(
+                [str(MELTANO), *args],
+                cwd=ROOT,
+                env=self.env,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
+            )
+        if done.returncode != 0:
+            tail = "\n".join(log.read_text(encoding="utf-8").splitlines()[-60:])
+            pytest.fail(f"`meltano {' '.join(args)}` exited {done.returncode}; log {log}:\n{tail}")
+
+    def table_counts(self) -> dict[str, int]:
+        import duckdb
+
+        with duckdb.connect(str(self.warehouse), read_only=True) as con:
+            tables = [
+                name
+                for (name,) in con.execute(
+                    "select table_name from information_schema.tables where table_schema = ?",
+                    [SCHEMA],
+                ).fetchall()
+            ]
+            return {
+                t: con.execute(f'select count(*) from {SCHEMA}."{t}"').fetchone()[0] for t in tables
+            }
+
+    def incident_statuses(self) -> dict[str, str]:
+        import duckdb
+
+        with duckdb.connect(str(self.warehouse), read_only=True) as con:
+            return dict(con.execute(f"select id, status from {SCHEMA}.incidents").fetchall())
+
+
+def mismatches(expected: dict[str, int], got: dict[str, int]) -> list[str]:
+    return [
+        f"{stream}: expected {expected[stream]}, got {got.get(stream, 'no table')}"
+        for stream in sorted(expected)
+        if got.get(stream) != expected[stream]
+    ]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, request):
+    if not MELTANO.exists():
+        pytest.fail(f"{MELTANO} is missing: install the dev extras (`make venv`)")
+    from tests.emulator import Emulator
+
+    emulator = Emulator(seed=3, incidents=INCIDENTS, days=DAYS, now=NOW, rate_limit=0).start()
+    request.addfinalizer(emulator.stop)
+    project = MeltanoProject(tmp_path_factory.mktemp("meltano-e2e"), emulator)
+    project.meltano("install", "tap-pagerduty", "target-duckdb")
+    return emulator, project
+
+
+@pytest.fixture(scope="module")
+def full_run(setup):
+    emulator, project = setup
+    project.meltano("run", "tap-pagerduty", "target-duckdb")
+    return emulator, project
+
+
+def test_meltano_full_run_matches_ground_truth(full_run) -> None:
+    emulator, project = full_run
+    expected = truth_counts(emulator, NOW)
+    got = project.table_counts()
+    assert set(got) == set(STREAMS), "tables differ from the tap's streams"
+    assert expected["incidents"] > 0
+    assert expected["incidents"] < len(emulator.truth("incidents")), "anchor filters nothing"
+    bad = mismatches(expected, got)
+    assert not bad, "row counts differ from the emulator's truth:\n" + "\n".join(bad)
+
+
+def test_meltano_incremental_run_matches_ground_truth(full_run) -> None:
+    emulator, project = full_run
+    before = project.incident_statuses()
+    now = emulator.advance(ADVANCE_HOURS)  # the new 'now', ISO with Z
+    project.meltano("run", "tap-pagerduty", "target-duckdb")
+    expected = truth_counts(emulator, now)
+    got = project.table_counts()
+    # Not comparable after a second run: the target keeps rows the source no longer lists.
+    # oncalls: the 90-day window moved; change_events: PagerDuty keeps only 90 days.
+    kept = {"oncalls", "change_events"}
+    bad = mismatches({s: n for s, n in expected.items() if s not in kept}, got)
+    assert not bad, "row counts differ from the emulator's truth:\n" + "\n".join(bad)
+    for stream in kept:
+        assert got[stream] >= expected[stream], stream
+    # Every incident in its latest version (acknowledged, resolved ... since run 1).
+    truth = {i["id"]: i["status"] for i in emulator.truth("incidents", since=ANCHOR, until=now)}
+    after = project.incident_statuses()
+    assert after == truth
+    assert len(after) > len(before), "no new incidents: the test would prove little"
+    assert any(after[i] != status for i, status in before.items()), "no incident changed"
