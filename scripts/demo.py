@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from scripts.meltano_run import MeltanoProgress, meltano_env
+from tap_pagerduty.streams import INCREMENTAL_STREAMS
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -44,16 +45,7 @@ EMULATOR_RATE_LIMIT = 7200
 TOKEN = "emulator-token"
 STATE_SUFFIX = "demo"  # state id dev:tap-pagerduty-to-target-duckdb:demo, apart from real runs
 
-INCREMENTAL = {
-    "incidents",
-    "incident_alerts",
-    "incident_notes",
-    "log_entries",
-    "notifications",
-    "audit_records",
-    "change_events",
-    "analytics_incidents",
-}
+INCREMENTAL = set(INCREMENTAL_STREAMS)
 
 
 def say(message: str = "") -> None:

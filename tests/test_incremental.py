@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from urllib.parse import parse_qs
 
+from tap_pagerduty.streams import INCREMENTAL_STREAMS
 from tests.support.tap_runs import (
     ANCHOR,
     ROOT,
@@ -54,16 +55,7 @@ def test_three_syncs_with_changes_between_them_match_ground_truth(emulator_facto
 def test_run_with_nothing_new_costs_one_request_per_incremental_stream(emulator_factory) -> None:
     emulator = emulator_factory(seed=22, incidents=400, days=200, now=NOW, rate_limit=0)
     config = config_for(emulator)
-    incremental = [
-        "incidents",
-        "incident_alerts",
-        "incident_notes",
-        "log_entries",
-        "notifications",
-        "audit_records",
-        "change_events",
-        "analytics_incidents",
-    ]
+    incremental = list(INCREMENTAL_STREAMS)
     first = run_in_process(config, ["priorities", *incremental])
     emulator.reset_stats()
     again = run_in_process(config, ["priorities", *incremental], first.last_state)

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from scripts.meltano_run import meltano_env
-from tap_pagerduty.streams import STREAM_TYPES
+from tap_pagerduty.streams import INCREMENTAL_STREAMS, STREAM_TYPES
 
 pytestmark = pytest.mark.slow
 
@@ -37,16 +37,7 @@ ADVANCE_HOURS = 48
 ONCALL_DAYS = 90  # the tap's default `oncall_days`
 
 # Streams read from `anchor_date` on; the incidents' children follow incidents created since.
-FROM_ANCHOR = {
-    "incidents",
-    "incident_alerts",
-    "incident_notes",
-    "log_entries",
-    "notifications",
-    "audit_records",
-    "change_events",
-    "analytics_incidents",
-}
+FROM_ANCHOR = set(INCREMENTAL_STREAMS)
 STREAMS = sorted(cls.name for cls in STREAM_TYPES)
 
 

@@ -27,6 +27,7 @@ from tap_pagerduty.streams.account import (
     VendorsStream,
     WebhookSubscriptionsStream,
 )
+from tap_pagerduty.streams.base import IncrementalStream
 from tap_pagerduty.streams.history import (
     AnalyticsIncidentsStream,
     AuditRecordsStream,
@@ -73,4 +74,12 @@ STREAM_TYPES = [
     AuditRecordsStream,
     ChangeEventsStream,
     AnalyticsIncidentsStream,
+]
+
+# Streams read from `anchor_date` on: the incremental ones and the children of incidents.
+INCREMENTAL_STREAMS = [
+    stream_type.name  # type: ignore[misc]
+    for stream_type in STREAM_TYPES
+    if issubclass(stream_type, IncrementalStream)
+    or getattr(stream_type, "parent_stream_type", None) is IncidentsStream
 ]
