@@ -277,7 +277,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
     # -- paging ------------------------------------------------------------------------------
 
     def classic_pages(
-        self, path: str, params: dict[str, t.Any], context: Context | None = None
+        self, path: str, params: dict[str, t.Any]
     ) -> Iterator[list[dict[str, t.Any]]]:
         """All pages of one classic (offset/limit/more) listing, in order (main thread only).
 
@@ -295,7 +295,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
                 total,
                 OFFSET_CAP,
             )
-        yield from self._rest_of_window(path, params, first, limit)
+        yield from self._remaining_pages(path, params, first, limit)
 
     def sequential_pages(
         self,
@@ -363,13 +363,13 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
                         pending.appendleft((part, first_page(part)))
                     continue
                 window_params = {**params, **window.params()}
-                for records in self._rest_of_window(path, window_params, first, limit, key):
+                for records in self._remaining_pages(path, window_params, first, limit, key):
                     yield window, records
                 yield window, None
         finally:  # closed early (an error, or a killed run): drop what is queued
             cancel([future for _, future in pending])
 
-    def _rest_of_window(
+    def _remaining_pages(
         self,
         path: str,
         params: dict[str, t.Any],
