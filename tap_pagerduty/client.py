@@ -152,14 +152,14 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         """Send one GET (or the read-only analytics POST) and return the parsed body.
 
         A stream's first page may already have been requested while earlier streams ran
-        (`TapPagerDuty.prefetch_after`): then its answer is used instead of a new request.
+        (`TapPagerDuty.prefetch`): then its answer is used instead of a new request.
         """
-        ahead = self.tap.take_prefetched(self, path, params, body)
+        ahead = self.tap.prefetch.take(self, path, params, body)
         if ahead is not None:
             payload = ahead.result()
         else:
             payload = self._fetch_now(path, params, body=body, context=context)
-        self.tap.prefetch_after(self)
+        self.tap.prefetch.after(self)
         return payload
 
     def fetch_ahead(self, path: str, params: dict[str, t.Any]) -> dict[str, t.Any]:

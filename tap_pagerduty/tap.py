@@ -65,24 +65,10 @@ class TapPagerDuty(Tap):
     # -- first pages of upcoming streams ------------------------------------------------------
 
     @cached_property
-    def _prefetch(self) -> ListingPrefetch:
+    def prefetch(self) -> ListingPrefetch:
+        """First pages of upcoming full-refresh listings, requested while earlier streams
+        run, so that starting a stream does not leave the request slots idle."""
         return ListingPrefetch(self)
-
-    def prefetch_after(self, stream: Stream) -> None:
-        """Once `stream` has its first answer, request the first pages of the next few
-        full-refresh listings, so that starting a stream does not leave the request slots
-        idle for one round trip (their requests are the same, only sent earlier)."""
-        self._prefetch.after(stream)
-
-    def take_prefetched(
-        self,
-        stream: Stream,
-        path: str,
-        params: dict[str, t.Any] | None,
-        body: dict[str, t.Any] | None,
-    ) -> Future[dict[str, t.Any]] | None:
-        """The prefetched answer to exactly this request of `stream`, if there is one."""
-        return self._prefetch.take(stream, path, params, body)
 
     def discover_streams(self) -> list[Stream]:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
