@@ -290,6 +290,27 @@ def test_rate_limit(emulator_factory):
     assert session("other").get(emu.url + "/priorities").status_code == 200
 
 
+def test_rate_limit_stats_are_per_token(emulator_factory):
+    emu = emulator_factory(
+        incidents=20, days=10, now="2026-11-01T00:00:00Z", rate_limit=4, tokens=("a", "b")
+    )
+    for _ in range(5):
+        session("a").get(emu.url + "/priorities")
+    for _ in range(2):
+        session("b").get(emu.url + "/priorities")
+    session("wrong").get(emu.url + "/priorities")  # 401: not a token's budget
+    by_token = emu.stats()["by_token"]
+    assert set(by_token) == {"a", "b"}
+    assert by_token["a"] == {
+        "requests": 4,
+        "rate_limited": 1,
+        "peak_per_second": 4,
+        "peak_per_minute": 4,
+    }
+    assert by_token["b"]["requests"] == 2 and by_token["b"]["rate_limited"] == 0
+    assert by_token["b"]["peak_per_second"] == 2
+
+
 def test_writes_are_rejected(emulator):
     s = session()
     assert s.put(emulator.url + "/incidents/PABCDEF", json={}).status_code == 405

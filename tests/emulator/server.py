@@ -80,6 +80,9 @@ class Stats:
         self.missing_accept = 0
         self.faults: dict[str, int] = {}
         self.log: list = []
+        # Per accepted token: what its rate budget saw (requests, 429s, peaks per 1 s / 60 s).
+        self.by_token: dict[str, dict] = {}
+        self._token_times: dict[str, tuple[collections.deque, collections.deque]] = {}
 
     def begin(self) -> float:
         t = time.monotonic()
@@ -105,6 +108,29 @@ class Stats:
             if len(self.log) < LOG_CAP:
                 self.log.append([t, method, path, qs, status])
 
+    def token_request(self, token: str, t: float, *, limited: bool) -> None:
+        """Count one request of a valid token against that token's budget statistics."""
+        with self.lock:
+            entry = self.by_token.setdefault(
+                token,
+                {"requests": 0, "rate_limited": 0, "peak_per_second": 0, "peak_per_minute": 0},
+            )
+            if limited:
+                entry["rate_limited"] += 1
+                return
+            entry["requests"] += 1
+            second, minute = self._token_times.setdefault(
+                token, (collections.deque(), collections.deque())
+            )
+            for window, span, peak in (
+                (second, 1.0, "peak_per_second"),
+                (minute, 60.0, "peak_per_minute"),
+            ):
+                window.append(t)
+                while window and window[0] <= t - span:
+                    window.popleft()
+                entry[peak] = max(entry[peak], len(window))
+
     def fault(self, kind: str) -> None:
         with self.lock:
             self.faults[kind] = self.faults.get(kind, 0) + 1
@@ -125,6 +151,7 @@ class Stats:
                 "missing_z": self.missing_z,
                 "missing_accept": self.missing_accept,
                 "faults": dict(self.faults),
+                "by_token": {k: dict(v) for k, v in self.by_token.items()},
             }
             if log:
                 out["log"] = [list(e) for e in self.log]
@@ -435,6 +462,7 @@ class Emulator:
             )
             return status
         rl = self._rate_limit(token)
+        st.token_request(token, time.monotonic(), limited=rl is None)
         if rl is None:
             h.reply(
                 429,
