@@ -62,8 +62,12 @@ from tap_pagerduty.streams import INCREMENTAL_STREAMS
 ROOT = Path(__file__).resolve().parents[1]
 KEY_TAG = "pagerduty/key"
 ACCOUNT_TAG = "pagerduty/account"
-# A failed sync is retried from its last STATE; the waits grow 10 s, 20 s, 40 s.
-RETRY = RetryPolicy(max_retries=3, delay=10, backoff=Backoff.EXPONENTIAL)
+# A failed sync is retried from its last STATE, 3 times; the waits grow 10 s, 20 s, 40 s.
+RETRY_DELAY_SECONDS = 10.0
+
+
+def retry_policy(delay: float = RETRY_DELAY_SECONDS) -> RetryPolicy:
+    return RetryPolicy(max_retries=3, delay=delay, backoff=Backoff.EXPONENTIAL)
 
 
 @dataclass(frozen=True)
@@ -101,8 +105,10 @@ def _op_name(account: str, what: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # incremental sync: one partition per account
 # ---------------------------------------------------------------------------------------------
-def build_incremental_job(accounts: dict[str, Account], paths: Paths):
-    @op(name="sync_account", retry_policy=RETRY, config_schema={"account": str})
+def build_incremental_job(
+    accounts: dict[str, Account], paths: Paths, retry_delay: float = RETRY_DELAY_SECONDS
+):
+    @op(name="sync_account", retry_policy=retry_policy(retry_delay), config_schema={"account": str})
     def sync_account(context) -> dict:
         account = accounts[context.op_config["account"]]
         _warn_over_limit(context, account)
@@ -156,7 +162,7 @@ def build_hourly_schedule(incremental_job, accounts: dict[str, Account]):
 # ---------------------------------------------------------------------------------------------
 # backfill: time slices in parallel over the account's keys, then the hand-over
 # ---------------------------------------------------------------------------------------------
-def build_backfill_job(account: Account, paths: Paths):
+def build_backfill_job(account: Account, paths: Paths, retry_delay: float = RETRY_DELAY_SECONDS):
     keys = account.token_env
     key_outputs = {f"key_{k}": DynamicOut(dict) for k in range(len(keys))}
 
@@ -223,7 +229,7 @@ def build_backfill_job(account: Account, paths: Paths):
                 output_name=f"key_{keys.index(item.token_env)}",
             )
 
-    sync_ops = [_slice_op(account, paths, k, env) for k, env in enumerate(keys)]
+    sync_ops = [_slice_op(account, paths, k, env, retry_delay) for k, env in enumerate(keys)]
 
     @op(
         name=_op_name(account.name, "hand_over"),
@@ -285,14 +291,14 @@ def build_backfill_job(account: Account, paths: Paths):
     return backfill
 
 
-def _slice_op(account: Account, paths: Paths, index: int, env_name: str):
+def _slice_op(account: Account, paths: Paths, index: int, env_name: str, retry_delay: float):
     pool = token_pool(env_name)
 
     @op(
         name=_op_name(account.name, f"sync_key_{index}"),
         tags={KEY_TAG: pool},
         pool=pool,
-        retry_policy=RETRY,
+        retry_policy=retry_policy(retry_delay),
     )
     def sync_slice(context, spec: dict) -> dict:
         item = Slice(**{k: spec[k] for k in ("index", "anchor_date", "end_date", "token_env")})
@@ -340,20 +346,27 @@ def _warn_over_limit(context, account: Account) -> None:
 # ---------------------------------------------------------------------------------------------
 # definitions
 # ---------------------------------------------------------------------------------------------
-def build_definitions(paths: Paths) -> Definitions:
+def build_definitions(paths: Paths, retry_delay: float = RETRY_DELAY_SECONDS) -> Definitions:
     accounts = load_accounts(paths.accounts_file)
-    incremental = build_incremental_job(accounts, paths)
+    incremental = build_incremental_job(accounts, paths, retry_delay)
+    backfills = [build_backfill_job(a, paths, retry_delay) for a in accounts.values()]
     return Definitions(
-        jobs=[incremental, *(build_backfill_job(a, paths) for a in accounts.values())],
+        jobs=[incremental, *backfills],
         schedules=[build_hourly_schedule(incremental, accounts)],
     )
 
 
-def backfill_job_from_files(accounts_file: str, state_dir: str, output_dir: str, account: str):
+def backfill_job_from_files(
+    accounts_file: str,
+    state_dir: str,
+    output_dir: str,
+    account: str,
+    retry_delay: float = RETRY_DELAY_SECONDS,
+):
     """The backfill job of one account, rebuilt from plain arguments: what
     `build_reconstructable_job` needs to run it on the multi-process executor."""
     paths = Paths(accounts_file, state_dir, output_dir)
-    return build_backfill_job(load_accounts(accounts_file)[account], paths)
+    return build_backfill_job(load_accounts(accounts_file)[account], paths, retry_delay)
 
 
 defs = build_definitions(Paths.from_env())

@@ -1,0 +1,417 @@
+"""The Dagster orchestration (orchestration/) against emulator accounts, in-process.
+
+* Two accounts, one partition each of the hourly incremental job: the union of the outputs
+  equals each emulator's ground truth, after a first and after a later run.
+* A backfill of one account in 4 time slices over its 2 keys, on Dagster's multi-process
+  executor: slices run in parallel, no key goes over its budget (emulator statistics per
+  key), a slice killed half-way is retried by Dagster and resumes from its STATE, the
+  emulator's clock moves while the backfill runs, and after the hand-over one incremental run
+  makes the union equal the ground truth.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import signal
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from dagster import (
+    DagsterEventType,
+    DagsterInstance,
+    build_reconstructable_job,
+    build_schedule_context,
+    execute_job,
+)
+
+from orchestration.accounts import AccountsError, load_accounts, token_pool
+from orchestration.backfill import hand_over_state, parse, plan_slices
+from orchestration.definitions import Paths, build_definitions
+from orchestration.sink import read_outputs
+from tap_pagerduty.streams import INCREMENTAL_STREAMS, STREAM_TYPES
+from tests.support.tap_runs import assert_matches_truth
+
+NOW = "2026-11-01T00:00:00Z"
+ANCHOR = "2026-08-01T00:00:00Z"
+BUDGET = 60  # requests/s per key (above PagerDuty's 16: the emulator allows what we set)
+RUNS_PER_KEY = 2
+STREAMS = sorted(cls.name for cls in STREAM_TYPES)
+HISTORY = set(INCREMENTAL_STREAMS)
+# Streams whose older rows stay in the union after the clock moved (window / retention).
+KEPT_AFTER_ADVANCE = {"oncalls", "change_events"}
+RETRY_DELAY = 0.5
+DRILL_TIMEOUT = 120
+
+
+def emulator_for(factory, seed: int, tokens: tuple[str, ...], **kwargs):
+    return factory(
+        seed=seed,
+        incidents=80,
+        days=120,
+        now=NOW,
+        rate_limit=BUDGET * 60,  # the emulator answers 429 past the budget, per key
+        tokens=tokens,
+        users=10,
+        services=4,
+        **kwargs,
+    )
+
+
+def write_accounts(folder: Path, accounts: list[dict]) -> Path:
+    lines = [f"token_budget_rps: {BUDGET}", f"runs_per_token: {RUNS_PER_KEY}", "accounts:"]
+    for account in accounts:
+        lines.append(f"  - name: {account['name']}")
+        lines.append(f"    api_url: {account['api_url']}")
+        lines.append(f"    token_env: {json.dumps(account['token_env'])}")
+        lines.append(f'    anchor_date: "{ANCHOR}"')
+    path = folder / "accounts.yaml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def paths_in(folder: Path, accounts_file: Path) -> Paths:
+    return Paths(str(accounts_file), str(folder / "state"), str(folder / "out"))
+
+
+def assert_union_is_truth(emulator, paths: Paths, account: str, kept: set[str] = frozenset()):
+    now = emulator.stats()["now"]
+    tables = read_outputs(Path(paths.output_dir) / account)
+    for stream in STREAMS:
+        if stream == "oncalls":
+            until = (parse(now) + timedelta(days=90)).strftime("%Y-%m-%dT%H:%M:%SZ")
+            truth = emulator.truth("oncalls", since=now, until=until)
+        elif stream in HISTORY:
+            truth = emulator.truth(stream, since=ANCHOR, until=now)
+        else:
+            truth = emulator.truth(stream)
+        got = list(tables.get(stream, {}).values())
+        if stream in kept:  # the target keeps rows the source no longer lists
+            assert len(got) >= len(truth), f"{account}: {stream} lost rows"
+            continue
+        assert_matches_truth(stream, got, truth, where=account)
+
+
+@pytest.fixture
+def keys_in_env(monkeypatch):
+    def put(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+
+    return put
+
+
+# ---------------------------------------------------------------------------------------------
+# accounts file and the plan (no Dagster run)
+# ---------------------------------------------------------------------------------------------
+def test_accounts_file_errors_are_one_line(tmp_path, monkeypatch):
+    path = tmp_path / "a.yaml"
+    path.write_text("accounts:\n  - name: x\n    token_env: [lower-case]\n")
+    with pytest.raises(AccountsError, match="'token_env' must name the environment variable"):
+        load_accounts(path)
+    path.write_text("token_budget_rps: -1\naccounts:\n  - name: x\n    token_env: K\n")
+    with pytest.raises(AccountsError, match="'token_budget_rps' must be a positive number"):
+        load_accounts(path)
+    path.write_text("accounts:\n  - name: x\n    token_env: PD_KEY_X\n    runs_per_token: 4\n")
+    account = load_accounts(path)["x"]
+    assert account.run_rps == pytest.approx(5 / 4)  # the default budget split four ways
+    monkeypatch.delenv("PD_KEY_X", raising=False)
+    with pytest.raises(AccountsError, match="PD_KEY_X is empty or unset"):
+        account.tap_config("PD_KEY_X")
+    monkeypatch.setenv("PD_KEY_X", "s3cret")
+    assert account.tap_config("PD_KEY_X")["requests_per_second"] == pytest.approx(1.25)
+    assert "s3cret" not in token_pool("PD_KEY_X")
+
+
+def test_plan_slices_cover_the_range_without_gap():
+    anchor, now = parse(ANCHOR), parse(NOW)
+    slices = plan_slices(anchor, None, now, 5, ["K1", "K2"])
+    assert [s.token_env for s in slices] == ["K1", "K2", "K1", "K2", "K1"]
+    assert slices[0].anchor_date == ANCHOR and slices[-1].end_date is None
+    for before, after in itertools.pairwise(slices):
+        assert before.end_date == after.anchor_date
+    bounded = plan_slices(anchor, now, now, 4, ["K1"])
+    assert bounded[-1].end_date == NOW
+
+
+def test_hand_over_takes_the_earliest_change_feed_position():
+    started = parse("2026-11-01T00:00:00Z")
+    early = {"replication_key": "updated_at", "replication_key_value": "2026-09-01T00:00:00Z"}
+    late = {"replication_key": "updated_at", "replication_key_value": "2026-11-01T02:00:01Z"}
+    log = {"replication_key": "created_at"}
+    states = [
+        {"bookmarks": {"incidents": early, "log_entries": {**log, "replication_key_value": "a"}}},
+        {"bookmarks": {"incidents": late, "log_entries": {**log, "replication_key_value": "b"}}},
+    ]
+    entries = [
+        {"id": "in-overlap", "created_at": "2026-10-31T23:55:00Z"},
+        {"id": "too-early", "created_at": "2026-10-31T23:45:00Z"},
+        {"id": "after-start", "created_at": "2026-11-01T00:00:00Z"},
+    ]
+    handed = hand_over_state(states, started, ["incidents"], entries)["bookmarks"]
+    # Not the latest slice's position (02:00:01): changes between the start and that would
+    # be lost for incidents other slices read before them.
+    assert handed["incidents"]["replication_key_value"] == "2026-11-01T00:00:00Z"
+    assert handed["incidents"]["overlap_ids"] == ["in-overlap"]
+    assert handed["log_entries"]["replication_key_value"] == "b"  # by-time: the latest
+    with pytest.raises(ValueError, match="did not complete"):
+        hand_over_state([states[0], None], started, ["incidents"])
+
+
+# ---------------------------------------------------------------------------------------------
+# incremental sync: two accounts, one partition each
+# ---------------------------------------------------------------------------------------------
+def test_incremental_partitions_sync_two_accounts(emulator_factory, tmp_path, keys_in_env):
+    acme = emulator_for(emulator_factory, 11, ("acme-key",))
+    beta = emulator_for(emulator_factory, 12, ("beta-key",))
+    keys_in_env(ACME_KEY="acme-key", BETA_KEY="beta-key")
+    accounts_file = write_accounts(
+        tmp_path,
+        [
+            {"name": "acme", "api_url": acme.url, "token_env": ["ACME_KEY"]},
+            {"name": "beta-eu", "api_url": beta.url, "token_env": ["BETA_KEY"]},
+        ],
+    )
+    paths = paths_in(tmp_path, accounts_file)
+    defs = build_definitions(paths, retry_delay=RETRY_DELAY)
+    job = defs.get_job_def("pagerduty_incremental")
+    assert set(job.partitions_def.get_partition_keys()) == {"acme", "beta-eu"}
+
+    hourly = defs.get_schedule_def("pagerduty_hourly")
+    assert hourly.cron_schedule == "0 * * * *"
+    tick = datetime(2026, 11, 1, 5, tzinfo=timezone.utc)
+    requests = list(hourly(build_schedule_context(scheduled_execution_time=tick)))
+    assert sorted(r.partition_key for r in requests) == ["acme", "beta-eu"]
+
+    for emulator, name in ((acme, "acme"), (beta, "beta-eu")):
+        result = job.execute_in_process(partition_key=name)
+        assert result.success
+        assert result.dagster_run.tags["pagerduty/account"] == name
+        assert_union_is_truth(emulator, paths, name)
+    first = {n: json.loads(paths.incremental_state(n).read_text()) for n in ("acme", "beta-eu")}
+
+    for emulator in (acme, beta):
+        emulator.advance(24)
+    for emulator, name in ((acme, "acme"), (beta, "beta-eu")):
+        assert job.execute_in_process(partition_key=name).success
+        assert_union_is_truth(emulator, paths, name, kept=KEPT_AFTER_ADVANCE)
+        later = json.loads(paths.incremental_state(name).read_text())
+        bookmark = later["bookmarks"]["incidents"]["replication_key_value"]
+        assert bookmark > first[name]["bookmarks"]["incidents"]["replication_key_value"]
+    for emulator, key in ((acme, "acme-key"), (beta, "beta-key")):
+        assert set(emulator.stats()["by_token"]) == {key}  # each partition used its own key
+
+
+# ---------------------------------------------------------------------------------------------
+# backfill: 4 slices over 2 keys, a slice killed half-way, the clock moving meanwhile
+# ---------------------------------------------------------------------------------------------
+class Drill(threading.Thread):
+    """Kills the tap of slice 1 once it has finished its incidents (half-way: later streams
+    are still to come), then moves the emulator's clock while the backfill goes on."""
+
+    def __init__(self, emulator, state_dir: Path) -> None:
+        super().__init__(daemon=True)
+        self.emulator = emulator
+        self.state_dir = state_dir
+        self.killed_state: dict | None = None
+        self.advanced_to: str | None = None
+        self.error: str | None = None
+
+    def run(self) -> None:
+        deadline = time.monotonic() + DRILL_TIMEOUT
+        while time.monotonic() < deadline:
+            for state_path in self.state_dir.glob("acme/backfill/*/slice-001.json"):
+                state = json.loads(state_path.read_text() or "{}")
+                incidents = state.get("bookmarks", {}).get("incidents", {})
+                pid_path = state_path.with_name(state_path.name + ".pid")
+                if incidents.get("replication_key_value") and pid_path.exists():
+                    os.kill(int(pid_path.read_text()), signal.SIGKILL)
+                    self.killed_state = state
+                    self.advanced_to = self.emulator.advance(6)
+                    return
+            time.sleep(0.005)
+        self.error = "slice 1 never got past its incidents"
+
+
+@pytest.fixture(scope="module")
+def backfilled(tmp_path_factory):
+    from tests.emulator import Emulator
+
+    folder = tmp_path_factory.mktemp("backfill")
+    emulator = Emulator(
+        seed=21,
+        incidents=80,
+        days=120,
+        now=NOW,
+        rate_limit=BUDGET * 60,
+        tokens=("acme-key-1", "acme-key-2"),
+        users=10,
+        services=4,
+        latency_ms=40,  # so that slice 1 is still running after its incidents
+    ).start()
+    env = {"ACME_KEY_1": "acme-key-1", "ACME_KEY_2": "acme-key-2"}
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        accounts_file = write_accounts(
+            folder,
+            [{"name": "acme", "api_url": emulator.url, "token_env": list(env)}],
+        )
+        paths = paths_in(folder, accounts_file)
+        (folder / "dagster").mkdir()
+        instance = DagsterInstance.local_temp(str(folder / "dagster"))
+        job = build_reconstructable_job(
+            "orchestration.definitions",
+            "backfill_job_from_files",
+            reconstructable_kwargs={
+                "accounts_file": paths.accounts_file,
+                "state_dir": paths.state_dir,
+                "output_dir": paths.output_dir,
+                "account": "acme",
+                "retry_delay": RETRY_DELAY,
+            },
+        )
+        drill = Drill(emulator, Path(paths.state_dir))
+        drill.start()
+        with execute_job(
+            job,
+            instance=instance,
+            run_config={"ops": {"acme__plan": {"config": {"partitions": 4}}}},
+        ) as result:
+            success = result.success
+            run_id = result.run_id
+            plan = result.output_for_node("acme__plan", "plan")
+        drill.join(timeout=5)
+        budget_stats = emulator.stats()["by_token"]
+        # The hourly job takes over from the handed-over state.
+        incremental = build_definitions(paths, retry_delay=RETRY_DELAY).get_job_def(
+            "pagerduty_incremental"
+        )
+        incremental_ok = incremental.execute_in_process(partition_key="acme").success
+        yield {
+            "emulator": emulator,
+            "paths": paths,
+            "success": success,
+            "events": instance.all_logs(run_id),
+            "plan": plan,
+            "drill": drill,
+            "budget_stats": budget_stats,
+            "incremental_ok": incremental_ok,
+        }
+    finally:
+        emulator.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def step_intervals(events) -> dict[str, list[tuple[float, float]]]:
+    """Start and end time of every attempt of every slice step."""
+    started: dict[str, float] = {}
+    spans: dict[str, list[tuple[float, float]]] = {}
+    ends = {
+        DagsterEventType.STEP_SUCCESS,
+        DagsterEventType.STEP_FAILURE,
+        DagsterEventType.STEP_UP_FOR_RETRY,
+    }
+    for event in events:
+        kind = event.dagster_event.event_type if event.dagster_event else None
+        if not event.step_key or "sync_key" not in event.step_key:
+            continue
+        if kind in (DagsterEventType.STEP_START, DagsterEventType.STEP_RESTARTED):
+            started[event.step_key] = event.timestamp
+        elif kind in ends and event.step_key in started:
+            spans.setdefault(event.step_key, []).append(
+                (started.pop(event.step_key), event.timestamp)
+            )
+    return spans
+
+
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    edges = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+    running = best = 0
+    for _, step in edges:
+        running += step
+        best = max(best, running)
+    return best
+
+
+def test_backfill_runs_slices_in_parallel_within_each_key_budget(backfilled):
+    assert backfilled["success"]
+    assert backfilled["drill"].error is None
+    plan = backfilled["plan"]
+    assert len(plan["slices"]) == 4
+    assert {s["token_env"] for s in plan["slices"]} == {"ACME_KEY_1", "ACME_KEY_2"}
+    spans = step_intervals(backfilled["events"])
+    assert len(spans) == 4
+    everything = [span for attempts in spans.values() for span in attempts]
+    assert most_at_once(everything) >= 2, "slices did not run in parallel"
+    for key in ("sync_key_0", "sync_key_1"):
+        mine = [span for step, attempts in spans.items() if key in step for span in attempts]
+        assert most_at_once(mine) <= RUNS_PER_KEY
+    stats = backfilled["budget_stats"]
+    assert set(stats) == {"acme-key-1", "acme-key-2"}
+    for key, seen in stats.items():
+        assert seen["requests"] > 0
+        assert seen["rate_limited"] == 0, f"{key} got 429s"
+        assert seen["peak_per_second"] <= BUDGET, f"{key} over its budget: {seen}"
+        assert seen["peak_per_minute"] <= BUDGET * 60
+
+
+def test_killed_slice_is_retried_and_resumes_from_its_state(backfilled):
+    drill = backfilled["drill"]
+    assert drill.killed_state is not None, drill.error
+    # Killed half-way: its incidents were done, its last streams not yet.
+    assert "analytics_incidents" not in drill.killed_state["bookmarks"]
+    spans = step_intervals(backfilled["events"])
+    killed = [step for step in spans if step.endswith("[slice_1]")]
+    assert len(killed) == 1 and len(spans[killed[0]]) == 2, spans
+    plan = backfilled["plan"]
+    attempts = sorted(
+        Path(backfilled["paths"].output_dir, "acme").glob(
+            f"*-backfill-{plan['backfill_id'][:8]}-slice-001.jsonl"
+        )
+    )
+    assert len(attempts) == 2
+    streams_of = [record_streams(attempt) for attempt in attempts]
+    assert "incidents" in streams_of[0]
+    assert "incidents" not in streams_of[1], "the retry read its incidents again"
+    assert "analytics_incidents" in streams_of[1]
+
+
+def record_streams(output_file: Path) -> set[str]:
+    messages = [json.loads(line) for line in output_file.read_text().splitlines()]
+    return {m["stream"] for m in messages if m["type"] == "RECORD"}
+
+
+def test_backfill_hands_over_to_the_incremental_sync_without_gap(backfilled):
+    emulator, paths, plan = backfilled["emulator"], backfilled["paths"], backfilled["plan"]
+    assert backfilled["incremental_ok"]
+    assert backfilled["drill"].advanced_to is not None
+    handed = json.loads(
+        (paths.backfill_dir("acme", plan["backfill_id"]) / "hand_over.json").read_text()
+    )
+    assert handed["bookmarks"]["incidents"]["replication_key_value"] == plan["started_at"] == NOW
+    # Incidents changed while the backfill ran, after some slices had read them.
+    changed = [
+        i for i in emulator.truth("incidents", since=ANCHOR) if i["updated_at"] > plan["started_at"]
+    ]
+    assert changed
+    assert_union_is_truth(emulator, paths, "acme", kept={"change_events"})
+    # The first incremental run emitted only incidents that changed after the start: no
+    # incident the backfill already had in its latest version came again.
+    incremental = sorted(Path(paths.output_dir, "acme").glob("*-incremental.jsonl"))
+    assert len(incremental) == 1
+    messages = [json.loads(line) for line in incremental[0].read_text().splitlines()]
+    emitted = [
+        m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == "incidents"
+    ]
+    assert emitted
+    assert all(r["updated_at"] >= plan["started_at"] for r in emitted)
+    assert len({r["id"] for r in emitted}) == len(emitted)
