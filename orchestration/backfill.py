@@ -26,7 +26,9 @@ from __future__ import annotations
 
 import copy
 import email.utils
+import time
 import typing as t
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -69,16 +71,20 @@ def plan_slices(
     now: datetime,
     partitions: int,
     token_envs: t.Sequence[str],
+    weights: t.Sequence[tuple[datetime, datetime, float]] = (),
 ) -> list[Slice]:
-    """`partitions` slices of equal length over [anchor, end or now), keys round-robin."""
+    """`partitions` contiguous slices over [anchor, end or now), keys round-robin.
+
+    With `weights` (buckets covering the range with their expected work), the slices get
+    equal shares of the work rather than equal lengths: incidents are rarely spread evenly
+    over the years, and the slowest slice sets the backfill's wall time."""
     stop = end or now
     if stop <= anchor:
         raise ValueError(f"the range is empty: {iso(anchor)} .. {iso(stop)}")
-    step = (stop - anchor) / partitions
-    if step < timedelta(minutes=1):
+    if (stop - anchor) / partitions < timedelta(minutes=1):
         raise ValueError(f"{partitions} partitions over {stop - anchor} is less than a minute each")
-    bounds = [anchor + i * step for i in range(partitions)] + [stop]
-    bounds = [b.replace(microsecond=0) for b in bounds]
+    inner = _balanced_cuts(anchor, stop, partitions, weights)
+    bounds = [anchor, *(b.replace(microsecond=0) for b in inner), stop]
     slices = []
     for i in range(partitions):
         last = i == partitions - 1
@@ -91,6 +97,76 @@ def plan_slices(
             )
         )
     return slices
+
+
+def _balanced_cuts(
+    start: datetime,
+    stop: datetime,
+    parts: int,
+    weights: t.Sequence[tuple[datetime, datetime, float]],
+) -> list[datetime]:
+    """The `parts - 1` inner boundaries that split the total weight evenly, assuming the
+    weight is spread evenly inside each bucket; equal lengths without weights. Every bucket
+    also weighs a little by its length, so that empty stretches are still shared out."""
+    if not weights:
+        return [start + i * (stop - start) / parts for i in range(1, parts)]
+    span = (stop - start).total_seconds()
+    total_work = sum(w for _, _, w in weights) or 1.0
+    buckets = [
+        (a, b, w + total_work * 0.05 * (b - a).total_seconds() / span) for a, b, w in weights
+    ]
+    total = sum(w for _, _, w in buckets)
+    cuts, done = [], 0.0
+    goal_index = 1
+    for a, b, w in buckets:
+        while goal_index < parts and done + w >= total * goal_index / parts:
+            share = (total * goal_index / parts - done) / w if w else 0.0
+            cuts.append(a + (b - a) * share)
+            goal_index += 1
+        done += w
+    while len(cuts) < parts - 1:  # rounding at the very end
+        cuts.append(stop - timedelta(seconds=parts - 1 - len(cuts)))
+    return cuts
+
+
+def incident_weights(
+    base_url: str,
+    tokens: t.Sequence[str],
+    start: datetime,
+    stop: datetime,
+    buckets: int,
+    requests_per_second: float,
+) -> list[tuple[datetime, datetime, float]]:
+    """How many incidents were created in each of `buckets` equal parts of the range: one
+    `GET /incidents?total=true&limit=1` each, spread over the keys, each key paced at
+    `requests_per_second`. Incidents (two child requests each) dominate a backfill's cost."""
+    step = (stop - start) / buckets
+    edges = [(start + i * step, start + (i + 1) * step) for i in range(buckets)]
+    counts: dict[int, float] = {}
+
+    def count_with(token: str, indexes: list[int]) -> None:
+        with requests.Session() as session:
+            for n, i in enumerate(indexes):
+                if n:
+                    time.sleep(1.0 / requests_per_second)
+                a, b = edges[i]
+                response = session.get(
+                    f"{base_url.rstrip('/')}/incidents",
+                    params={"since": iso(a), "until": iso(b), "total": "true", "limit": 1},
+                    headers={"Authorization": f"Token token={token}", "Accept": ACCEPT},
+                    timeout=60,
+                )
+                response.raise_for_status()
+                counts[i] = float(response.json().get("total") or 0)
+
+    with ThreadPoolExecutor(max_workers=len(tokens)) as pool:
+        jobs = [
+            pool.submit(count_with, token, list(range(k, buckets, len(tokens))))
+            for k, token in enumerate(tokens)
+        ]
+        for job in jobs:
+            job.result()
+    return [(a, b, counts[i]) for i, (a, b) in enumerate(edges)]
 
 
 def pagerduty_now(base_url: str, token: str, timeout: float = 30) -> datetime:

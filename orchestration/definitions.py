@@ -13,11 +13,14 @@ of that key, limited by the executor's `tag_concurrency_limits` (and, on a deplo
 pool limits, by the pool). So the runs on one key never add up to more than its budget.
 """
 
+import math
 import os
 import typing as t
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
+import requests
 from dagster import (
     Backoff,
     Definitions,
@@ -42,6 +45,7 @@ from orchestration.backfill import (
     CHANGE_FEED_KEY,
     Slice,
     hand_over_state,
+    incident_weights,
     iso,
     pagerduty_now,
     parse,
@@ -60,6 +64,9 @@ from tap_pagerduty.settings import Settings
 from tap_pagerduty.streams import INCREMENTAL_STREAMS
 
 ROOT = Path(__file__).resolve().parents[1]
+# Buckets counted to balance a backfill's slices stay inside PagerDuty's 6-month `/incidents`
+# range.
+MAX_COUNT_BUCKET = timedelta(days=150)
 KEY_TAG = "pagerduty/key"
 ACCOUNT_TAG = "pagerduty/account"
 # A failed sync is retried from its last STATE, 3 times; the waits grow 10 s, 20 s, 40 s.
@@ -115,8 +122,9 @@ def build_incremental_job(
         state_path = paths.incremental_state(account.name)
         catalog = None
         if account.streams is not None:
-            base = account.tap_config(account.token_env[0])
-            catalog = select_streams(discover_catalog(base), account.streams)
+            catalog = select_streams(
+                discover_catalog(account.tap_config(account.token_env[0])), account.streams
+            )
         result = _run(
             context,
             account.tap_config(account.token_env[0]),
@@ -193,7 +201,8 @@ def build_backfill_job(account: Account, paths: Paths, retry_delay: float = RETR
         _warn_over_limit(context, account)
         base_url = Settings.from_config(account.tap_config(keys[0])).base_url
         started = pagerduty_now(base_url, account.token(keys[0]))
-        slices = plan_slices(anchor, end, started, partitions, keys)
+        weights = _weights(context, account, base_url, anchor, end or started, partitions)
+        slices = plan_slices(anchor, end, started, partitions, keys, weights)
         backfill_id = context.run_id
         folder = paths.backfill_dir(account.name, backfill_id)
         streams = [
@@ -317,6 +326,21 @@ def _slice_op(account: Account, paths: Paths, index: int, env_name: str, retry_d
         return {"index": item.index, "records": result.records, "resumed": result.resumed}
 
     return sync_slice
+
+
+def _weights(context, account: Account, base_url: str, start, stop, partitions: int) -> list:
+    """Incidents per bucket of the range, to give the slices equal work; without them (the
+    count failed) the slices get equal lengths, which the log says."""
+    buckets = max(4 * partitions, math.ceil((stop - start) / MAX_COUNT_BUCKET))
+    tokens = [account.token(env) for env in account.token_env]
+    try:
+        return incident_weights(base_url, tokens, start, stop, buckets, account.run_rps)
+    except requests.RequestException as error:
+        context.log.warning(
+            f"counting incidents to balance the slices failed ({type(error).__name__}): "
+            "the slices get equal lengths instead"
+        )
+        return []
 
 
 def _unit(backfill_id: str, index: int) -> str:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from orchestration.sink import new_output_file
 
-# The tap as installed next to this interpreter; `tap_command` in the accounts file overrides.
+# The tap installed next to this interpreter (the orchestration runs where the tap is).
 DEFAULT_TAP_COMMAND = (sys.executable, "-m", "tap_pagerduty")
 STDERR_TAIL_LINES = 20
 
@@ -145,25 +145,13 @@ def _private_json(path: Path, value: t.Any) -> str:
     return str(path)
 
 
-def discover_catalog(
-    config: dict[str, t.Any], tap_command: t.Sequence[str] = DEFAULT_TAP_COMMAND
-) -> dict[str, t.Any]:
-    """The tap's catalog (`--discover`; it sends no request)."""
-    with tempfile.TemporaryDirectory(prefix="tap-pagerduty-discover-") as scratch:
-        config_path = _private_json(Path(scratch) / "config.json", config)
-        done = subprocess.run(
-            [*tap_command, "--config", config_path, "--discover"],
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        secret = str(config.get("api_token") or "")
-        raise TapRunFailed(
-            f"tap --discover failed: {last.replace(secret, '***') if secret else last}"
-        )
-    return json.loads(done.stdout)
+def discover_catalog(config: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The tap's catalog, as `--discover` prints it (discovery sends no request). In-process:
+    this package runs where the tap is installed, and a subprocess costs a second or two."""
+    from tap_pagerduty.tap import TapPagerDuty
+
+    tap = TapPagerDuty(config=config, parse_env_config=False, validate_config=False)
+    return json.loads(json.dumps(tap.catalog_dict))
 
 
 def select_streams(catalog: dict[str, t.Any], streams: t.Collection[str]) -> dict[str, t.Any]:

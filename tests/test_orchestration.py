@@ -138,6 +138,20 @@ def test_plan_slices_cover_the_range_without_gap():
     assert bounded[-1].end_date == NOW
 
 
+def test_plan_slices_share_the_work_not_the_time():
+    anchor, now = parse(ANCHOR), parse(NOW)
+    third = (now - anchor) / 3
+    # Nine times as many incidents in the last third as in the first two together.
+    weights = [(anchor, anchor + third, 5.0), (anchor + third, anchor + 2 * third, 5.0)]
+    weights.append((anchor + 2 * third, now, 90.0))
+    slices = plan_slices(anchor, None, now, 4, ["K1", "K2"], weights)
+    starts = [parse(s.anchor_date) for s in slices]
+    assert starts[0] == anchor
+    assert all(start > anchor + 2 * third for start in starts[2:])  # small slices where busy
+    lengths = [b - a for a, b in itertools.pairwise([*starts, now])]
+    assert lengths[0] > 3 * lengths[-1]
+
+
 def test_hand_over_takes_the_earliest_change_feed_position():
     started = parse("2026-11-01T00:00:00Z")
     early = {"replication_key": "updated_at", "replication_key_value": "2026-09-01T00:00:00Z"}
