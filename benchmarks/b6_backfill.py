@@ -40,7 +40,7 @@ RESULT = HERE / "results" / "b6_backfill.json"
 NOW = "2026-11-01T00:00:00Z"
 ANCHOR = "2025-11-01T00:00:00Z"
 KEYS = {"B6_KEY_1": "b6-key-1", "B6_KEY_2": "b6-key-2"}
-BUDGET = 5.0  # requests/s per key (the tap's default; PagerDuty allows 16)
+BUDGET = 4.0  # requests/s per key (PagerDuty allows 16; the rest for other tools)
 RUNS_PER_KEY = 2
 PARTITIONS = 4
 LATENCY_MS = 500
@@ -123,7 +123,7 @@ def budget_report(stats: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--incidents", type=int, default=400)
+    parser.add_argument("--incidents", type=int, default=800)
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     # As in the other scenarios: the taps run with bytecode, like an installed tap.

@@ -331,7 +331,7 @@ def _slice_op(account: Account, paths: Paths, index: int, env_name: str, retry_d
 def _weights(context, account: Account, base_url: str, start, stop, partitions: int) -> list:
     """Incidents per bucket of the range, to give the slices equal work; without them (the
     count failed) the slices get equal lengths, which the log says."""
-    buckets = max(4 * partitions, math.ceil((stop - start) / MAX_COUNT_BUCKET))
+    buckets = max(3 * partitions, math.ceil((stop - start) / MAX_COUNT_BUCKET))
     tokens = [account.token(env) for env in account.token_env]
     try:
         return incident_weights(base_url, tokens, start, stop, buckets, account.run_rps)

@@ -357,6 +357,7 @@ class Emulator:
             return
         st = self.stats_
         t = st.begin()
+        h.arrived_at = t  # a token's budget counts arrivals, before the injected latency
         status: int | str = "?"
         try:
             status = self._api(h, method, path, qs, body)
@@ -462,7 +463,7 @@ class Emulator:
             )
             return status
         rl = self._rate_limit(token)
-        st.token_request(token, time.monotonic(), limited=rl is None)
+        st.token_request(token, h.arrived_at, limited=rl is None)
         if rl is None:
             h.reply(
                 429,
@@ -1414,6 +1415,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "pagerduty-emulator/1.0"
     sys_version = ""
     emulator: Emulator
+    arrived_at: float = 0.0  # monotonic time the current request arrived
 
     def setup(self) -> None:
         super().setup()
