@@ -188,8 +188,7 @@ def build_backfill_job(account: Account, paths: Paths, retry_delay: float = RETR
     )
     def plan(context):
         settings = context.op_config
-        anchor = parse(settings.get("anchor_date") or account.anchor_date or "")
-        end = parse(settings["end_date"]) if settings.get("end_date") else None
+        anchor, end = _backfill_range(account, settings)
         partitions = settings.get("partitions") or len(keys) * account.runs_per_token
         hand_over = settings.get("hand_over", end is None)
         if hand_over and account.anchor_date and parse(account.anchor_date) != anchor:
@@ -200,7 +199,10 @@ def build_backfill_job(account: Account, paths: Paths, retry_delay: float = RETR
             )
         _warn_over_limit(context, account)
         base_url = Settings.from_config(account.tap_config(keys[0])).base_url
-        started = pagerduty_now(base_url, account.token(keys[0]))
+        try:
+            started = pagerduty_now(base_url, account.token(keys[0]))
+        except (requests.RequestException, PermissionError, RuntimeError) as error:
+            raise Failure(f"cannot read PagerDuty's clock at {base_url}: {error}") from None
         weights = _weights(context, account, base_url, anchor, end or started, partitions)
         slices = plan_slices(anchor, end, started, partitions, keys, weights)
         backfill_id = context.run_id
@@ -328,10 +330,32 @@ def _slice_op(account: Account, paths: Paths, index: int, env_name: str, retry_d
     return sync_slice
 
 
+def _backfill_range(account: Account, settings: dict) -> tuple:
+    """(anchor, end or None) from the plan's config and the account, or a one-line Failure."""
+    values = {
+        "anchor_date": settings.get("anchor_date") or account.anchor_date,
+        "end_date": settings.get("end_date"),
+    }
+    if not values["anchor_date"]:
+        raise Failure(
+            f"account '{account.name}' has no anchor_date: set it in the accounts file or in "
+            "the plan step's config."
+        )
+    parsed = {}
+    for name, value in values.items():
+        try:
+            parsed[name] = parse(value) if value else None
+        except ValueError:
+            raise Failure(
+                f"{name} {value!r} is not an ISO 8601 date (2024-01-01T00:00:00Z)"
+            ) from None
+    return parsed["anchor_date"], parsed["end_date"]
+
+
 def _weights(context, account: Account, base_url: str, start, stop, partitions: int) -> list:
     """Incidents per bucket of the range, to give the slices equal work; without them (the
     count failed) the slices get equal lengths, which the log says."""
-    buckets = max(3 * partitions, math.ceil((stop - start) / MAX_COUNT_BUCKET))
+    buckets = max(2 * partitions, math.ceil((stop - start) / MAX_COUNT_BUCKET))
     tokens = [account.token(env) for env in account.token_env]
     try:
         return incident_weights(base_url, tokens, start, stop, buckets, account.run_rps)
