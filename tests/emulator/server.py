@@ -286,9 +286,14 @@ class Emulator:
         with self.stats_.lock:
             self.stats_.reset()
 
-    def advance(self, hours: float) -> str:
+    def advance(self, hours: float, changes: bool = True) -> str:
+        """Move the clock; with `changes=False` nothing happens meanwhile (a quiet period)."""
         with self.lock:
-            self.world.advance(hours)
+            if changes:
+                self.world.advance(hours)
+            else:
+                self.world.now += int(hours * 3600)
+                self.world.version += 1
             return iso(self.world.now)
 
     def configure(self, **kw) -> None:
