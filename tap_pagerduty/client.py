@@ -9,6 +9,7 @@ own message. The paging helpers at the bottom are the only places that loop over
 from __future__ import annotations
 
 import contextlib
+import itertools
 import random
 import threading
 import typing as t
@@ -26,6 +27,7 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_pagerduty.output import FastRecordMessages
+from tap_pagerduty.prefetch import Request
 from tap_pagerduty.schema_files import schema_dir
 from tap_pagerduty.windows import OFFSET_CAP, Window
 
@@ -151,23 +153,42 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
     ) -> dict[str, t.Any]:
         """Send one GET (or the read-only analytics POST) and return the parsed body.
 
-        A stream's first page may already have been requested while earlier streams ran
-        (`TapPagerDuty.prefetch`): then its answer is used instead of a new request.
+        The request may already have been sent while earlier streams ran (a declared
+        look-ahead request, see `prefetch.py`): then its answer is used.
         """
+        self.tap.prefetch.plan(self, clock_known=False)
         ahead = self.tap.prefetch.take(self, path, params, body)
         if ahead is not None:
             payload = ahead.result()
         else:
             payload = self._fetch_now(path, params, body=body, context=context)
-        self.tap.prefetch.after(self)
+        self.tap.prefetch.plan(self, clock_known=True)
         return payload
 
-    def fetch_ahead(self, path: str, params: dict[str, t.Any]) -> dict[str, t.Any]:
+    #: How many pages after a first page read ahead may be read ahead too (None: a whole
+    #: short listing).
+    pages_ahead: t.ClassVar[int | None] = None
+    #: Whether `lookahead_requests` needs PagerDuty's clock (ranges that end at "now").
+    lookahead_needs_clock: t.ClassVar[bool] = False
+
+    def children_ahead(self) -> bool:
+        return False
+
+    def lookahead_requests(self) -> list[Request]:
+        """The requests this stream sends first, if it knows them before it starts (they
+        are then sent ahead, while earlier streams run). Default: none."""
+        return []
+
+    def fetch_ahead(
+        self, path: str, params: dict[str, t.Any], body: dict[str, t.Any] | None = None
+    ) -> dict[str, t.Any]:
         """`fetch` on a worker thread for a stream that has not started yet. Nothing is sent
         once the main thread has ended (a run that failed exits without its prefetches)."""
         if not threading.main_thread().is_alive():
             raise CancelledError
-        return self._fetch_now(path, params)
+        payload = self._fetch_now(path, params, body=body)
+        self.tap.prefetch.expand(self, path, params, payload)
+        return payload
 
     def _fetch_now(
         self,
@@ -276,6 +297,14 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
 
     # -- paging ------------------------------------------------------------------------------
 
+    def first_page_query(self, params: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The query of a classic listing's first page: it asks for `total`, so that the
+        other pages are known at once."""
+        return {**params, "limit": self.settings.page_size, "offset": 0, "total": "true"}
+
+    def cursor_first_query(self, params: dict[str, t.Any]) -> dict[str, t.Any]:
+        return {**params, "limit": self.settings.page_size}
+
     def classic_pages(
         self, path: str, params: dict[str, t.Any]
     ) -> Iterator[list[dict[str, t.Any]]]:
@@ -285,7 +314,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         concurrently (up to `max_concurrency` in flight); pages come back in order.
         """
         limit = self.settings.page_size
-        first = self.fetch(path, {**params, "limit": limit, "offset": 0, "total": "true"})
+        first = self.fetch(path, self.first_page_query(params))
         total = first.get("total")
         if isinstance(total, int) and total > OFFSET_CAP:
             self.logger.warning(
@@ -322,6 +351,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         *,
         key: str | None = None,
         lookahead: int = 3,
+        pages_ahead: int | None = None,
     ) -> Iterator[tuple[Window, list[dict[str, t.Any]] | None]]:
         """Pages of consecutive time windows, in window order.
 
@@ -335,7 +365,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         pending: deque[tuple[Window, Future[dict[str, t.Any]]]] = deque()
 
         def first_page(window: Window) -> Future[dict[str, t.Any]]:
-            query = {**params, **window.params(), "limit": limit, "offset": 0, "total": "true"}
+            query = self.first_page_query({**params, **window.params()})
             return self.tap.submit(self.fetch, path, query)
 
         try:
@@ -363,7 +393,10 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
                         pending.appendleft((part, first_page(part)))
                     continue
                 window_params = {**params, **window.params()}
-                for records in self._remaining_pages(path, window_params, first, limit, key):
+                remaining = self._remaining_pages(
+                    path, window_params, first, limit, key, pages_ahead=pages_ahead
+                )
+                for records in remaining:
                     yield window, records
                 yield window, None
         finally:  # closed early (an error, or a killed run): drop what is queued
@@ -376,36 +409,57 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         first: dict[str, t.Any],
         limit: int,
         key: str | None = None,
+        *,
+        pages_ahead: int | None = None,
     ) -> Iterator[list[dict[str, t.Any]]]:
+        """The pages after `first`, requested concurrently: all at once, or at most
+        `pages_ahead` beyond the one being read (a stream whose pages are slow to consume,
+        because of their children, then loses little if it is killed)."""
         key = key or self.key
         records = first.get(key) or []
         yield records
-        if not first.get("more"):
-            return
-        total = first.get("total")
-        if not isinstance(total, int):
+        queries = self.later_page_queries(params, first)
+        if queries is None:  # no `total`: follow `more`
             yield from self.sequential_pages(path, params, limit, len(records), key)
             return
-        offsets = range(limit, min(total, OFFSET_CAP - limit + 1), limit)
-        futures = [
-            self.tap.submit(self.fetch, path, {**params, "limit": limit, "offset": o})
-            for o in offsets
-        ]
+        window = len(queries) if pages_ahead is None else pages_ahead + 1
+        waiting = iter(queries)
+        futures: deque[Future[dict[str, t.Any]]] = deque(
+            self.tap.submit(self.fetch, path, query) for query in itertools.islice(waiting, window)
+        )
         last = first
         try:
-            for future in futures:
-                last = future.result()
+            while futures:
+                last = futures.popleft().result()
+                upcoming = next(waiting, None)
+                if upcoming is not None:
+                    futures.append(self.tap.submit(self.fetch, path, upcoming))
                 yield last.get(key) or []
         finally:
             cancel(futures)
-        if last.get("more") and futures:
-            yield from self.sequential_pages(path, params, limit, offsets[-1] + limit, key)
+        if last.get("more") and queries:
+            offset = queries[-1]["offset"] + limit
+            yield from self.sequential_pages(path, params, limit, offset, key)
+
+    def later_page_queries(
+        self, params: dict[str, t.Any], first: dict[str, t.Any]
+    ) -> list[dict[str, t.Any]] | None:
+        """The queries of the pages after a classic first page, from its `total` (up to the
+        offset cap); None when the answer has no `total`."""
+        if not first.get("more"):
+            return []
+        total = first.get("total")
+        if not isinstance(total, int):
+            return None
+        limit = self.settings.page_size
+        offsets = range(limit, min(total, OFFSET_CAP - limit + 1), limit)
+        return [{**params, "limit": limit, "offset": o} for o in offsets]
 
     def cursor_pages(self, path: str, params: dict[str, t.Any]) -> Iterator[list[dict[str, t.Any]]]:
         """Pages of a cursor-paged listing (`cursor` / `next_cursor`)."""
         cursor: str | None = None
         for _ in range(1_000_000):  # bounded: a cursor that never ends is a server bug
-            query = {**params, "limit": self.settings.page_size}
+            query = self.cursor_first_query(params)
             if cursor:
                 query["cursor"] = cursor
             page = self.fetch(path, query)

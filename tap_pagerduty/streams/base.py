@@ -3,6 +3,7 @@ an incremental listing walked in time windows with a bookmark at each window's e
 
 from __future__ import annotations
 
+import itertools
 import typing as t
 from concurrent.futures import Future
 from datetime import datetime, timedelta
@@ -14,6 +15,8 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from singer_sdk.helpers.types import Context, Record
+
+    from tap_pagerduty.prefetch import Request
 
 Records = list[dict[str, t.Any]]
 
@@ -30,6 +33,10 @@ class ListStream(PagerDutyStream):
     def pages(self) -> Iterator[Records]:
         yield from self.classic_pages(self.path, {})
 
+    def lookahead_requests(self) -> list[Request]:
+        """The first page of `pages()`; a stream that overrides `pages` overrides this."""
+        return [(self.path, self.first_page_query({}), None)]
+
 
 class ParentStream(PagerDutyStream):
     """A stream whose records have children: children are fetched ahead, in parallel."""
@@ -40,15 +47,34 @@ class ParentStream(PagerDutyStream):
     def get_child_context(self, record: Record, context: Context | None) -> Context:
         return {self.child_key: record["id"]}
 
-    def emit(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
-        records = list(records)
-        children = [
+    def children_ahead(self) -> bool:
+        """Whether every record of a page read ahead will be emitted as read, so that its
+        children can be requested at once (decided on the main thread when planning)."""
+        return True
+
+    def selected_children(self) -> list[ChildStream]:
+        return [
             child
             for child in self.child_streams
             if isinstance(child, ChildStream) and (child.selected or child.has_selected_descendents)
         ]
-        for child in children:
-            child.prepare(records)
+
+    def prepare_ahead(self, records: Records) -> None:
+        """A page of this stream was read ahead: request the children that allow it."""
+        self.prepare_children(records, [c for c in self.selected_children() if c.prepares_ahead])
+
+    @staticmethod
+    def prepare_children(records: Records, children: list[ChildStream]) -> None:
+        """Request children record by record (all children of the first record first), in
+        the order the SDK will sync them: the first record is done soonest."""
+        for record in records:
+            for child in children:
+                child.prepare([record])
+
+    def emit(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
+        records = list(records)
+        children = self.selected_children()
+        self.prepare_children(records, children)
         try:
             yield from records
         except GeneratorExit:  # the sync stopped early: drop children fetched ahead
@@ -83,12 +109,25 @@ class ChildStream(PagerDutyStream):
             super()._write_schema_message()
             self._schema_sent = True
 
+    #: Whether children may be requested as soon as the parent's page is read ahead
+    #: (`wanted` must then depend on the parent record alone, not on the run's state).
+    prepares_ahead: t.ClassVar[bool] = True
+
+    def wanted(self, parent: dict[str, t.Any]) -> bool:
+        """Whether this parent's children must be read (a stream can know some have none)."""
+        return True
+
     def prepare(self, parents: Records) -> None:
         for parent in parents:
-            self._ready[parent["id"]] = self.tap.submit(self.fetch_children, parent["id"])
+            if parent["id"] in self._ready:  # already requested ahead
+                continue
+            if self.wanted(parent):
+                self._ready[parent["id"]] = self.tap.submit(self.fetch_children, parent["id"])
+            else:
+                self._ready[parent["id"]] = []
 
     def discard_prepared(self) -> None:
-        cancel(r for r in self._ready.values() if isinstance(r, Future))
+        cancel([r for r in list(self._ready.values()) if isinstance(r, Future)])
         self._ready.clear()
 
     def fetch_children(self, parent_id: str) -> Records:
@@ -128,6 +167,7 @@ class IncrementalStream(PagerDutyStream):
     """
 
     is_sorted = True
+    lookahead_needs_clock = True
     #: Re-read this much before the bookmark: PagerDuty can list an entry a little late.
     overlap: t.ClassVar[timedelta] = timedelta(0)
     #: Longest `since`..`until` span the endpoint accepts.
@@ -159,6 +199,19 @@ class IncrementalStream(PagerDutyStream):
         state.update(extra)
         self.state_manager.is_flushed = False
         self._write_state_message()
+
+    def plan(self) -> tuple[datetime, datetime]:
+        """This run's range [start, end), fixed the first time it is asked for (the
+        look-ahead may ask before the stream starts)."""
+        planned: tuple[datetime, datetime] | None = getattr(self, "_plan", None)
+        if planned is None:
+            end = self.sync_end()
+            planned = self._plan = (self.sync_start(end), end)
+        return planned
+
+    def first_windows(self, count: int = 3) -> list[Window]:
+        start, end = self.plan()
+        return list(itertools.islice(self.windows(start, end), count))
 
     def sync_end(self) -> datetime:
         """Upper bound of this run: `end_date`, or PagerDuty's now.
@@ -192,9 +245,11 @@ class IncrementalStream(PagerDutyStream):
 class WindowedStream(IncrementalStream, ListStream):
     """An incremental classic listing filtered by `since`/`until`."""
 
+    def lookahead_requests(self) -> list[Request]:
+        return [(self.path, self.first_page_query(w.params()), None) for w in self.first_windows()]
+
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        end = self.sync_end()
-        start = self.sync_start(end)
+        start, end = self.plan()
         progress = self.progress(start, end)
         tail = OverlapTail(self, end)
         seen: set[str] = set()  # ids already emitted in this run (windows can overlap edges)
