@@ -17,9 +17,13 @@ Hand-over. The incremental sync goes on from the slices' combined state, stream 
   before any slice read anything, and (b) the latest slice's own position. Every change
   after it is in the change log the incremental sync reads next.
 
-The tap re-reads its change log from 10 minutes before the bookmark and skips the log entries
-listed in `overlap_ids`; the hand-over lists there the log entries the backfill read in those
-10 minutes, so that the first incremental run does not emit those incidents again.
+The incidents state also holds the positions of the tap's feeds for changes that write no
+log entry (`silent_from`: open incidents, analytics, look-back), at fixed offsets before the
+change log's position; they move back with it. The versions each slice emitted (`versions`)
+are merged, and the tap re-reads its change log from 10 minutes before the bookmark, skipping
+the log entries listed in `overlap_ids`: the hand-over lists there the log entries the backfill
+read in those 10 minutes. So the first incremental run emits no incident in a version the
+backfill already wrote.
 """
 
 from __future__ import annotations
@@ -34,12 +38,15 @@ from datetime import datetime, timedelta, timezone
 
 import requests
 
-from tap_pagerduty.streams.base import OverlapTail
-from tap_pagerduty.streams.incidents import CHANGE_LOG_OVERLAP
+from tap_pagerduty.streams.incidents import CHANGE_LOG_OVERLAP, OverlapTail
 
 # Records whose stream bookmarks on this key change after they are read.
 CHANGE_FEED_KEY = "updated_at"
 CHANGE_LOG_STREAM = "incidents"
+# Keys of the tap's incidents state (tap_pagerduty/streams/incidents.py, IncidentsStream).
+SILENT_FEEDS_KEY = "silent_from"
+VERSIONS_KEY = "versions"
+NOTES_UNREAD_KEY = "notes_unread"
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 
 
@@ -199,9 +206,10 @@ def hand_over_state(
     """The incremental sync's state after a backfill whose slices ended with `slice_states`."""
     if any(state is None for state in slice_states):
         raise ValueError("a slice has no state: it did not complete")
+    states = [state or {} for state in slice_states]
     bookmarks: dict[str, dict[str, t.Any]] = {}
-    for state in slice_states:
-        for stream, bookmark in (state or {}).get("bookmarks", {}).items():
+    for state in states:
+        for stream, bookmark in state.get("bookmarks", {}).items():
             held = bookmarks.get(stream)
             if held is None or _position(bookmark) > _position(held):
                 bookmarks[stream] = copy.deepcopy(bookmark)
@@ -210,11 +218,33 @@ def hand_over_state(
         bookmark = bookmarks.get(stream)
         if not bookmark or not bookmark.get("replication_key_value"):
             continue
-        position = min(parse(bookmark["replication_key_value"]), started_at)
+        held = parse(bookmark["replication_key_value"])
+        position = min(held, started_at)
         bookmark["replication_key_value"] = iso(position)
+        # The tap's other incident feeds (open incidents, analytics, look-back) sit at fixed
+        # offsets before the change log's position: they move back with it.
+        silent = bookmark.get(SILENT_FEEDS_KEY)
+        if isinstance(silent, dict):
+            shift = position - held
+            bookmark[SILENT_FEEDS_KEY] = {f: iso(parse(v) + shift) for f, v in silent.items() if v}
+        _merge_versions(bookmark, [s.get("bookmarks", {}).get(stream) or {} for s in states])
         if stream == CHANGE_LOG_STREAM:
             bookmark[OverlapTail.STATE_KEY] = _entries_before(entries, position)
     return {"bookmarks": bookmarks}
+
+
+def _merge_versions(bookmark: dict[str, t.Any], slices: list[dict[str, t.Any]]) -> None:
+    """Every slice's emitted versions, so that no feed emits one of them again."""
+    if not any(VERSIONS_KEY in b for b in slices):
+        return
+    versions: dict[str, str] = {}
+    unread: set[str] = set()
+    for one in slices:
+        for incident, version in (one.get(VERSIONS_KEY) or {}).items():
+            versions[incident] = max(version, versions.get(incident, ""))
+        unread.update(one.get(NOTES_UNREAD_KEY) or ())
+    bookmark[VERSIONS_KEY] = dict(sorted(versions.items()))
+    bookmark[NOTES_UNREAD_KEY] = sorted(unread & set(versions))
 
 
 def _position(bookmark: dict[str, t.Any]) -> str:

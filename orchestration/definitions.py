@@ -222,16 +222,15 @@ def build_backfill_job(account: Account, paths: Paths, retry_delay: float = RETR
             f" to {settings.get('end_date') or 'now'} over {len(keys)} key(s); PagerDuty's "
             f"clock at the start: {iso(started)}"
         )
-        yield Output(
-            {
-                "backfill_id": backfill_id,
-                "started_at": iso(started),
-                "hand_over": hand_over,
-                "change_feeds": change_feeds,
-                "slices": [s.as_dict() for s in slices],
-            },
-            "plan",
-        )
+        planned = {
+            "backfill_id": backfill_id,
+            "started_at": iso(started),
+            "hand_over": hand_over,
+            "change_feeds": change_feeds,
+            "slices": [s.as_dict() for s in slices],
+        }
+        write_json_atomically(folder / "plan.json", planned)
+        yield Output(planned, "plan")
         for item in slices:
             spec = {**item.as_dict(), "backfill_id": backfill_id}
             yield DynamicOutput(

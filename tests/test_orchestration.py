@@ -154,8 +154,19 @@ def test_plan_slices_share_the_work_not_the_time():
 
 def test_hand_over_takes_the_earliest_change_feed_position():
     started = parse("2026-11-01T00:00:00Z")
-    early = {"replication_key": "updated_at", "replication_key_value": "2026-09-01T00:00:00Z"}
-    late = {"replication_key": "updated_at", "replication_key_value": "2026-11-01T02:00:01Z"}
+    early = {
+        "replication_key": "updated_at",
+        "replication_key_value": "2026-09-01T00:00:00Z",
+        "versions": {"P1": "2026-10-31T12:00:00Z", "P2": "2026-10-31T13:00:00Z"},
+        "notes_unread": [],
+    }
+    late = {
+        "replication_key": "updated_at",
+        "replication_key_value": "2026-11-01T02:00:01Z",
+        "silent_from": {"open": "2026-11-01T01:50:01Z", "analytics": "2026-10-31T02:00:01Z"},
+        "versions": {"P2": "2026-11-01T01:00:00Z", "P3": "2026-11-01T01:30:00Z"},
+        "notes_unread": ["P3"],
+    }
     log = {"replication_key": "created_at"}
     states = [
         {"bookmarks": {"incidents": early, "log_entries": {**log, "replication_key_value": "a"}}},
@@ -167,10 +178,22 @@ def test_hand_over_takes_the_earliest_change_feed_position():
         {"id": "after-start", "created_at": "2026-11-01T00:00:00Z"},
     ]
     handed = hand_over_state(states, started, ["incidents"], entries)["bookmarks"]
+    incidents = handed["incidents"]
     # Not the latest slice's position (02:00:01): changes between the start and that would
     # be lost for incidents other slices read before them.
-    assert handed["incidents"]["replication_key_value"] == "2026-11-01T00:00:00Z"
-    assert handed["incidents"]["overlap_ids"] == ["in-overlap"]
+    assert incidents["replication_key_value"] == "2026-11-01T00:00:00Z"
+    # The silent-change feeds move back by as much, keeping their offsets.
+    assert incidents["silent_from"] == {
+        "open": "2026-10-31T23:50:00Z",
+        "analytics": "2026-10-31T00:00:00Z",
+    }
+    assert incidents["versions"] == {
+        "P1": "2026-10-31T12:00:00Z",
+        "P2": "2026-11-01T01:00:00Z",
+        "P3": "2026-11-01T01:30:00Z",
+    }
+    assert incidents["notes_unread"] == ["P3"]
+    assert incidents["overlap_ids"] == ["in-overlap"]
     assert handed["log_entries"]["replication_key_value"] == "b"  # by-time: the latest
     with pytest.raises(ValueError, match="did not complete"):
         hand_over_state([states[0], None], started, ["incidents"])
@@ -224,8 +247,9 @@ def test_incremental_partitions_sync_two_accounts(emulator_factory, tmp_path, ke
 # backfill: 4 slices over 2 keys, a slice killed half-way, the clock moving meanwhile
 # ---------------------------------------------------------------------------------------------
 class Drill(threading.Thread):
-    """Kills the tap of slice 1 once it has finished its incidents (half-way: later streams
-    are still to come), then moves the emulator's clock while the backfill goes on."""
+    """Kills the tap of slice 1 half-way through its incidents (some emitted with their
+    children and checkpointed, others not yet), then moves the emulator's clock while the
+    backfill goes on."""
 
     def __init__(self, emulator, state_dir: Path) -> None:
         super().__init__(daemon=True)
@@ -242,13 +266,20 @@ class Drill(threading.Thread):
                 state = json.loads(state_path.read_text() or "{}")
                 incidents = state.get("bookmarks", {}).get("incidents", {})
                 pid_path = state_path.with_name(state_path.name + ".pid")
-                if incidents.get("replication_key_value") and pid_path.exists():
+                if self._half_way(state_path, incidents) and pid_path.exists():
                     os.kill(int(pid_path.read_text()), signal.SIGKILL)
                     self.killed_state = state
                     self.advanced_to = self.emulator.advance(6)
                     return
             time.sleep(0.005)
-        self.error = "slice 1 never got past its incidents"
+        self.error = "slice 1 never got half-way through its incidents"
+
+    @staticmethod
+    def _half_way(state_path: Path, incidents: dict) -> bool:
+        """Past the slice's first incident: `backfill_from` starts at the slice's anchor."""
+        plan = json.loads((state_path.parent / "plan.json").read_text())
+        done_to = incidents.get("backfill_from")
+        return bool(done_to) and done_to > plan["slices"][1]["anchor_date"]
 
 
 @pytest.fixture(scope="module")
@@ -381,8 +412,13 @@ def test_backfill_runs_slices_in_parallel_within_each_key_budget(backfilled):
 def test_killed_slice_is_retried_and_resumes_from_its_state(backfilled):
     drill = backfilled["drill"]
     assert drill.killed_state is not None, drill.error
-    # Killed half-way: its incidents were done, its last streams not yet.
-    assert "analytics_incidents" not in drill.killed_state["bookmarks"]
+    # Killed half-way: some incidents done, the last stream not started.
+    resume_at = drill.killed_state["bookmarks"]["incidents"]["backfill_from"]
+    assert (
+        not drill.killed_state["bookmarks"]
+        .get("analytics_incidents", {})
+        .get("replication_key_value")
+    )
     spans = step_intervals(backfilled["events"])
     killed = [step for step in spans if step.endswith("[slice_1]")]
     assert len(killed) == 1 and len(spans[killed[0]]) == 2, spans
@@ -393,15 +429,16 @@ def test_killed_slice_is_retried_and_resumes_from_its_state(backfilled):
         )
     )
     assert len(attempts) == 2
-    streams_of = [record_streams(attempt) for attempt in attempts]
-    assert "incidents" in streams_of[0]
-    assert "incidents" not in streams_of[1], "the retry read its incidents again"
-    assert "analytics_incidents" in streams_of[1]
+    before, after = (records_of(attempt, "incidents") for attempt in attempts)
+    assert any(r["created_at"] <= resume_at for r in before)
+    # The retry resumed from the last STATE: no incident before it was read again.
+    assert after and all(r["created_at"] >= resume_at for r in after)
+    assert records_of(attempts[1], "analytics_incidents")
 
 
-def record_streams(output_file: Path) -> set[str]:
+def records_of(output_file: Path, stream: str) -> list[dict]:
     messages = [json.loads(line) for line in output_file.read_text().splitlines()]
-    return {m["stream"] for m in messages if m["type"] == "RECORD"}
+    return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
 
 
 def test_backfill_hands_over_to_the_incremental_sync_without_gap(backfilled):
