@@ -126,7 +126,7 @@ def budget_report(stats: dict[str, Any]) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--incidents", type=int, default=1500)
+    parser.add_argument("--incidents", type=int, default=2000)
     parser.add_argument("--no-save", action="store_true")
     args = parser.parse_args(argv)
     # As in the other scenarios: the taps run with bytecode, like an installed tap.

@@ -13,6 +13,7 @@ of that key, limited by the executor's `tag_concurrency_limits` (and, on a deplo
 pool limits, by the pool). So the runs on one key never add up to more than its budget.
 """
 
+import json
 import math
 import os
 import typing as t
@@ -44,14 +45,16 @@ from orchestration.accounts import Account, load_accounts, token_pool
 from orchestration.backfill import (
     CHANGE_FEED_KEY,
     Slice,
+    fetch_notes,
     hand_over_state,
     incident_weights,
+    incidents_missing_notes,
     iso,
     pagerduty_now,
     parse,
     plan_slices,
 )
-from orchestration.sink import read_outputs
+from orchestration.sink import new_output_file, read_outputs
 from orchestration.tap_run import (
     TapRunFailed,
     discover_catalog,
@@ -250,6 +253,7 @@ def build_backfill_job(account: Account, paths: Paths, retry_delay: float = RETR
         slices = [Slice(**s) for s in plan["slices"]]
         states = [read_state(folder / f"slice-{s.index:03d}.json") for s in slices]
         outputs = read_outputs(paths.outputs(account.name), units=_units(plan))
+        _catch_up_notes(context, account, plan, slices, outputs, folder, paths)
         handed = hand_over_state(
             states,
             parse(plan["started_at"]),
@@ -364,6 +368,42 @@ def _weights(context, account: Account, base_url: str, start, stop, partitions: 
             "the slices get equal lengths instead"
         )
         return []
+
+
+def _catch_up_notes(
+    context, account: Account, plan: dict, slices, outputs, folder: Path, paths: Paths
+) -> None:
+    """Read the notes the slices could not know about (see `incidents_missing_notes`) and
+    write them as the tap's `incident_notes` records."""
+    catalog = read_state(folder / "catalog.json") or {"streams": []}
+    entry = next((e for e in catalog["streams"] if e["tap_stream_id"] == "incident_notes"), None)
+    if entry is None or not _selected(entry):
+        return
+    missing = incidents_missing_notes(outputs, slices)
+    if not missing:
+        return
+    context.log.info(
+        f"{len(missing)} incident(s) got a note after the end of the slice that read them: "
+        "reading their notes"
+    )
+    env = account.token_env[0]
+    base_url = Settings.from_config(account.tap_config(env)).base_url
+    notes = fetch_notes(base_url, account.token(env), missing, account.run_rps)
+    unit = f"backfill-{plan['backfill_id'][:8]}-notes"
+    path = new_output_file(paths.outputs(account.name), unit)
+    with path.open("w", encoding="utf-8") as sink:
+        schema = {"type": "SCHEMA", "stream": "incident_notes", "schema": entry["schema"]}
+        sink.write(json.dumps({**schema, "key_properties": ["id"]}) + "\n")
+        for note in notes:
+            sink.write(json.dumps({"type": "RECORD", "stream": "incident_notes", "record": note}))
+            sink.write("\n")
+    for stream, records in read_outputs(path.parent, units=[unit]).items():
+        outputs.setdefault(stream, {}).update(records)
+
+
+def _selected(entry: dict) -> bool:
+    top = next((m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == []), {})
+    return bool(top.get("selected", top.get("selected-by-default", False)))
 
 
 def _unit(backfill_id: str, index: int) -> str:

@@ -30,7 +30,12 @@ from dagster import (
 )
 
 from orchestration.accounts import AccountsError, load_accounts, token_pool
-from orchestration.backfill import hand_over_state, parse, plan_slices
+from orchestration.backfill import (
+    hand_over_state,
+    incidents_missing_notes,
+    parse,
+    plan_slices,
+)
 from orchestration.definitions import Paths, build_definitions
 from orchestration.sink import read_outputs
 from tap_pagerduty.streams import INCREMENTAL_STREAMS, STREAM_TYPES
@@ -197,6 +202,22 @@ def test_hand_over_takes_the_earliest_change_feed_position():
     assert handed["log_entries"]["replication_key_value"] == "b"  # by-time: the latest
     with pytest.raises(ValueError, match="did not complete"):
         hand_over_state([states[0], None], started, ["incidents"])
+
+
+def test_notes_logged_after_a_slice_ended_are_found():
+    note = {"type": "annotate_log_entry", "channel": {"type": "note"}}
+    tables = {
+        "incidents": {("P1",): {"id": "P1"}, ("P2",): {"id": "P2"}, ("P3",): {"id": "P3"}},
+        "log_entries": {
+            ("L1",): {**note, "id": "L1", "incident": {"id": "P1"}},  # its notes were read
+            ("L2",): {**note, "id": "L2", "incident": {"id": "P2"}},  # noted later: missed
+            ("L3",): {"id": "L3", "type": "acknowledge_log_entry", "incident": {"id": "P3"}},
+        },
+        "incident_notes": {("N1",): {"id": "N1", "incident_id": "P1"}},
+    }
+    slices = plan_slices(parse(ANCHOR), None, parse(NOW), 2, ["K1"])
+    assert incidents_missing_notes(tables, slices) == ["P2"]
+    assert incidents_missing_notes(tables, slices[:1]) == []  # one slice read its whole log
 
 
 # ---------------------------------------------------------------------------------------------
