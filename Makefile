@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing the project (first run only)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev,bench]"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev,bench,analytics]"
 	@touch $(STAMP)
 
 lint: venv
