@@ -32,4 +32,4 @@ bench: venv
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) .meltano output dist build
+	rm -rf $(VENV) .meltano output dist build analytics/target analytics/logs

@@ -45,23 +45,6 @@
     coalesce(cardinality({{ column }}), 0)
 {%- endmacro %}
 
-{#
-  A join that yields one row per element of an array-of-objects column, as `<alias>.value`
-  (JSON on DuckDB, jsonb on PostgreSQL: read it with json_text). Rows with an empty or null
-  array disappear, as with an inner join.
-#}
-{% macro json_array_rows(column, alias) -%}
-    {{ return(adapter.dispatch('json_array_rows', 'pagerduty')(column, alias)) }}
-{%- endmacro %}
-
-{% macro default__json_array_rows(column, alias) -%}
-    cross join lateral (select unnest(cast({{ column }} as json[])) as value) as {{ alias }}
-{%- endmacro %}
-
-{% macro postgres__json_array_rows(column, alias) -%}
-    cross join lateral unnest({{ column }}) as {{ alias }}(value)
-{%- endmacro %}
-
 {# A UTC timestamp (without zone) as wall-clock time in `time_zone` (an IANA name). #}
 {% macro local_time(timestamp_utc, time_zone) -%}
     {{ return(adapter.dispatch('local_time', 'pagerduty')(timestamp_utc, time_zone)) }}
