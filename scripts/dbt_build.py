@@ -9,14 +9,19 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ANALYTICS = ROOT / "analytics"
-DBT = Path(sys.executable).parent / "dbt"
+# `make venv` puts dbt in its own venv (see the `dbt` extra in pyproject.toml); without it,
+# the dbt on PATH.
+DBT_VENV_BIN = ROOT / ".venv-dbt" / "bin"
+DBT = DBT_VENV_BIN / "dbt"
+if not DBT.exists():
+    DBT = Path(shutil.which("dbt") or DBT)
 # `Done. PASS=131 WARN=0 ERROR=0 SKIP=0 NO-OP=0 TOTAL=156`
 DONE = re.compile(r"Done\. (?P<counts>(?:[A-Z-]+=\d+\s*)+)")
 
@@ -46,6 +51,7 @@ def dbt_env(target: str, **settings: str) -> dict[str, str]:
     """The environment for analytics/profiles.yml: DBT_TARGET plus its DBT_* settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DBT_")}
     env["PATH"] = f"{DBT.parent}{os.pathsep}{env.get('PATH', '')}"
+    env.pop("VIRTUAL_ENV", None)  # dbt's venv, not the caller's
     env["DBT_TARGET"] = target
     env["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
     env.update(settings)

@@ -87,10 +87,11 @@ def load(con) -> dict[str, list[dict]]:
         ),
         "load": rows(
             con,
-            f"select user_name, sum(pages) as pages, sum(night_pages) as night_pages, "
-            f"sum(oncall_hours) as oncall_hours, sum(primary_oncall_hours) as primary_hours "
-            f"from {m}.oncall_load_weekly group by user_name "
-            f"order by sum(pages) desc, user_name",
+            f"select max(user_name) as user_name, sum(pages) as pages, "
+            f"sum(night_pages) as night_pages, sum(oncall_hours) as oncall_hours, "
+            f"sum(primary_oncall_hours) as primary_hours "
+            f"from {m}.oncall_load_weekly group by user_id "
+            f"order by sum(pages) desc, max(user_name)",
         ),
         "access": rows(
             con,
@@ -401,7 +402,18 @@ def main(argv: list[str] | None = None) -> int:
     if not options.warehouse.exists():
         print(f"report: {options.warehouse} does not exist: run `make demo` first", file=sys.stderr)
         return 2
-    print(write_report(options.warehouse, options.out))
+    import duckdb
+
+    try:
+        print(write_report(options.warehouse, options.out))
+    except duckdb.CatalogException as error:
+        first = str(error).splitlines()[0]
+        print(
+            f"report: {options.warehouse} has no dbt marts in schema `{SCHEMA}` ({first}): "
+            "run `dbt build` in analytics/ first (see the README's Analytics section)",
+            file=sys.stderr,
+        )
+        return 2
     return 0
 
 

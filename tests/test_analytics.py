@@ -258,7 +258,7 @@ def check_staging(con, emulator, now: str, incremental: bool) -> None:
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, request):
     if not DBT.exists():
-        pytest.fail("dbt is missing: install the analytics extra (`make venv`)")
+        pytest.fail(f"dbt is missing ({DBT}): `make venv` installs it into .venv-dbt")
     from tests.emulator import Emulator
 
     emulator = Emulator(seed=3, incidents=INCIDENTS, days=DAYS, now=NOW, rate_limit=0).start()
@@ -321,11 +321,16 @@ def test_duckdb_dbt_build_and_marts_match_ground_truth(duckdb_built) -> None:
 
 
 def test_report_renders_offline_from_the_marts(duckdb_built, tmp_path) -> None:
+    import duckdb
+
     from scripts.report import write_report
 
     _, warehouse, _ = duckdb_built
     page = write_report(warehouse, tmp_path / "report.html", subtitle="test")
     html = page.read_text(encoding="utf-8")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (incidents,) = con.execute(f"select count(*) from {SCHEMA}.incident_lifecycle").fetchone()
+    assert f"<b>{incidents:,}</b><span>incidents</span>" in html, "incident count card"
     assert html.count("<svg") >= 5, "charts missing"
     # Offline: nothing is fetched (no script, stylesheet, image or font from elsewhere).
     for needle in ("<script src", "<link", "@import", 'src="http', "url(http"):
