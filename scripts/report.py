@@ -150,9 +150,9 @@ def chart_weekly(weeks: list[dict]) -> str:
     )
     axes[0][0].set_ylabel("incidents")
     axes[0][0].legend(loc="upper left", frameon=False, ncol=2)
-    axes[1][0].plot(x, [minutes(w["mtta"]) for w in weeks], color=BLUE, marker=".")
+    axes[1][0].plot(x, [nan_if_none(minutes(w["mtta"])) for w in weeks], color=BLUE, marker=".")
     axes[1][0].set_ylabel("MTTA (min)")
-    axes[2][0].plot(x, [hours(w["mttr"]) for w in weeks], color=ORANGE, marker=".")
+    axes[2][0].plot(x, [nan_if_none(hours(w["mttr"])) for w in weeks], color=ORANGE, marker=".")
     axes[2][0].set_ylabel("MTTR (h)")
     axes[2][0].set_yscale("log")
     fig.autofmt_xdate()
@@ -242,6 +242,11 @@ def minutes(seconds) -> float | None:
 
 def hours(seconds) -> float | None:
     return None if seconds is None else float(seconds) / 3600
+
+
+def nan_if_none(value: float | None) -> float:
+    """A gap in a line chart (a week without acknowledged or resolved incidents)."""
+    return float("nan") if value is None else value
 
 
 def fmt(value, unit: str = "") -> str:
