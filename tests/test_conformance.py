@@ -12,7 +12,8 @@ generate inputs with hypothesis (derandomized: the same examples on every run) a
 2. generated schemas of the shapes an input catalog may hold (type lists, `anyOf`, `{}`,
    objects without `properties`, arrays without `items`, `additionalProperties`);
 3. a stream's RECORD messages and warnings with the tap's fast path and with the SDK's own
-   `Stream._generate_record_messages`.
+   `Stream._generate_record_messages`, with every property selected and with some deselected;
+4. the records of every stream in the PagerDuty emulator's world.
 """
 
 from __future__ import annotations
@@ -428,12 +429,41 @@ def _messages_and_warnings(
     return messages, warnings
 
 
-@pytest.mark.parametrize("name", ["incidents", "services", "log_entries", "users"])
+def _tap_deselecting(properties: dict[str, set[str]]) -> TapPagerDuty:
+    """A tap run with a catalog that deselects some top-level properties of some streams."""
+    catalog = copy.deepcopy(_TAP.catalog_dict)
+    for entry in catalog["streams"]:
+        names = properties.get(entry["tap_stream_id"], set())
+        for meta in entry["metadata"]:
+            if meta["breadcrumb"][-1:] and meta["breadcrumb"][-1] in names:
+                meta["metadata"]["selected"] = False
+    return TapPagerDuty(
+        config={"api_token": "x"}, catalog=catalog, parse_env_config=False, validate_config=False
+    )
+
+
+_DESELECTING = _tap_deselecting({"incidents": {"description", "service"}, "users": {"teams"}})
+
+
+@pytest.mark.parametrize(
+    ("tap", "name"),
+    [
+        (_TAP, "incidents"),
+        (_TAP, "services"),
+        (_TAP, "log_entries"),
+        (_DESELECTING, "incidents"),
+        (_DESELECTING, "users"),
+    ],
+    ids=["incidents", "services", "log_entries", "incidents-deselected", "users-deselected"],
+)
 @settings(EQUIVALENCE, max_examples=15)
 @given(data=st.data())
-def test_stream_messages_and_warnings_match_the_sdk(name: str, data: st.DataObject) -> None:
-    stream = _TAP.streams[name]
+def test_stream_messages_and_warnings_match_the_sdk(
+    tap: TapPagerDuty, name: str, data: st.DataObject
+) -> None:
+    stream = tap.streams[name]
     assert isinstance(stream, FastRecordMessages)
+    assert all(stream.mask.values()) is (tap is _TAP)
     record = data.draw(MIXED.record(stream.effective_schema), label="record")
     expected = _messages_and_warnings(
         stream, Stream._generate_record_messages, copy.deepcopy(record)
