@@ -191,14 +191,13 @@ class IncrementalStream(PagerDutyStream):
         """Record that everything before `moment` is synced, and emit STATE now.
 
         `extra` keys are stored alongside (None marks a finished one)."""
-        state = self.stream_state
-        state["replication_key"] = self.replication_key
-        state["replication_key_value"] = iso_z(moment)
         # A finished value is written as null, not dropped: Meltano merges state, so a
         # dropped key would come back from the previous run's state.
-        state.update(extra)
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.save_progress(
+            replication_key=self.replication_key,
+            replication_key_value=iso_z(moment),
+            **extra,
+        )
 
     def plan(self) -> tuple[datetime, datetime]:
         """This run's range [start, end), fixed the first time it is asked for (the
@@ -212,6 +211,12 @@ class IncrementalStream(PagerDutyStream):
     def first_windows(self, count: int = 3) -> list[Window]:
         start, end = self.plan()
         return list(itertools.islice(self.windows(start, end), count))
+
+    def save_progress(self, **extra: t.Any) -> None:
+        """Store `extra` in state and emit STATE now, without moving the bookmark."""
+        self.stream_state.update(extra)
+        self.state_manager.is_flushed = False
+        self._write_state_message()
 
     def sync_end(self) -> datetime:
         """Upper bound of this run: `end_date`, or PagerDuty's now.
