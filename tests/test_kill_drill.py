@@ -55,7 +55,7 @@ def test_analytics_incidents_resumes_at_the_page_a_killed_run_reached(
     emulator_factory, tmp_path
 ) -> None:
     emulator = emulator_factory(
-        seed=42, incidents=2500, days=300, now=NOW, rate_limit=0, latency_ms=400
+        seed=42, incidents=2500, days=300, now=NOW, rate_limit=0, latency_ms=1000
     )
     config = config_for(emulator, anchor_date="2026-01-01T00:00:00Z")
     (tmp_path / "config.json").write_text(json.dumps(config))
@@ -63,7 +63,7 @@ def test_analytics_incidents_resumes_at_the_page_a_killed_run_reached(
     truth = emulator.truth("analytics_incidents", since="2026-01-01T00:00:00Z")
     assert len(truth) > 2000  # three pages of 1000
     # Kill once the first page is out (later on a slow machine): the state names the next.
-    for delay in (2.6, 3.2, 4.0, 5.0):
+    for delay in (3.6, 4.4, 3.2, 5.2, 6.0):
         killed = _run_and_maybe_kill(tmp_path, None, delay)
         bookmarks = (killed.last_state or {}).get("bookmarks", {})
         saved = bookmarks.get("analytics_incidents", {})
