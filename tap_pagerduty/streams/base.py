@@ -1,5 +1,8 @@
-"""The three shapes every stream takes: a full listing, a child of another stream, and
-an incremental listing walked in time windows with a bookmark at each window's end."""
+"""The shapes streams take: a full listing (`ListStream`), a parent whose records have
+children (`ParentStream`), a child read per parent record (`ChildStream`) or embedded in the
+parent's answer (`EmbeddedChildStream`), and an incremental stream (`IncrementalStream`),
+most of them a listing walked in time windows with a bookmark at each window's end
+(`WindowedStream`)."""
 
 from __future__ import annotations
 
@@ -156,6 +159,13 @@ class EmbeddedChildStream(ChildStream):
     def prepare(self, parents: Records) -> None:
         for parent in parents:
             self._ready[parent["id"]] = list(parent.get(self.embedded_field) or [])
+
+    def fetch_children(self, parent_id: str) -> Records:
+        """There is no endpoint to ask: the parent must have prepared its records."""
+        raise RuntimeError(
+            f"{self.name}: the parent stream did not hand over the embedded "
+            f"'{self.embedded_field}' of record {parent_id} (a bug: please report it)"
+        )
 
 
 class IncrementalStream(PagerDutyStream):
