@@ -63,8 +63,10 @@ class ParentStream(PagerDutyStream):
         ]
 
     def prepare_ahead(self, records: Records) -> None:
-        """A page of this stream was read ahead: request the children that allow it."""
-        self.prepare_children(records, [c for c in self.selected_children() if c.prepares_ahead])
+        """A page of this stream was read ahead: request the children that allow it, for
+        its first records (`emit` requests the rest as it goes)."""
+        ahead = [c for c in self.selected_children() if c.prepares_ahead]
+        self.prepare_children(records[: self.records_ahead()], ahead)
 
     @staticmethod
     def prepare_children(records: Records, children: list[ChildStream]) -> None:
@@ -74,12 +76,21 @@ class ParentStream(PagerDutyStream):
             for child in children:
                 child.prepare([record])
 
+    def records_ahead(self) -> int | None:
+        """How many records ahead of the one being written have their children requested
+        (None: all of the batch). A stream that resumes inside a listing when killed keeps
+        this small, so that a killed run loses little."""
+        return None
+
     def emit(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
         records = list(records)
         children = self.selected_children()
-        self.prepare_children(records, children)
+        ahead = self.records_ahead() or len(records)
+        self.prepare_children(records[:ahead], children)
         try:
-            yield from records
+            for index, record in enumerate(records):
+                self.prepare_children(records[index + ahead : index + ahead + 1], children)
+                yield record
         except GeneratorExit:  # the sync stopped early: drop children fetched ahead
             for child in children:
                 child.discard_prepared()
