@@ -50,6 +50,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
     child_key = "incident_id"
     max_window = INCIDENT_WINDOW
     overlap = CHANGE_LOG_OVERLAP
+    state_time_keys = ("replication_key_value", "backfill_from")
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         end = self.sync_end()
