@@ -13,7 +13,7 @@ import typing as t
 from tap_pagerduty.windows import parse_time
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
 
 class StateError(Exception):
@@ -43,7 +43,7 @@ def read_state_text(handle: t.IO[str]) -> str:
     return text
 
 
-def check_bookmarks(state: t.Any, time_keys: dict[str, Iterable[str]]) -> None:
+def check_bookmarks(state: t.Any, time_keys: Mapping[str, Iterable[str]]) -> None:
     """Every bookmark of the streams in `time_keys` is an object whose time keys parse."""
     if not isinstance(state, dict):
         raise StateError(f"The state holds {_kind(state)}, not a JSON object: {FIX}.")

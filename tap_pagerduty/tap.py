@@ -17,8 +17,7 @@ from tap_pagerduty.output import FastSingerWriter
 from tap_pagerduty.prefetch import ListingPrefetch
 from tap_pagerduty.settings import CONFIG_SCHEMA, Settings, SettingsError, unknown_settings
 from tap_pagerduty.state import check_bookmarks, read_state_text
-from tap_pagerduty.streams import STREAM_TYPES
-from tap_pagerduty.streams.base import IncrementalStream
+from tap_pagerduty.streams import STATE_TIME_KEYS, STREAM_TYPES
 from tap_pagerduty.throttle import Stopped, Throttle
 
 if t.TYPE_CHECKING:
@@ -60,11 +59,7 @@ class TapPagerDuty(Tap):
     def load_state(self, state: dict[str, t.Any]) -> None:
         """Refuse bookmarks that are not objects or whose times do not parse, before any
         request, instead of failing mid-run or silently starting the stream over."""
-        time_keys: dict[str, tuple[str, ...]] = {}
-        for stream_type in STREAM_TYPES:
-            if issubclass(stream_type, IncrementalStream):
-                time_keys[stream_type.name] = stream_type.state_time_keys  # type: ignore[misc]
-        check_bookmarks(state, time_keys)
+        check_bookmarks(state, STATE_TIME_KEYS)
         super().load_state(state)
 
     @cached_property
