@@ -109,8 +109,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         "max_retries",
         th.IntegerType,
         default=DEFAULT_MAX_RETRIES,
-        description="Retries of a failed request (429, 408, 5xx, connection errors, truncated "
-        "bodies) before the sync fails.",
+        description="Retries of a failed request (429, 408, 5xx, timeouts, dropped connections, "
+        "truncated bodies) before the sync fails. A refused connection is tried 3 times in all; "
+        "TLS errors are not retried.",
     ),
     th.Property(
         "oncall_days",
@@ -121,7 +122,8 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "user_agent",
         th.StringType,
-        description="User-Agent header sent with every request.",
+        description="User-Agent header sent with every request (printable ASCII). Like the "
+        "token, it is masked as `***` in logs and errors.",
     ),
 ).to_dict()
 
