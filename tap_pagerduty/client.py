@@ -23,7 +23,7 @@ import msgspec
 import requests
 from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
 from singer_sdk.authenticators import APIKeyAuthenticator
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError, SyncLifecycleSignal
 from singer_sdk.streams.rest import HTTPRequest
 
 from tap_pagerduty import redact
@@ -348,6 +348,8 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         (queued ones cancelled, those in flight awaited), so the error line comes last."""
         try:
             super().sync(context)
+        except SyncLifecycleSignal:  # the SDK's own control flow (a record limit, an abort)
+            raise
         except Exception as error:
             fatal = self.tap.stop(error)
             self.tap.throttle.wait_idle(self.settings.request_timeout + 5)
