@@ -106,7 +106,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         super().__init__(*args, **kwargs)
         self._sessions = threading.local()
         self._tries = threading.local()  # attempts of the request this thread is sending
-        self._send = self.request_decorator(self._attempt)  # type: ignore[arg-type]
+        self._send = self.request_decorator(self._attempt)
 
     # -- configuration -------------------------------------------------------------------
 
@@ -306,6 +306,19 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         return urlparse(response.url).path or "/"
 
     # -- retries ---------------------------------------------------------------------------
+
+    def request_decorator(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        """The SDK's retry decorator without backoff's own log lines: `backoff_handler` logs
+        one line per retry, and only while the run goes on (see `TapPagerDuty.stop`)."""
+        decorator: t.Callable[..., t.Any] = backoff.on_exception(
+            self.backoff_wait_generator,
+            RETRIED_ERRORS,
+            max_tries=self.backoff_max_tries,
+            on_backoff=self.backoff_handler,
+            jitter=self.backoff_jitter,
+            logger=None,
+        )
+        return decorator(func)
 
     def backoff_max_tries(self) -> int:
         return self.settings.max_retries + 1
