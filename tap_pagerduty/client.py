@@ -8,7 +8,6 @@ own message. The paging helpers at the bottom are the only places that loop over
 
 from __future__ import annotations
 
-import contextlib
 import random
 import ssl
 import threading
@@ -515,9 +514,14 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         return self.tap.clock.now(probe=lambda: self._probe_clock())
 
     def _probe_clock(self) -> None:
-        # Only a successful answer sets the clock; otherwise the local clock is used.
-        with contextlib.suppress(PagerDutyAPIError):
+        # Only a successful answer sets the clock; after a refusal (an answer all the same)
+        # the local clock is used. No answer at all is an error like any other.
+        try:
             self.fetch("/abilities")
+        except RequestFailedError:
+            raise
+        except PagerDutyAPIError:
+            pass
 
 
 _json_decoder = msgspec.json.Decoder()
