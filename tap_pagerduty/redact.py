@@ -56,10 +56,11 @@ class ScrubFilter(logging.Filter):
         if masked != message:
             record.msg, record.args = masked, ()
         if record.exc_info and record.exc_info[1] is not None:
-            error = record.exc_info[1]
-            record.msg, record.args = scrub(record.getMessage()), ()
-            record.exc_text = format_traceback(error).rstrip("\n")
-            record.exc_info = None  # formatters would print the unmasked original
+            text = "".join(traceback.format_exception(record.exc_info[1]))
+            masked = scrub(text)
+            if masked != text:
+                record.exc_text = masked.rstrip("\n")
+                record.exc_info = None  # formatters would print the unmasked original
         return True
 
 

@@ -72,3 +72,30 @@ def test_header_values_never_reach_stdout_or_stderr(tmp_path, kind: str, credent
         assert "/users" in last, last
     else:
         assert "Traceback" in run.stderr
+
+
+def test_log_records_and_tracebacks_are_masked() -> None:
+    import io
+    import logging
+
+    from tap_pagerduty import redact
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        redact.register([f"Token token={TOKEN}", TOKEN, "short"])
+        logger = logging.getLogger("tap-pagerduty.test-secrets")
+        logger.warning("header %s sent", f"Token token={TOKEN}")
+        try:
+            raise ValueError(f"Invalid header value {TOKEN!r}")
+        except ValueError:
+            logger.exception("request failed")
+        logger.warning("a short value is not a token: short")
+    finally:
+        root.removeHandler(handler)
+    text = stream.getvalue()
+    assert TOKEN not in text and "header *** sent" in text
+    assert "ValueError: Invalid header value '***'" in text  # the traceback, masked
+    assert "not a token: short" in text  # values under 6 characters are left alone
