@@ -14,7 +14,7 @@ from singer_sdk import Tap
 from tap_pagerduty import redact
 from tap_pagerduty.clock import ServerClock
 from tap_pagerduty.output import FastSingerWriter
-from tap_pagerduty.prefetch import ListingPrefetch
+from tap_pagerduty.prefetch import LookAhead
 from tap_pagerduty.settings import CONFIG_SCHEMA, Settings, SettingsError, unknown_settings
 from tap_pagerduty.state import check_bookmarks, read_state_text
 from tap_pagerduty.streams import STATE_TIME_KEYS, STREAM_TYPES
@@ -124,10 +124,10 @@ class TapPagerDuty(Tap):
     # -- first pages of upcoming streams ------------------------------------------------------
 
     @cached_property
-    def prefetch(self) -> ListingPrefetch:
-        """First pages of upcoming full-refresh listings, requested while earlier streams
-        run, so that starting a stream does not leave the request slots idle."""
-        return ListingPrefetch(self)
+    def prefetch(self) -> LookAhead:
+        """First requests of upcoming streams, sent while earlier streams run, so that
+        starting a stream does not leave the request slots idle."""
+        return LookAhead(self)
 
     def discover_streams(self) -> list[Stream]:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
