@@ -178,13 +178,20 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         The request may already have been sent while earlier streams ran (a declared
         look-ahead request, see `prefetch.py`): then its answer is used.
         """
+        self.tap.prefetch.plan(self, clock_known=False)
         ahead = self.tap.prefetch.take(self, path, params, body)
         if ahead is not None:
             payload = ahead.result()
         else:
             payload = self._fetch_now(path, params, body=body, context=context)
-        self.tap.prefetch.plan_after(self)
+        self.tap.prefetch.plan(self, clock_known=True)
         return payload
+
+    #: Whether `lookahead_requests` needs PagerDuty's clock (ranges that end at "now").
+    lookahead_needs_clock: t.ClassVar[bool] = False
+
+    def children_ahead(self) -> bool:
+        return False
 
     def lookahead_requests(self) -> list[Request]:
         """The requests this stream sends first, if it knows them before it starts (they
@@ -198,7 +205,9 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         once the main thread has ended (a run that failed exits without its prefetches)."""
         if not threading.main_thread().is_alive():
             raise CancelledError
-        return self._fetch_now(path, params, body=body)
+        payload = self._fetch_now(path, params, body=body)
+        self.tap.prefetch.expand(self, path, params, payload)
+        return payload
 
     def _fetch_now(
         self,
@@ -491,17 +500,11 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         key = key or self.key
         records = first.get(key) or []
         yield records
-        if not first.get("more"):
-            return
-        total = first.get("total")
-        if not isinstance(total, int):
+        queries = self.later_page_queries(params, first)
+        if queries is None:  # no `total`: follow `more`
             yield from self.sequential_pages(path, params, limit, len(records), key)
             return
-        offsets = range(limit, min(total, OFFSET_CAP - limit + 1), limit)
-        futures = [
-            self.tap.submit(self.fetch, path, {**params, "limit": limit, "offset": o})
-            for o in offsets
-        ]
+        futures = [self.tap.submit(self.fetch, path, query) for query in queries]
         last = first
         try:
             for future in futures:
@@ -509,8 +512,23 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
                 yield last.get(key) or []
         finally:
             cancel(futures)
-        if last.get("more") and futures:
-            yield from self.sequential_pages(path, params, limit, offsets[-1] + limit, key)
+        if last.get("more") and queries:
+            offset = queries[-1]["offset"] + limit
+            yield from self.sequential_pages(path, params, limit, offset, key)
+
+    def later_page_queries(
+        self, params: dict[str, t.Any], first: dict[str, t.Any]
+    ) -> list[dict[str, t.Any]] | None:
+        """The queries of the pages after a classic first page, from its `total` (up to the
+        offset cap); None when the answer has no `total`."""
+        if not first.get("more"):
+            return []
+        total = first.get("total")
+        if not isinstance(total, int):
+            return None
+        limit = self.settings.page_size
+        offsets = range(limit, min(total, OFFSET_CAP - limit + 1), limit)
+        return [{**params, "limit": limit, "offset": o} for o in offsets]
 
     def cursor_pages(self, path: str, params: dict[str, t.Any]) -> Iterator[list[dict[str, t.Any]]]:
         """Pages of a cursor-paged listing (`cursor` / `next_cursor`)."""

@@ -16,6 +16,7 @@ Changes that write no log entry (priority, title, note edits) are caught by the 
 
 from __future__ import annotations
 
+import itertools
 import typing as t
 from datetime import datetime, timedelta
 
@@ -37,13 +38,18 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context
 
+    from tap_pagerduty.prefetch import Request
+
 # PagerDuty allows `/incidents` windows of at most 6 months.
 INCIDENT_WINDOW = timedelta(days=180)
 # Change-log windows; denser ones are split automatically.
 CHANGE_LOG_WINDOW = timedelta(days=31)
 # Re-read the change log this far before the bookmark, for entries listed late.
 CHANGE_LOG_OVERLAP = timedelta(minutes=10)
-OPEN_STATUSES = ["triggered", "acknowledged"]
+# The open incidents, whenever created.
+OPEN_QUERY = {"date_range": "all", "statuses[]": ["triggered", "acknowledged"]}
+# Creation windows, oldest first: a killed backfill resumes after its last emitted incident.
+BACKFILL = {"sort_by": "created_at:asc"}
 
 
 class IncidentsStream(ParentStream, IncrementalStream):
@@ -64,8 +70,28 @@ class IncidentsStream(ParentStream, IncrementalStream):
     overlap = CHANGE_LOG_OVERLAP
     state_time_keys = ("replication_key_value", "backfill_from")
 
+    def children_ahead(self) -> bool:
+        """Only a first backfill emits every incident it reads (later feeds filter)."""
+        return self.bookmark() is None
+
+    def lookahead_requests(self) -> list[Request]:
+        """The first creation windows of a backfill, or the open-incident rescan."""
+        _start, end = self.plan()
+        bookmark = self.bookmark()
+        unfinished = self.stream_state.get("backfill_from")
+        if bookmark is None or unfinished:
+            start = parse_time(unfinished) if unfinished else self.settings.anchor_date
+            windows = itertools.islice(windows_between(start, end, INCIDENT_WINDOW), 3)
+            return [
+                (self.path, self.first_page_query({**BACKFILL, **w.params()}), None)
+                for w in windows
+            ]
+        if end - self.overlap > self._silent_positions(bookmark)["open"]:
+            return [(self.path, self.first_page_query(OPEN_QUERY), None)]
+        return []
+
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        end = self.sync_end()
+        _start, end = self.plan()
         bookmark = self.bookmark()
         self.versions = Versions(
             self.stream_state.get("versions"), self.stream_state.get("notes_unread")
@@ -134,9 +160,8 @@ class IncidentsStream(ParentStream, IncrementalStream):
             noted.read_log(self, end)
         progress = self.progress(start, end)
         windows = windows_between(start, end, INCIDENT_WINDOW)
-        params = {"sort_by": "created_at:asc"}
         self._save(changes_from, backfill_from=iso_z(start), noted=noted.to_state())
-        for window, page in self.window_pages(self.path, params, windows):
+        for window, page in self.window_pages(self.path, BACKFILL, windows):
             if page is None:
                 self._save(changes_from, backfill_from=iso_z(window.end), noted=noted.to_state())
                 progress.window_done(window)
@@ -180,8 +205,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
         they emit: a note edit is one such change."""
         moved_on = end - self.overlap
         if moved_on > self.silent_from["open"]:  # PagerDuty's clock moved since the last look
-            query = {"date_range": "all", "statuses[]": OPEN_STATUSES}
-            opened = self.classic_pages(self.path, query)
+            opened = self.classic_pages(self.path, OPEN_QUERY)
             yield from self._emit_silent(opened, since=self.silent_from["open"])
             self.silent_from["open"] = moved_on
             self._save(changes_from)
@@ -429,6 +453,7 @@ class IncidentNotesStream(ChildStream):
     parent_stream_type = IncidentsStream
     parent_key = "incident_id"
     records_key = "notes"
+    prepares_ahead = False  # which incidents need notes is known only as the run goes
 
     def wanted(self, parent: dict[str, t.Any]) -> bool:
         incidents = t.cast("IncidentsStream", self.tap.streams["incidents"])
