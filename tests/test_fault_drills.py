@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.support.tap_runs import config_for, run_process
@@ -23,7 +25,13 @@ def test_refused_first_request_is_one_line_and_a_nonzero_exit(
     assert output.returncode != 0
     lines = [line for line in output.stderr.splitlines() if line.startswith("tap-pagerduty:")]
     assert len(lines) == 1, output.stderr[-3000:]
-    assert "teams" in lines[0] and "/teams" in lines[0] and f"HTTP {status}" in lines[0]
+    assert f"HTTP {status}" in lines[0]
+    if status == 401:
+        # Every request is refused; the first refusal of the run is reported, which may be a
+        # later stream's first page sent ahead, and nothing is sent after it.
+        assert re.search(r"tap-pagerduty: (teams|priorities): GET /(teams|priorities) ", lines[0])
+    else:
+        assert "teams" in lines[0] and "/teams" in lines[0]
     assert "Traceback" not in output.stderr
     assert not output.records.get("teams")
 
