@@ -8,6 +8,7 @@ own message. The paging helpers at the bottom are the only places that loop over
 
 from __future__ import annotations
 
+import itertools
 import random
 import ssl
 import threading
@@ -187,6 +188,9 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         self.tap.prefetch.plan(self, clock_known=True)
         return payload
 
+    #: How many pages after a first page read ahead may be read ahead too (None: a whole
+    #: short listing).
+    pages_ahead: t.ClassVar[int | None] = None
     #: Whether `lookahead_requests` needs PagerDuty's clock (ranges that end at "now").
     lookahead_needs_clock: t.ClassVar[bool] = False
 
@@ -442,6 +446,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         *,
         key: str | None = None,
         lookahead: int = 3,
+        pages_ahead: int | None = None,
     ) -> Iterator[tuple[Window, list[dict[str, t.Any]] | None]]:
         """Pages of consecutive time windows, in window order.
 
@@ -483,7 +488,10 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
                         pending.appendleft((part, first_page(part)))
                     continue
                 window_params = {**params, **window.params()}
-                for records in self._remaining_pages(path, window_params, first, limit, key):
+                remaining = self._remaining_pages(
+                    path, window_params, first, limit, key, pages_ahead=pages_ahead
+                )
+                for records in remaining:
                     yield window, records
                 yield window, None
         finally:  # closed early (an error, or a killed run): drop what is queued
@@ -496,7 +504,12 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         first: dict[str, t.Any],
         limit: int,
         key: str | None = None,
+        *,
+        pages_ahead: int | None = None,
     ) -> Iterator[list[dict[str, t.Any]]]:
+        """The pages after `first`, requested concurrently: all at once, or at most
+        `pages_ahead` beyond the one being read (a stream whose pages are slow to consume,
+        because of their children, then loses little if it is killed)."""
         key = key or self.key
         records = first.get(key) or []
         yield records
@@ -504,11 +517,18 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         if queries is None:  # no `total`: follow `more`
             yield from self.sequential_pages(path, params, limit, len(records), key)
             return
-        futures = [self.tap.submit(self.fetch, path, query) for query in queries]
+        window = len(queries) if pages_ahead is None else pages_ahead + 1
+        waiting = iter(queries)
+        futures: deque[Future[dict[str, t.Any]]] = deque(
+            self.tap.submit(self.fetch, path, query) for query in itertools.islice(waiting, window)
+        )
         last = first
         try:
-            for future in futures:
-                last = future.result()
+            while futures:
+                last = futures.popleft().result()
+                upcoming = next(waiting, None)
+                if upcoming is not None:
+                    futures.append(self.tap.submit(self.fetch, path, upcoming))
                 yield last.get(key) or []
         finally:
             cancel(futures)

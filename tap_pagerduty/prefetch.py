@@ -88,6 +88,7 @@ class LookAhead:
         queries = stream.later_page_queries(base, first) or []
         if len(queries) > MAX_PAGES_AHEAD:
             return
+        queries = queries[: stream.pages_ahead]
         for query in queries:
             future = self.tap.submit(stream.fetch_ahead, path, query)
             with self.lock:

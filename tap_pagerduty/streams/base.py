@@ -61,15 +61,20 @@ class ParentStream(PagerDutyStream):
 
     def prepare_ahead(self, records: Records) -> None:
         """A page of this stream was read ahead: request the children that allow it."""
-        for child in self.selected_children():
-            if child.prepares_ahead:
-                child.prepare(records)
+        self.prepare_children(records, [c for c in self.selected_children() if c.prepares_ahead])
+
+    @staticmethod
+    def prepare_children(records: Records, children: list[ChildStream]) -> None:
+        """Request children record by record (all children of the first record first), in
+        the order the SDK will sync them: the first record is done soonest."""
+        for record in records:
+            for child in children:
+                child.prepare([record])
 
     def emit(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
         records = list(records)
         children = self.selected_children()
-        for child in children:
-            child.prepare(records)
+        self.prepare_children(records, children)
         try:
             yield from records
         except GeneratorExit:  # the sync stopped early: drop children fetched ahead
