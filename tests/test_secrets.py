@@ -41,9 +41,15 @@ with requests_mock.Mocker() as mock:
 
 
 @pytest.mark.parametrize(
-    "kind", ["invalid_header", "encoding", "connection", "bug"], ids=lambda k: k
+    ("credential", "kind"),
+    [
+        ("api_token", "invalid_header"),
+        ("api_token", "encoding"),
+        ("api_token", "connection"),
+        ("api_token", "bug"),
+        ("oauth_token", "invalid_header"),
+    ],
 )
-@pytest.mark.parametrize("credential", ["api_token", "oauth_token"])
 def test_header_values_never_reach_stdout_or_stderr(tmp_path, kind: str, credential: str) -> None:
     config = {
         credential: TOKEN,
