@@ -69,6 +69,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
     child_key = "incident_id"
     max_window = INCIDENT_WINDOW
     overlap = CHANGE_LOG_OVERLAP
+    state_time_keys = ("replication_key_value", "backfill_from")
     pages_ahead = 1
 
     def records_ahead(self) -> int:
