@@ -45,24 +45,6 @@ def read_state(path: Path) -> dict[str, t.Any] | None:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def resumable(state: dict[str, t.Any] | None) -> dict[str, t.Any] | None:
-    """The state to resume from, without the incidents' `versions` memo while a first
-    backfill is unfinished (`backfill_from` set).
-
-    Work-around for the tap (tap_pagerduty/streams/incidents.py): the backfill remembers the
-    versions of a whole page before it emits the page's incidents, and checkpoints after each
-    incident; a run killed mid-page then resumes believing the rest of the page was emitted,
-    and skips those of its incidents updated lately. Without the memo the resumed run emits
-    again what it cannot prove it wrote; the key removes the duplicates."""
-    incidents = (state or {}).get("bookmarks", {}).get("incidents")
-    if not incidents or not incidents.get("backfill_from"):
-        return state
-    trimmed = json.loads(json.dumps(state))
-    for key in ("versions", "notes_unread"):
-        trimmed["bookmarks"]["incidents"].pop(key, None)
-    return trimmed
-
-
 def write_json_atomically(path: Path, value: t.Any) -> None:
     """Write to a temporary file and rename it: a reader never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +66,7 @@ def run_tap(
 ) -> TapRunResult:
     """Run the tap once, resuming from `state_path` when it exists."""
     started = time.monotonic()
-    state = resumable(read_state(state_path))
+    state = read_state(state_path)
     output_file = new_output_file(output_dir, unit)
     secret = str(config.get("api_token") or "")
     with tempfile.TemporaryDirectory(prefix="tap-pagerduty-run-") as scratch:
