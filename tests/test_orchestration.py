@@ -476,14 +476,18 @@ def test_backfill_hands_over_to_the_incremental_sync_without_gap(backfilled):
     ]
     assert changed
     assert_union_is_truth(emulator, paths, "acme", kept={"change_events"})
-    # The first incremental run emitted only incidents that changed after the start: no
-    # incident the backfill already had in its latest version came again.
-    incremental = sorted(Path(paths.output_dir, "acme").glob("*-incremental.jsonl"))
+    # The first incremental run emitted exactly what the backfill did not have in its latest
+    # version: the incidents that changed after a slice read them, and no version it wrote.
+    outputs = sorted(Path(paths.output_dir, "acme").glob("*.jsonl"))
+    incremental = [path for path in outputs if path.name.endswith("-incremental.jsonl")]
     assert len(incremental) == 1
-    messages = [json.loads(line) for line in incremental[0].read_text().splitlines()]
-    emitted = [
-        m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == "incidents"
-    ]
-    assert emitted
-    assert all(r["updated_at"] >= plan["started_at"] for r in emitted)
+    written: dict[str, str] = {}
+    for path in outputs:
+        if path not in incremental:
+            for record in records_of(path, "incidents"):
+                written[record["id"]] = max(record["updated_at"], written.get(record["id"], ""))
+    emitted = records_of(incremental[0], "incidents")
+    stale = {i["id"] for i in changed if written.get(i["id"], "") < i["updated_at"]}
+    assert {r["id"] for r in emitted} == stale
+    assert all(r["updated_at"] > written.get(r["id"], "") for r in emitted)
     assert len({r["id"] for r in emitted}) == len(emitted)
