@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 
 from singer_sdk import typing as th
 
+from tap_pagerduty.extra_settings import EXTRA_PROPERTIES, ExtraSettings, uses_client_credentials
+
 REGION_URLS = {
     "us": "https://api.pagerduty.com",
     "eu": "https://api.eu.pagerduty.com",
@@ -117,6 +119,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="User-Agent header sent with every request.",
     ),
 ).to_dict()
+CONFIG_SCHEMA["properties"].update(EXTRA_PROPERTIES)
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,7 @@ class Settings:
     max_retries: int
     oncall_days: int
     user_agent: str
+    extra: ExtraSettings
 
     @classmethod
     def from_config(cls, config: t.Mapping[str, t.Any], *, now: datetime | None = None) -> Settings:
@@ -158,6 +162,13 @@ class Settings:
             max_retries=int(_number(config, "max_retries", 0, 50, integer=True)),
             oncall_days=int(_number(config, "oncall_days", 1, 90, integer=True)),
             user_agent=str(config.get("user_agent") or "tap-pagerduty"),
+            extra=ExtraSettings.from_config(
+                config,
+                anchor=anchor,
+                error=SettingsError,
+                parse_date=_date,
+                check_url=_checked_url,
+            ),
         )
 
 
@@ -172,6 +183,8 @@ _DEFAULTS: dict[str, float] = {
 
 
 def _authorization(config: t.Mapping[str, t.Any]) -> str:
+    if uses_client_credentials(config):
+        return ""  # a token from the identity service, fetched when needed (oauth.py)
     api_token = (config.get("api_token") or "").strip()
     oauth_token = (config.get("oauth_token") or "").strip()
     if api_token and oauth_token:
@@ -202,12 +215,17 @@ def _base_url(config: t.Mapping[str, t.Any]) -> str:
         raise SettingsError(
             f"Setting 'api_url' ({api_url!r}) is not a URL: use e.g. https://api.pagerduty.com."
         )
-    if parsed.scheme == "http" and not _is_loopback(parsed.hostname):
+    return _checked_url("api_url", str(api_url)).rstrip("/")
+
+
+def _checked_url(name: str, url: str) -> str:
+    host = urlparse(url).hostname or ""
+    if urlparse(url).scheme == "http" and not _is_loopback(host):
         raise SettingsError(
-            f"Setting 'api_url' uses plain http for remote host {parsed.hostname!r}: "
+            f"Setting '{name}' uses plain http for remote host {host!r}: "
             "use https (plain http is allowed only for localhost)."
         )
-    return str(api_url).rstrip("/")
+    return url
 
 
 def _is_loopback(host: str) -> bool:

@@ -53,6 +53,10 @@ def truth_counts(emulator, now: str) -> dict[str, int]:
             start = datetime.fromisoformat(now.replace("Z", "+00:00"))
             until = z(start + timedelta(days=ONCALL_DAYS))
             records = emulator.truth("oncalls", since=now, until=until)
+        elif stream in ("schedule_overrides", "schedule_users"):  # anchor .. now + 90 days
+            start = datetime.fromisoformat(now.replace("Z", "+00:00"))
+            until = z(start + timedelta(days=90))
+            records = emulator.truth(stream, since=ANCHOR, until=until)
         elif stream in FROM_ANCHOR:
             records = emulator.truth(stream, since=ANCHOR, until=now)
         else:

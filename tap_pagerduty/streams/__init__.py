@@ -28,6 +28,13 @@ from tap_pagerduty.streams.account import (
     WebhookSubscriptionsStream,
 )
 from tap_pagerduty.streams.base import IncrementalStream
+from tap_pagerduty.streams.custom_fields import (
+    IncidentCustomFieldsStream,
+    IncidentCustomFieldValuesStream,
+    IncidentTypesStream,
+    ServiceCustomFieldsStream,
+    ServiceCustomFieldValuesStream,
+)
 from tap_pagerduty.streams.history import (
     AnalyticsIncidentsStream,
     AuditRecordsStream,
@@ -40,7 +47,9 @@ from tap_pagerduty.streams.incidents import (
     LogEntriesStream,
     NotificationsStream,
 )
+from tap_pagerduty.streams.licenses import LicenseAllocationsStream, LicensesStream
 from tap_pagerduty.streams.oncalls import OncallsStream
+from tap_pagerduty.streams.schedules_extra import ScheduleOverridesStream, ScheduleUsersStream
 
 STREAM_TYPES = [
     UsersStream,
@@ -50,8 +59,11 @@ STREAM_TYPES = [
     TeamMembersStream,
     ServicesStream,
     ServiceIntegrationsStream,
+    ServiceCustomFieldValuesStream,
     EscalationPoliciesStream,
     SchedulesStream,
+    ScheduleOverridesStream,
+    ScheduleUsersStream,
     PrioritiesStream,
     TagsStream,
     BusinessServicesStream,
@@ -66,9 +78,15 @@ STREAM_TYPES = [
     EventOrchestrationsStream,
     RulesetsStream,
     StatusDashboardsStream,
+    IncidentTypesStream,
+    IncidentCustomFieldsStream,
+    ServiceCustomFieldsStream,
+    LicensesStream,
+    LicenseAllocationsStream,
     IncidentsStream,
     IncidentAlertsStream,
     IncidentNotesStream,
+    IncidentCustomFieldValuesStream,
     LogEntriesStream,
     NotificationsStream,
     AuditRecordsStream,

@@ -92,10 +92,11 @@ class EscalationPoliciesStream(ListStream):
     path = "/escalation_policies"
 
 
-class SchedulesStream(ListStream):
+class SchedulesStream(ParentStream, ListStream):
     name = "schedules"
     path = "/schedules"
     extra_params: t.ClassVar[dict[str, t.Any]] = {"include[]": ["schedule_layers"]}
+    child_key = "schedule_id"
 
 
 class PrioritiesStream(ListStream):

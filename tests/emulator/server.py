@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from .data import DAY, World, iso, parse_utc
+from .extras import POST_PATHS, Extras
 from .render import Renderer, dumpb
 
 try:
@@ -218,6 +219,8 @@ class Emulator:
             bursts=tuple(parsed_bursts),
         )
         self.r = Renderer(self.world)
+        self.extras = Extras(self)  # custom fields, overrides, licenses, metrics, OAuth
+        self.world.incident_type_name = self.extras.incident_type_name
         self.stats_ = Stats()
         self._fault_lock = threading.Lock()
         self._fault_rng = random.Random(seed * 7 + 12345)
@@ -631,6 +634,7 @@ class Emulator:
                 self.h_one,
             ),
         ]
+        self.extras.add_routes(simple, patterns)
         return simple, patterns
 
     def _route(self, method: str, path: str, q: Query, body: bytes) -> tuple[int, bytes]:
@@ -638,7 +642,7 @@ class Emulator:
         fn = simple.get(path)
         with self.lock:
             if fn is not None:
-                if path.startswith("/analytics/"):
+                if path.startswith("/analytics/") or path in POST_PATHS:
                     return fn(q, body)
                 return fn(q)
             for rx, f in patterns:
@@ -1353,6 +1357,9 @@ class Emulator:
             if since is None or until is None:
                 raise ValueError("oncalls truth needs since and until")
             return [loads(r.oncall(o)) for o in w.oncalls(since, until)]
+        extra = self.extras.truth(stream, since, until)
+        if extra is not None:
+            return extra
         raise KeyError(f"unknown stream {stream!r}")
 
 

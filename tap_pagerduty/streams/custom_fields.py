@@ -1,0 +1,224 @@
+"""Custom fields: incident types, the fields defined on them and on services, and the values
+those fields hold on each incident and service.
+
+Values cost one request per record (PagerDuty has no bulk listing), so they are read only
+where a field can hold one: for incidents emitted in this run whose type (or a parent type)
+has fields, and for services only when a service field is defined.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import typing as t
+
+from tap_pagerduty.client import PagerDutyAPIError
+from tap_pagerduty.streams.account import ServicesStream
+from tap_pagerduty.streams.base import ParentStream, Records
+from tap_pagerduty.streams.incidents import IncidentsStream
+from tap_pagerduty.streams.single_page import SinglePageChild, SinglePageList
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from singer_sdk.helpers.types import Context, Record
+
+FIELD_OPTIONS = {"include[]": ["field_options"]}
+UNAVAILABLE = (402, 403)
+
+
+def as_text(value: t.Any) -> str | None:
+    """A field value as text: strings (also urls and datetimes) as they are, anything else
+    (booleans, numbers, the lists of multi-value fields) as JSON. One column type for every
+    field keeps targets simple; `data_type` and `field_type` say how to read it back."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+class TextValues:
+    """Writes the named fields (which PagerDuty types per custom field) `as_text`."""
+
+    text_fields: t.ClassVar[tuple[str, ...]] = ()
+
+    def post_process(self, row: Record, context: Context | None = None) -> Record | None:
+        for name in self.text_fields:
+            if name in row:
+                row[name] = as_text(row[name])
+        return row
+
+
+class OptionalChild(SinglePageChild):
+    """A child stream that stops, with one warning, when PagerDuty answers 402/403
+    (the account lacks the feature or the token the scope), instead of failing the run."""
+
+    optional = True
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unavailable = False
+
+    def prepare(self, parents: Records) -> None:
+        if not self.unavailable:
+            super().prepare(self.parents_with_fields(parents))
+
+    def parents_with_fields(self, parents: Records) -> Records:
+        return parents
+
+    def fetch_children(self, parent_id: str) -> Records:
+        if self.unavailable:
+            return []
+        return super().fetch_children(parent_id)
+
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        try:
+            yield from super().get_records(context)
+        except PagerDutyAPIError as error:
+            if error.status not in UNAVAILABLE:
+                raise
+            self.give_up(str(error))
+
+    def give_up(self, reason: str) -> None:
+        if not self.unavailable:
+            self.unavailable = True
+            self.discard_prepared()
+            self.logger.warning("Skipping stream '%s': %s", self.name, reason)
+
+
+class IncidentTypesStream(ParentStream, SinglePageList):
+    """Every incident type, enabled or not (PagerDuty lists only enabled ones by default)."""
+
+    name = "incident_types"
+    path = "/incidents/types"
+    records_key = "incident_types"
+    extra_params: t.ClassVar[dict[str, t.Any]] = {"filter": "all"}
+    child_key = "incident_type_id"
+    optional = True
+
+
+class IncidentCustomFieldsStream(TextValues, SinglePageChild):
+    """Field definitions of each incident type, with their fixed options (`field_options`)."""
+
+    name = "incident_custom_fields"
+    path = "/incidents/types/{incident_type_id}/custom_fields"
+    parent_stream_type = IncidentTypesStream
+    parent_key = "incident_type_id"
+    primary_keys = ("incident_type_id", "id")
+    records_key = "fields"
+    extra_params = FIELD_OPTIONS
+    text_fields = ("default_value",)
+
+
+class ServiceCustomFieldsStream(TextValues, SinglePageList):
+    name = "service_custom_fields"
+    path = "/services/custom_fields"
+    records_key = "fields"
+    extra_params = FIELD_OPTIONS
+    text_fields = ("default_value",)
+    optional = True
+
+
+class TypesWithFields:
+    """Which incident types have custom fields, read once per run (1 + one per type).
+
+    A type counts when it or a parent type has a field. An incident whose type is not
+    listed is treated as having fields: reading too much is safe, missing values is not."""
+
+    def __init__(self, stream: OptionalChild) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+        self.without_fields: set[str] | None = None
+
+    def has_fields(self, type_name: str | None) -> bool:
+        with self.lock:
+            if self.without_fields is None:
+                self.without_fields = self._read()
+        return (type_name or "incident_default") not in self.without_fields
+
+    def _read(self) -> set[str]:
+        stream = self.stream
+        types = stream.fetch("/incidents/types", {"filter": "all"}).get("incident_types") or []
+        by_id = {kind["id"]: kind for kind in types}
+        own: dict[str, bool] = {}
+        for kind in types:
+            fields = stream.fetch(f"/incidents/types/{kind['id']}/custom_fields")
+            own[kind["id"]] = bool(fields.get("fields"))
+
+        def inherited(type_id: str) -> bool:
+            seen: set[str] = set()
+            while type_id in by_id and type_id not in seen:
+                seen.add(type_id)
+                if own.get(type_id):
+                    return True
+                type_id = (by_id[type_id].get("parent") or {}).get("id") or ""
+            return False
+
+        return {kind["name"] for kind in types if not inherited(kind["id"])}
+
+
+class IncidentCustomFieldValuesStream(TextValues, OptionalChild):
+    """Custom field values of each incident emitted in this run (new or changed) whose type
+    has fields: one request per such incident."""
+
+    name = "incident_custom_field_values"
+    path = "/incidents/{incident_id}/custom_fields/values"
+    parent_stream_type = IncidentsStream
+    parent_key = "incident_id"
+    primary_keys = ("incident_id", "id")
+    records_key = "custom_fields"
+    text_fields = ("value",)
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.catalog = TypesWithFields(self)
+
+    def parents_with_fields(self, parents: Records) -> Records:
+        try:
+            return [p for p in parents if self.catalog.has_fields(_type_name(p))]
+        except PagerDutyAPIError as error:
+            if error.status not in UNAVAILABLE:
+                raise
+            self.give_up(f"cannot read the incident types and their fields: {error}")
+            return []
+
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        if (context or {}).get(self.parent_key) not in self._ready:
+            return  # not prepared: the incident's type has no fields
+        yield from super().get_records(context)
+
+
+class ServiceCustomFieldValuesStream(TextValues, OptionalChild):
+    """Custom field values of each service: one request per service, none at all when no
+    service custom field is defined."""
+
+    name = "service_custom_field_values"
+    path = "/services/{service_id}/custom_fields/values"
+    parent_stream_type = ServicesStream
+    parent_key = "service_id"
+    primary_keys = ("service_id", "id")
+    records_key = "custom_fields"
+    text_fields = ("value",)
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.defined: bool | None = None
+
+    def parents_with_fields(self, parents: Records) -> Records:
+        if self.defined is None:
+            try:
+                fields = self.fetch("/services/custom_fields").get("fields")
+            except PagerDutyAPIError as error:
+                if error.status not in UNAVAILABLE:
+                    raise
+                self.give_up(f"cannot read the service custom fields: {error}")
+                return []
+            self.defined = bool(fields)
+        return parents if self.defined else []
+
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        if self.defined:
+            yield from super().get_records(context)
+
+
+def _type_name(incident: dict[str, t.Any]) -> str | None:
+    return (incident.get("incident_type") or {}).get("name")
