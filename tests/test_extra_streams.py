@@ -1,0 +1,114 @@
+"""Custom fields, incident types, schedule overrides and users, licenses: ground truth on a
+first and an incremental sync, what the values cost, and skipping what an account lacks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tap_pagerduty.windows import iso_z, parse_time
+from tests.support.tap_runs import ANCHOR, assert_matches_truth, config_for, run_in_process
+
+NOW = "2026-11-01T00:00:00Z"
+FULL = [
+    "incident_types",
+    "incident_custom_fields",
+    "service_custom_fields",
+    "services",
+    "service_custom_field_values",
+    "schedules",
+    "schedule_overrides",
+    "schedule_users",
+    "licenses",
+    "license_allocations",
+]
+STREAMS = [*FULL, "incidents", "incident_custom_field_values"]
+VALUES_PATH = "/incidents/{id}/custom_fields/values"
+
+
+def schedule_window(now: str) -> dict[str, str]:
+    return {"since": ANCHOR, "until": iso_z(parse_time(now) + timedelta(days=90))}
+
+
+def truth(emulator, stream: str, now: str) -> list[dict]:
+    if stream in ("schedule_overrides", "schedule_users"):
+        return emulator.truth(stream, **schedule_window(now))
+    if stream in ("incidents", "incident_custom_field_values"):
+        return emulator.truth(stream, since=ANCHOR, until=now)
+    return emulator.truth(stream)
+
+
+def value_requests(emulator) -> list[str]:
+    return [
+        path.split("/")[2]
+        for _t, _m, path, _q, _s in emulator.stats(log=True)["log"]
+        if path.endswith("/custom_fields/values") and path.startswith("/incidents/")
+    ]
+
+
+def test_first_and_incremental_sync_equal_ground_truth(emulator_factory) -> None:
+    emulator = emulator_factory(seed=31, incidents=300, days=200, now=NOW, rate_limit=0)
+    config = config_for(emulator)
+    first = run_in_process(config, STREAMS)
+    for stream in STREAMS:
+        expected = truth(emulator, stream, NOW)
+        assert expected, f"the emulator has no {stream}: the test would prove nothing"
+        assert_matches_truth(stream, first.records.get(stream, []), expected, "first sync")
+    # Values were asked only for incidents whose type has fields (most have none here).
+    typed = {
+        i["id"]
+        for i in first.records["incidents"]
+        if i["incident_type"]["name"] != "incident_default"
+    }
+    asked = value_requests(emulator)
+    assert sorted(asked) == sorted(typed)
+    assert 0 < len(asked) < len(first.records["incidents"]) / 2
+
+    emulator.advance(30)
+    later = iso_z(parse_time(NOW) + timedelta(hours=30))
+    emulator.reset_stats()
+    second = run_in_process(config, STREAMS, first.last_state)
+    emitted = {i["id"] for i in second.records.get("incidents", [])}
+    assert emitted, "the emulator changed nothing: the incremental test would prove nothing"
+    # Only incidents emitted in this run cost a value request.
+    assert set(value_requests(emulator)) <= emitted
+    for stream in STREAMS:
+        expected = truth(emulator, stream, later)
+        got = second.records.get(stream, [])
+        if stream in ("incidents", "incident_custom_field_values"):
+            got = first.records.get(stream, []) + got  # a target upserts by key
+        assert_matches_truth(stream, got, expected, "incremental sync")
+
+
+def test_no_field_defined_means_no_value_request(emulator_factory) -> None:
+    emulator = emulator_factory(seed=32, incidents=120, days=60, now=NOW, rate_limit=0)
+    emulator.extras.incident_fields_defined = False
+    emulator.extras.service_fields_defined = False
+    output = run_in_process(config_for(emulator), STREAMS)
+    assert len(output.records["incidents"]) > 50
+    by_path = emulator.stats()["by_path"]
+    assert VALUES_PATH not in by_path
+    assert "/services/{id}/custom_fields/values" not in by_path
+    assert "incident_custom_field_values" not in output.records
+    assert "service_custom_field_values" not in output.records
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "skipped"),
+    [
+        ("/incidents/types", 402, ["incident_types", "incident_custom_fields"]),
+        ("/services/custom_fields", 403, ["service_custom_fields", "service_custom_field_values"]),
+        ("/licenses", 403, ["licenses"]),
+        ("/license_allocations", 402, ["license_allocations"]),
+    ],
+)
+def test_streams_the_account_lacks_are_skipped(emulator_factory, path, status, skipped) -> None:
+    emulator = emulator_factory(
+        seed=33, incidents=60, days=30, now=NOW, rate_limit=0, force_status={path: status}
+    )
+    output = run_in_process(config_for(emulator), STREAMS)
+    for stream in skipped:
+        assert stream not in output.records, stream
+    assert len(output.records["schedule_overrides"]) > 0  # the run went on
+    assert len(output.records["incidents"]) == len(emulator.truth("incidents", since=ANCHOR))
