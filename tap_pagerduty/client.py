@@ -25,6 +25,7 @@ from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
 
+from tap_pagerduty import oauth
 from tap_pagerduty.output import FastRecordMessages
 from tap_pagerduty.schema_files import schema_dir
 from tap_pagerduty.windows import OFFSET_CAP, Window
@@ -100,7 +101,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
 
     @property
     def authenticator(self) -> APIKeyAuthenticator:
-        return APIKeyAuthenticator(key="Authorization", value=self.settings.authorization)
+        return APIKeyAuthenticator(key="Authorization", value=oauth.authorization(self))
 
     @property
     def http_headers(self) -> dict[str, str]:
@@ -196,6 +197,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
     def _attempt(
         self, prepared: requests.PreparedRequest, context: Context | None
     ) -> dict[str, t.Any]:
+        oauth.before_request(self)  # an OAuth app token is fetched outside the request slot
         with self.tap.throttle.request_slot():
             response = self._request(prepared, context)
         try:
@@ -218,7 +220,8 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
             if wait is not None:
                 self.tap.throttle.pause(wait)  # every thread waits, not just this one
             raise RateLimitedError(self._describe(response), response, wait)
-        if status in RETRY_STATUSES or status >= 500:
+        renew = status == 401 and oauth.retry_after_401(self, response)  # expired app token
+        if status in RETRY_STATUSES or status >= 500 or renew:
             raise RetriableAPIError(self._describe(response), response)
         if status >= 400:
             raise PagerDutyAPIError(self._describe(response), status)
@@ -234,7 +237,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         if detail:
             line += f": {detail}"
         if status in HINTS:
-            line += f" ({HINTS[status]})"
+            line += f" ({HINTS[status]}{oauth.scope_hint(self) if status == 403 else ''})"
         return line
 
     @staticmethod

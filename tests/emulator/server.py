@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from .data import DAY, World, iso, parse_utc
-from .extras import POST_PATHS, Extras
+from .extras import POST_PATHS, TOKEN_PATH, Extras
 from .render import Renderer, dumpb
 
 try:
@@ -392,7 +392,8 @@ class Emulator:
             st.bump("missing_accept")
         if method != "GET" and not (
             method == "POST"
-            and path in ("/analytics/raw/incidents", "/analytics/metrics/incidents/all")
+            and path
+            in ("/analytics/raw/incidents", "/analytics/metrics/incidents/all", *POST_PATHS)
         ):
             st.bump("write_attempts")
             h.reply(
@@ -409,8 +410,12 @@ class Emulator:
                 self._rl_headers(token, peek=True),
             )
             return 405
+        if path == TOKEN_PATH:  # the identity service: no API token, form body
+            status, payload = self.extras.h_token(body)
+            h.reply(status, payload, {})
+            return status
         auth = h.headers.get("Authorization")
-        if token is None or token not in self.tokens:
+        if token is None or (token not in self.tokens and not self.extras.token_valid(token)):
             if auth and auth.startswith("Bearer "):
                 h.reply(401, b"Unauthorized", {}, content_type="text/plain; charset=utf-8")
             else:
@@ -437,6 +442,15 @@ class Emulator:
                 self._rl_headers(token, peek=True),
             )
             return status
+        missing = self.extras.missing_scope(token, path)
+        if missing:
+            errors = [f"The access token does not have the required scope: {missing}"]
+            h.reply(
+                403,
+                dumpb({"error": {"message": "Forbidden", "code": 2010, "errors": errors}}),
+                self._rl_headers(token, peek=True),
+            )
+            return 403
         rl = self._rate_limit(token)
         if rl is None:
             h.reply(
