@@ -22,6 +22,10 @@ from tests.support.tap_runs import as_written
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 STREAMS = [
+    "analytics_metrics_escalation_policies",
+    "analytics_metrics_responders",
+    "analytics_metrics_services",
+    "analytics_metrics_teams",
     "incident_custom_field_values",
     "incident_custom_fields",
     "incident_types",
@@ -75,6 +79,10 @@ PRIMARY_KEYS: dict[str, list[str]] = {
     "team_members": ["team_id", "user_id"],
     "abilities": ["name"],
     "license_allocations": ["user_id", "license_id"],
+    "analytics_metrics_services": ["service_id", "range_start"],
+    "analytics_metrics_teams": ["team_id", "range_start"],
+    "analytics_metrics_escalation_policies": ["escalation_policy_id", "range_start"],
+    "analytics_metrics_responders": ["responder_id", "date_range_start"],
 }
 
 # Fields the tap adds to the API object (not present in the emulator's truth records).
@@ -326,6 +334,8 @@ def _truth(emulator, stream: str) -> list[dict[str, Any]]:
         return emulator.truth(stream, since=since, until=until)
     if stream in ("schedule_overrides", "schedule_users"):
         return emulator.truth(stream, since="2026-01-01T00:00:00Z", until="2027-01-01T00:00:00Z")
+    if stream.startswith("analytics_metrics_"):
+        return emulator.truth(stream, since="2026-01-01T00:00:00Z", until="2026-11-01T00:00:00Z")
     return [as_written(stream, r) for r in emulator.truth(stream)]
 
 

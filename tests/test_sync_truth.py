@@ -21,6 +21,10 @@ INCREMENTAL_FROM_ANCHOR = {
     "analytics_incidents",
     "change_events",
     "incident_custom_field_values",
+    "analytics_metrics_services",
+    "analytics_metrics_teams",
+    "analytics_metrics_escalation_policies",
+    "analytics_metrics_responders",
 }
 # Read over `overrides_start_date` (default: the anchor) .. now + `overrides_days_ahead` (90).
 SCHEDULE_WINDOW_STREAMS = {"schedule_overrides", "schedule_users"}

@@ -48,6 +48,12 @@ from tap_pagerduty.streams.incidents import (
     NotificationsStream,
 )
 from tap_pagerduty.streams.licenses import LicenseAllocationsStream, LicensesStream
+from tap_pagerduty.streams.metrics import (
+    EscalationPolicyMetricsStream,
+    ResponderMetricsStream,
+    ServiceMetricsStream,
+    TeamMetricsStream,
+)
 from tap_pagerduty.streams.oncalls import OncallsStream
 from tap_pagerduty.streams.schedules_extra import ScheduleOverridesStream, ScheduleUsersStream
 
@@ -92,6 +98,10 @@ STREAM_TYPES = [
     AuditRecordsStream,
     ChangeEventsStream,
     AnalyticsIncidentsStream,
+    ServiceMetricsStream,
+    TeamMetricsStream,
+    EscalationPolicyMetricsStream,
+    ResponderMetricsStream,
 ]
 
 # Streams read from `anchor_date` on: the incremental ones and the children of incidents.

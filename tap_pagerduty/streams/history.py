@@ -7,6 +7,7 @@ import typing as t
 from datetime import timedelta
 
 from tap_pagerduty.streams.base import IncrementalStream, WindowedStream
+from tap_pagerduty.streams.metrics import access_filter
 from tap_pagerduty.windows import iso_z
 
 if t.TYPE_CHECKING:
@@ -71,9 +72,10 @@ class AnalyticsIncidentsStream(IncrementalStream):
 
     def _records(self) -> Iterator[dict[str, t.Any]]:
         end = self.sync_end()
-        filters = {
+        filters: dict[str, t.Any] = {
             "created_at_start": iso_z(self.settings.anchor_date),
             "created_at_end": iso_z(end),
+            **access_filter(self, "service_ids"),  # required for OAuth and user tokens
         }
         bookmark = self.bookmark()
         if bookmark is not None:

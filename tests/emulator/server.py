@@ -451,6 +451,16 @@ class Emulator:
                 self._rl_headers(token, peek=True),
             )
             return 403
+        if self.extras.analytics_unfiltered(token, path, body):
+            errors = ["OAuth and user-level tokens must filter by team_ids or service_ids."]
+            h.reply(
+                400,
+                dumpb(
+                    {"error": {"message": "Invalid Input Provided", "code": 2001, "errors": errors}}
+                ),
+                self._rl_headers(token, peek=True),
+            )
+            return 400
         rl = self._rate_limit(token)
         if rl is None:
             h.reply(
