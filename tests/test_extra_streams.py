@@ -112,3 +112,55 @@ def test_streams_the_account_lacks_are_skipped(emulator_factory, path, status, s
         assert stream not in output.records, stream
     assert len(output.records["schedule_overrides"]) > 0  # the run went on
     assert len(output.records["incidents"]) == len(emulator.truth("incidents", since=ANCHOR))
+
+
+METRICS = [
+    "analytics_metrics_services",
+    "analytics_metrics_teams",
+    "analytics_metrics_escalation_policies",
+    "analytics_metrics_responders",
+]
+
+
+def test_metrics_first_and_later_sync_equal_ground_truth(emulator_factory) -> None:
+    emulator = emulator_factory(seed=34, incidents=300, days=400, now=NOW, rate_limit=0)
+    config = config_for(emulator)
+    first = run_in_process(config, METRICS)
+    for stream in METRICS:
+        expected = emulator.truth(stream, since=ANCHOR, until=NOW)
+        assert expected, stream
+        assert_matches_truth(stream, first.records.get(stream, []), expected, "first sync")
+    emulator.advance(30)  # open incidents resolve: past days' aggregates change
+    later = iso_z(parse_time(NOW) + timedelta(hours=30))
+    emulator.reset_stats()
+    second = run_in_process(config, METRICS, first.last_state)
+    # A year from the anchor is one query; the 30 hours after it are a second one.
+    assert emulator.stats()["by_path"]["/analytics/metrics/incidents/services"] == {"200": 2}
+    for stream in METRICS[:3]:
+        expected = emulator.truth(stream, since=ANCHOR, until=later)
+        assert_matches_truth(stream, second.records[stream], expected, "later sync")
+    year = iso_z(parse_time(ANCHOR) + timedelta(days=365))
+    responders = emulator.truth(METRICS[3], since=ANCHOR, until=year)
+    responders += emulator.truth(METRICS[3], since=year, until=later)
+    assert_matches_truth(METRICS[3], second.records[METRICS[3]], responders, "later sync")
+
+
+@pytest.mark.parametrize("unit", ["week", "month"])
+def test_metrics_by_week_and_month_start_on_unit_boundaries(emulator_factory, unit) -> None:
+    emulator = emulator_factory(seed=35, incidents=200, days=400, now=NOW, rate_limit=0)
+    config = config_for(emulator, anchor_date="2025-11-01T12:00:00Z", metrics_unit=unit)
+    output = run_in_process(config, ["analytics_metrics_services"])
+    start = {"week": "2025-10-27T00:00:00Z", "month": "2025-11-01T00:00:00Z"}[unit]
+    rows = emulator.extras.metrics(
+        "service", parse_time(start).timestamp(), parse_time(NOW).timestamp(), unit, {}
+    )
+    assert rows
+    assert_matches_truth("analytics_metrics_services", output.records[METRICS[0]], rows)
+    periods = {parse_time(r["range_start"]) for r in rows}
+    if unit == "week":
+        assert {p.weekday() for p in periods} == {0}
+    else:
+        assert {p.day for p in periods} == {1}
+    # Incidents of the anchor's own week or month, before the anchor, are counted too: the
+    # first period is whole.
+    assert min(periods) <= parse_time(start) + timedelta(days=7)
