@@ -232,7 +232,7 @@ def b5_memory() -> Result:
 
 # -- attribution of emulator requests to streams ------------------------------------------------
 
-INCREMENTAL_FAMILY = {*HISTORY, "incident_alerts", "incident_notes"}
+INCREMENTAL_FAMILY = {*HISTORY, "incident_alerts", "incident_notes", "incident_custom_field_values"}
 _PATHS = {
     "/incidents": "incidents",
     "/notifications": "notifications",
@@ -249,6 +249,14 @@ def stream_of(path: str, query: str) -> str:
     if path == "/log_entries":  # the incidents stream follows the change log with the incident
         return "incidents" if "include%5B%5D=incidents" in query else "log_entries"
     parts = path.strip("/").split("/")
+    if parts[:2] == ["incidents", "types"]:  # incident types and their custom fields
+        return "incident_custom_fields" if len(parts) == 4 else "incident_types"
+    if parts[0] in ("incidents", "services") and parts[-2:] == ["custom_fields", "values"]:
+        return f"{parts[0][:-1]}_custom_field_values"
+    if parts[:2] == ["services", "custom_fields"]:
+        return "service_custom_fields"
+    if len(parts) == 3 and parts[0] == "schedules":
+        return f"schedule_{parts[2]}"
     if len(parts) == 3 and parts[0] == "incidents":
         return f"incident_{parts[2]}"
     if len(parts) == 3 and parts[0] == "users":
