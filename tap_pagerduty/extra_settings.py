@@ -88,8 +88,10 @@ EXTRA_PROPERTIES: dict[str, t.Any] = th.PropertiesList(
         default="auto",
         allowed_values=["auto", "none", "team_ids", "service_ids"],
         description="Filter sent with analytics queries. PagerDuty requires `team_ids` or "
-        "`service_ids` for OAuth and user-level tokens: `auto` sends `team_ids` (all teams "
-        "read from /teams) with OAuth, none with an API key.",
+        "`service_ids` for OAuth and user-level tokens. `auto`: with OAuth, every service id "
+        "(read from /services; responder metrics, which take no service filter, every team "
+        "id from /teams); with an API key, none. Set `team_ids` or `service_ids` for a "
+        "user-level API key.",
     ),
 ).to_dict()["properties"]
 
