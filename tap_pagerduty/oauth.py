@@ -2,7 +2,7 @@
 
 The token is requested (`grant_type=client_credentials`) for `as_account-<region>.<subdomain>`
 and the read scopes of the selected streams, before the first API request. It is renewed
-before it expires, outside any request slot, and once more if PagerDuty answers 401 anyway.
+before it expires, outside any request slot, and again whenever PagerDuty answers 401 anyway.
 The token request is throttled and retried like every other request. Neither the client
 secret nor a token is ever logged or written: errors name the setting to check instead.
 """
@@ -113,7 +113,7 @@ def before_request(stream: PagerDutyStream) -> None:
 
 
 def retry_after_401(stream: PagerDutyStream, response: requests.Response) -> bool:
-    """A 401 for an app token that should still be valid: renew it and retry, once."""
+    """A 401 for an app token that should still be valid: renew it and retry."""
     token = app_token(stream.tap)
     sent = response.request.headers.get("Authorization") if response.request else None
     return token is not None and token.expire(str(sent or ""))
@@ -148,26 +148,27 @@ class AppToken:
         self.lock = threading.Lock()
         self.value: str | None = None
         self.renew_at = 0.0
-        self.rejected: set[str] = set()
 
     def header(self) -> str:
         # Never fetches: it runs inside a request slot (see `before_request`).
         return f"Bearer {self.value}" if self.value else "Bearer"
 
     def ensure(self, stream: PagerDutyStream) -> None:
-        if self.value is not None and time.monotonic() < self.renew_at:
+        if time.monotonic() < self.renew_at:
             return
         with self.lock:
-            if self.value is None or time.monotonic() >= self.renew_at:
+            if time.monotonic() >= self.renew_at:
                 self._fetch(stream)
 
     def expire(self, sent_header: str) -> bool:
+        """PagerDuty refused the token in `sent_header`: renew it (if it is still the current
+        one) and retry. Each request retries at most `max_retries` times, and credentials the
+        identity service refuses end the run, so this cannot loop."""
         with self.lock:
-            if sent_header in self.rejected or not self.value:
+            if not sent_header.startswith("Bearer "):
                 return False
-            self.rejected.add(sent_header)
             if sent_header == f"Bearer {self.value}":
-                self.value = None
+                self.renew_at = 0.0  # the next `ensure` renews it; others keep sending it
             return True
 
     def _fetch(self, stream: PagerDutyStream) -> None:

@@ -54,6 +54,18 @@ def test_sync_with_expiring_app_tokens_equals_api_key_sync(emulator_factory, tmp
     assert not [t for t in tokens if t in text or t.split("+_")[1] in text]
 
 
+def test_a_token_refused_before_its_time_is_renewed_once(emulator_factory) -> None:
+    emulator = emulator_factory(seed=47, incidents=150, days=60, now=NOW, rate_limit=0)
+    emulator.extras.add_oauth_client(CLIENT_ID, SECRET, ALL_SCOPES, ttl=0.5)
+    emulator.extras.oauth_claimed_ttl = 86400  # says a day, dies after half a second
+    streams = ["users", "user_notification_rules", "incidents", "incident_alerts"]
+    output = run_in_process(oauth_config(emulator, requests_per_second=100), streams)
+    assert len(output.records["incidents"]) == len(emulator.truth("incidents", since=None))
+    assert len(output.records["incident_alerts"]) == len(emulator.truth("incident_alerts"))
+    refused = sum(by.get("401", 0) for by in emulator.stats()["by_path"].values())
+    assert refused >= 1 and emulator.extras.oauth_issued >= 2
+
+
 def test_token_request_is_retried_like_any_other(emulator_factory) -> None:
     emulator = emulator_factory(seed=42, incidents=20, days=10, now=NOW, rate_limit=0)
     emulator.extras.add_oauth_client(CLIENT_ID, SECRET, ALL_SCOPES)

@@ -133,6 +133,8 @@ class Extras:
         self.oauth_clients: dict[str, tuple[str, set[str]]] = {}
         self.oauth_account = "as_account-us.emulator"
         self.oauth_ttl = 3600.0
+        #: If set, the lifetime the token answer claims (a token that dies earlier than said).
+        self.oauth_claimed_ttl: float | None = None
         self.oauth_tokens: dict[str, tuple[float, set[str]]] = {}
         self.oauth_issued = 0
         self.oauth_lock = threading.Lock()
@@ -667,7 +669,7 @@ class Extras:
             "access_token": token,
             "token_type": "bearer",
             "scope": " ".join([self.oauth_account, *sorted(wanted)]),
-            "expires_in": self.oauth_ttl,
+            "expires_in": self.oauth_claimed_ttl or self.oauth_ttl,
         }
         return 200, dumpb(body)
 
