@@ -59,11 +59,14 @@ class OptionalChild(SinglePageChild):
         self.unavailable = False
 
     def prepare(self, parents: Records) -> None:
-        if not self.unavailable:
-            super().prepare(self.parents_with_fields(parents))
-
-    def parents_with_fields(self, parents: Records) -> Records:
-        return parents
+        if self.unavailable:
+            return
+        try:
+            super().prepare(parents)  # asks `wanted`, which may read field definitions
+        except PagerDutyAPIError as error:
+            if error.status not in UNAVAILABLE:
+                raise
+            self.give_up(f"cannot read the custom field definitions: {error}")
 
     def fetch_children(self, parent_id: str) -> Records:
         if self.unavailable:
@@ -172,19 +175,8 @@ class IncidentCustomFieldValuesStream(TextValues, OptionalChild):
         super().__init__(*args, **kwargs)
         self.catalog = TypesWithFields(self)
 
-    def parents_with_fields(self, parents: Records) -> Records:
-        try:
-            return [p for p in parents if self.catalog.has_fields(_type_name(p))]
-        except PagerDutyAPIError as error:
-            if error.status not in UNAVAILABLE:
-                raise
-            self.give_up(f"cannot read the incident types and their fields: {error}")
-            return []
-
-    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        if (context or {}).get(self.parent_key) not in self._ready:
-            return  # not prepared: the incident's type has no fields
-        yield from super().get_records(context)
+    def wanted(self, parent: dict[str, t.Any]) -> bool:
+        return self.catalog.has_fields(_type_name(parent))
 
 
 class ServiceCustomFieldValuesStream(TextValues, OptionalChild):
@@ -203,21 +195,10 @@ class ServiceCustomFieldValuesStream(TextValues, OptionalChild):
         super().__init__(*args, **kwargs)
         self.defined: bool | None = None
 
-    def parents_with_fields(self, parents: Records) -> Records:
-        if self.defined is None:
-            try:
-                fields = self.fetch("/services/custom_fields").get("fields")
-            except PagerDutyAPIError as error:
-                if error.status not in UNAVAILABLE:
-                    raise
-                self.give_up(f"cannot read the service custom fields: {error}")
-                return []
-            self.defined = bool(fields)
-        return parents if self.defined else []
-
-    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        if self.defined:
-            yield from super().get_records(context)
+    def wanted(self, parent: dict[str, t.Any]) -> bool:
+        if self.defined is None:  # once per run, on the main thread (`prepare`)
+            self.defined = bool(self.fetch("/services/custom_fields", {}).get("fields"))
+        return self.defined
 
 
 def _type_name(incident: dict[str, t.Any]) -> str | None:

@@ -21,6 +21,7 @@ from tap_pagerduty.windows import Window, iso_z
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from tap_pagerduty.prefetch import Request
     from tap_pagerduty.tap import TapPagerDuty
 
 YEAR = timedelta(days=365)
@@ -38,12 +39,9 @@ def access_filter(stream: PagerDutyStream, kind: str) -> dict[str, list[str]]:
     `kind` is the filter the endpoint accepts when it has a choice ("service_ids", or
     "team_ids" for responder metrics, which take no service filter). Read once per run.
     """
-    setting = stream.settings.extra.analytics_filter
-    oauth = stream.settings.extra.oauth is not None or stream.settings.authorization.startswith(
-        "Bearer "
-    )
-    if setting == "none" or (setting == "auto" and not oauth):
+    if not needs_access_filter(stream):
         return {}
+    setting = stream.settings.extra.analytics_filter
     wanted = kind if setting == "auto" else setting
     if kind == "team_ids":
         wanted = "team_ids"
@@ -60,6 +58,13 @@ def access_filter(stream: PagerDutyStream, kind: str) -> dict[str, list[str]]:
                 wanted,
             )
         return cached[wanted]
+
+
+def needs_access_filter(stream: PagerDutyStream) -> bool:
+    settings = stream.settings
+    oauth = settings.extra.oauth is not None or settings.authorization.startswith("Bearer ")
+    setting = settings.extra.analytics_filter
+    return setting in ("team_ids", "service_ids") or (setting == "auto" and oauth)
 
 
 def _ids(stream: PagerDutyStream, path: str, key: str) -> list[str]:
@@ -106,19 +111,33 @@ class MetricsStream(ListStream):
     by_unit: t.ClassVar[bool] = True
 
     def pages(self) -> Iterator[Records]:
-        unit = self.settings.extra.metrics_unit if self.by_unit else "day"
-        end = self.server_now()
         access = access_filter(self, self.access_kind)
-        for window in unit_windows(self.settings.anchor_date, end, unit):
-            first, last = self.bounds
+        for window, body in self.queries(access):
+            rows = self.fetch(self.path, body=body).get(self.key) or []
+            yield [self.keyed(row, window) for row in rows]
+
+    def queries(self, access: dict[str, list[str]]) -> list[tuple[Window, dict[str, t.Any]]]:
+        """One query per window of this run's range (its end fixed the first time)."""
+        if getattr(self, "_end", None) is None:
+            self._end = self.server_now()
+        unit = self.settings.extra.metrics_unit if self.by_unit else "day"
+        first, last = self.bounds
+        out = []
+        for window in unit_windows(self.settings.anchor_date, self._end, unit):
             body: dict[str, t.Any] = {
                 "filters": {first: iso_z(window.start), last: iso_z(window.end), **access},
                 "time_zone": "Etc/UTC",
             }
             if self.by_unit:
                 body["aggregate_unit"] = unit
-            rows = self.fetch(self.path, body=body).get(self.key) or []
-            yield [self.keyed(row, window) for row in rows]
+            out.append((window, body))
+        return out
+
+    def lookahead_requests(self) -> list[Request]:
+        """Known ahead unless the queries need an id filter (OAuth), read when they start."""
+        if needs_access_filter(self):
+            return []
+        return [(self.path, {}, body) for _window, body in self.queries({})]
 
     def keyed(self, row: dict[str, t.Any], window: Window) -> dict[str, t.Any]:
         return row
