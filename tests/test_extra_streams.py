@@ -65,10 +65,14 @@ def test_first_and_incremental_sync_equal_ground_truth(emulator_factory) -> None
     assert sorted(asked) == sorted(typed)
     assert 0 < len(asked) < len(first.records["incidents"]) / 2
 
-    emulator.advance(30)
+    emulator.advance(30)  # also edits some values (each edit writes a log entry)
+    edited = {incident for incident, _field in emulator.extras.edited}
+    assert edited
     later = iso_z(parse_time(NOW) + timedelta(hours=30))
     emulator.reset_stats()
     second = run_in_process(config, STREAMS, first.last_state)
+    new_values = {r["incident_id"] for r in second.records["incident_custom_field_values"]}
+    assert edited <= new_values  # edited values were read again
     emitted = {i["id"] for i in second.records.get("incidents", [])}
     assert emitted, "the emulator changed nothing: the incremental test would prove nothing"
     # Only incidents emitted in this run cost a value request.

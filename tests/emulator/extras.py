@@ -125,6 +125,7 @@ class Extras:
         self.nid = ids.next
         #: Switch definitions off to check that the tap then reads no values at all.
         self.incident_fields_defined = True
+        self.edited: dict[tuple, object] = {}  # (record id, field id) -> value after an edit
         self.service_fields_defined = True
         self._build_types()
         self._build_overrides()
@@ -243,8 +244,30 @@ class Extras:
             ]
         return out
 
+    def after_advance(self, old: int) -> None:
+        """Some incidents with fields, created in the last 60 days, had a value edited in
+        (old, now]: each edit writes a `custom_field_value_change_log_entry` (PagerDuty's log
+        entry type for it) at `now`, so it sorts after everything else the advance wrote."""
+        w = self.world
+        now = w.now
+        edited = 0
+        for i in w.inc_range(now - 60 * DAY, now):
+            inc = w.incidents[i]
+            fields = self.type_fields(self.incident_type_of(inc))
+            if not fields or edited >= 3 or _draw(self.seed, "edit", inc.id, now) % 4:
+                continue
+            field = fields[_draw(self.seed, "which", inc.id, now) % len(fields)]
+            self.edited[(inc.id, field["id"])] = self.value_of(field, inc.id, now)
+            entry = (now, self.nid(), inc.idx, "custom_field_value_change", 0, field["id"])
+            w.log.append(entry)
+            w.log_ts.append(now)
+            edited += 1
+        w.version += 1
+
     def value_of(self, field: dict, *key: object) -> object:
         """The value a field holds on one record (None for some)."""
+        if len(key) == 1 and (key[0], field["id"]) in self.edited:
+            return self.edited[(key[0], field["id"])]
         draw = _draw(self.seed, field["id"], *key)
         if draw % 5 == 0:
             return None

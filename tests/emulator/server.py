@@ -293,7 +293,9 @@ class Emulator:
         """Move the clock; with `changes=False` nothing happens meanwhile (a quiet period)."""
         with self.lock:
             if changes:
+                old = self.world.now
                 self.world.advance(hours)
+                self.extras.after_advance(old)  # custom field values edited meanwhile
             else:
                 self.world.now += int(hours * 3600)
                 self.world.version += 1
