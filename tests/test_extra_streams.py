@@ -168,3 +168,15 @@ def test_metrics_by_week_and_month_start_on_unit_boundaries(emulator_factory, un
     # Incidents of the anchor's own week or month, before the anchor, are counted too: the
     # first period is whole.
     assert min(periods) <= parse_time(start) + timedelta(days=7)
+
+
+def test_overrides_range_refused_by_pagerduty_is_asked_in_halves(emulator_factory) -> None:
+    emulator = emulator_factory(seed=36, incidents=40, days=400, now=NOW, rate_limit=0)
+    emulator.extras.overrides_max_days = 100
+    output = run_in_process(config_for(emulator), ["schedules", "schedule_overrides"])
+    expected = truth(emulator, "schedule_overrides", NOW)
+    assert_matches_truth("schedule_overrides", output.records["schedule_overrides"], expected)
+    answers = emulator.stats()["by_path"]["/schedules/{id}/overrides"]
+    schedules = len(output.records["schedules"])
+    assert answers["400"] == 7 * schedules  # 455 days: refused whole, in 2 and in 4 parts
+    assert answers["200"] == 8 * schedules

@@ -3,7 +3,7 @@
 The window runs from `overrides_start_date` (default: `anchor_date`) to `overrides_days_ahead`
 days after PagerDuty's now, so past overrides (on-call pay, fairness) and planned ones are
 both read. Overrides are edited and deleted without a trace in the listing, so both streams
-are read in full on every run: one request per schedule and window part.
+are read in full on every run: one request per schedule each.
 """
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from __future__ import annotations
 import typing as t
 from datetime import timedelta
 
+from tap_pagerduty.client import PagerDutyAPIError
 from tap_pagerduty.streams.account import SchedulesStream
 from tap_pagerduty.streams.base import ChildStream, Records
-from tap_pagerduty.windows import Window, windows_between
+from tap_pagerduty.windows import Window, floor_second
 
-# PagerDuty documents no maximum span for overrides; ask in parts no longer than the
-# incidents' 6 months.
-OVERRIDES_WINDOW = timedelta(days=180)
+# PagerDuty documents no maximum span for overrides: the whole window is asked in one
+# request, and a window PagerDuty refuses (400) is asked again in halves, down to this span.
+SMALLEST_PART = timedelta(days=7)
 
 
 class ScheduleWindowChild(ChildStream):
@@ -50,13 +51,21 @@ class ScheduleOverridesStream(ScheduleWindowChild):
     extra_params: t.ClassVar[dict[str, t.Any]] = {"overflow": "true"}
 
     def fetch_children(self, parent_id: str) -> Records:
-        path = self.path.format(schedule_id=parent_id)
-        whole = self.window()
         found: dict[str, dict[str, t.Any]] = {}
-        for part in windows_between(whole.start, whole.end, OVERRIDES_WINDOW):
-            for override in self.fetch(path, part.params()).get(self.key) or []:
-                found.setdefault(override["id"], override)  # spans two parts: listed twice
+        for override in self.overrides(self.path.format(schedule_id=parent_id), self.window()):
+            found.setdefault(override["id"], override)  # spans two parts: listed twice
         return list(found.values())
+
+    def overrides(self, path: str, part: Window) -> Records:
+        try:
+            return list(self.fetch(path, part.params()).get(self.key) or [])
+        except PagerDutyAPIError as error:
+            if error.status != 400 or part.span < 2 * SMALLEST_PART:
+                raise
+            self.logger.warning("%s: asking for %s in two halves after: %s", self.name, part, error)
+        middle = floor_second(part.start + part.span / 2)
+        halves = (Window(part.start, middle), Window(middle, part.end))
+        return [o for half in halves for o in self.overrides(path, half)]
 
 
 class ScheduleUsersStream(ScheduleWindowChild):

@@ -125,6 +125,8 @@ class Extras:
         self.nid = ids.next
         #: Switch definitions off to check that the tap then reads no values at all.
         self.incident_fields_defined = True
+        #: Refuse override ranges longer than this many days (None: any range).
+        self.overrides_max_days: int | None = None
         self.edited: dict[tuple, object] = {}  # (record id, field id) -> value after an edit
         self.service_fields_defined = True
         self._build_types()
@@ -475,6 +477,8 @@ class Extras:
         since, until = self.emu._range(q, self.emu._tz(q))
         if until < since:
             raise self._bad("until must not be before since.")
+        if self.overrides_max_days and until - since > self.overrides_max_days * DAY:
+            raise self._bad(f"The range may not exceed {self.overrides_max_days} days.")
         overflow = q.get("overflow") == "true"
         return 200, dumpb({"overrides": self.overrides_in(k, since, until, overflow)})
 
