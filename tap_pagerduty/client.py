@@ -245,7 +245,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         if detail:
             line += f": {detail}"
         if status in HINTS:
-            line += f" ({HINTS[status]}{oauth.scope_hint(self) if status == 403 else ''})"
+            line += f" ({oauth.hint(self, status, HINTS[status])})"
         return line
 
     @staticmethod

@@ -119,14 +119,21 @@ def retry_after_401(stream: PagerDutyStream, response: requests.Response) -> boo
     return token is not None and token.expire(str(sent or ""))
 
 
-def scope_hint(stream: PagerDutyStream) -> str:
-    """For a 403 under OAuth: which scope the stream needs."""
+def hint(stream: PagerDutyStream, status: int, usual: str) -> str:
+    """What to check after an error `status`, for the credentials in use: under OAuth a 403
+    names the scope the stream needs, and a 401 the client credential settings."""
     settings = stream.settings
-    if settings.extra.oauth is None and not settings.authorization.startswith("Bearer "):
-        return ""
+    client_credentials = settings.extra.oauth is not None
+    if status == 401 and client_credentials:
+        return (
+            "PagerDuty refused the app token even after renewing it: check "
+            "'oauth_client_id', 'oauth_client_secret' and 'oauth_subdomain'"
+        )
+    if status != 403 or not (client_credentials or settings.authorization.startswith("Bearer ")):
+        return usual
     scopes = " ".join(scopes_of(stream.name)) or "unknown"
     return (
-        f"; stream '{stream.name}' needs OAuth scope {scopes!r}: grant it to the app "
+        f"{usual}; stream '{stream.name}' needs OAuth scope {scopes!r}: grant it to the app "
         "(and list it in 'oauth_scopes' if set), or deselect the stream"
     )
 

@@ -169,3 +169,15 @@ def test_oauth_settings_follow_the_region_and_hide_the_secret() -> None:
     assert eu.token_url == "https://identity.eu.pagerduty.com/oauth/token"
     assert (us.region, eu.region) == ("us", "eu")
     assert SECRET not in repr(us) and SECRET not in repr(Settings.from_config(base))
+
+
+def test_tokens_refused_every_time_end_in_one_line(emulator_factory, tmp_path) -> None:
+    emulator = emulator_factory(seed=48, incidents=20, days=10, now=NOW, rate_limit=0)
+    emulator.extras.add_oauth_client(CLIENT_ID, SECRET, ALL_SCOPES, ttl=0.0)
+    emulator.extras.oauth_claimed_ttl = 86400
+    output = run_process(oauth_config(emulator, max_retries=2), tmp_path, ["priorities"])
+    assert output.returncode == 1
+    last = output.stderr.strip().splitlines()[-1]
+    assert "HTTP 401" in last and "PagerDuty refused the app token even after renewing" in last
+    assert emulator.extras.oauth_issued == 3  # the first token and one per retry
+    assert SECRET not in output.stderr
