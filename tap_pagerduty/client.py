@@ -9,6 +9,7 @@ own message. The paging helpers at the bottom are the only places that loop over
 from __future__ import annotations
 
 import contextlib
+import itertools
 import random
 import threading
 import typing as t
@@ -156,13 +157,23 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         The request may already have been sent while earlier streams ran (a declared
         look-ahead request, see `prefetch.py`): then its answer is used.
         """
+        self.tap.prefetch.plan(self, clock_known=False)
         ahead = self.tap.prefetch.take(self, path, params, body)
         if ahead is not None:
             payload = ahead.result()
         else:
             payload = self._fetch_now(path, params, body=body, context=context)
-        self.tap.prefetch.plan_after(self)
+        self.tap.prefetch.plan(self, clock_known=True)
         return payload
+
+    #: How many pages after a first page read ahead may be read ahead too (None: a whole
+    #: short listing).
+    pages_ahead: t.ClassVar[int | None] = None
+    #: Whether `lookahead_requests` needs PagerDuty's clock (ranges that end at "now").
+    lookahead_needs_clock: t.ClassVar[bool] = False
+
+    def children_ahead(self) -> bool:
+        return False
 
     def lookahead_requests(self) -> list[Request]:
         """The requests this stream sends first, if it knows them before it starts (they
@@ -176,7 +187,9 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         once the main thread has ended (a run that failed exits without its prefetches)."""
         if not threading.main_thread().is_alive():
             raise CancelledError
-        return self._fetch_now(path, params, body=body)
+        payload = self._fetch_now(path, params, body=body)
+        self.tap.prefetch.expand(self, path, params, payload)
+        return payload
 
     def _fetch_now(
         self,
@@ -341,6 +354,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         *,
         key: str | None = None,
         lookahead: int = 3,
+        pages_ahead: int | None = None,
     ) -> Iterator[tuple[Window, list[dict[str, t.Any]] | None]]:
         """Pages of consecutive time windows, in window order.
 
@@ -382,7 +396,10 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
                         pending.appendleft((part, first_page(part)))
                     continue
                 window_params = {**params, **window.params()}
-                for records in self._remaining_pages(path, window_params, first, limit, key):
+                remaining = self._remaining_pages(
+                    path, window_params, first, limit, key, pages_ahead=pages_ahead
+                )
+                for records in remaining:
                     yield window, records
                 yield window, None
         finally:  # closed early (an error, or a killed run): drop what is queued
@@ -395,30 +412,51 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         first: dict[str, t.Any],
         limit: int,
         key: str | None = None,
+        *,
+        pages_ahead: int | None = None,
     ) -> Iterator[list[dict[str, t.Any]]]:
+        """The pages after `first`, requested concurrently: all at once, or at most
+        `pages_ahead` beyond the one being read (a stream whose pages are slow to consume,
+        because of their children, then loses little if it is killed)."""
         key = key or self.key
         records = first.get(key) or []
         yield records
-        if not first.get("more"):
-            return
-        total = first.get("total")
-        if not isinstance(total, int):
+        queries = self.later_page_queries(params, first)
+        if queries is None:  # no `total`: follow `more`
             yield from self.sequential_pages(path, params, limit, len(records), key)
             return
-        offsets = range(limit, min(total, OFFSET_CAP - limit + 1), limit)
-        futures = [
-            self.tap.submit(self.fetch, path, {**params, "limit": limit, "offset": o})
-            for o in offsets
-        ]
+        window = len(queries) if pages_ahead is None else pages_ahead + 1
+        waiting = iter(queries)
+        futures: deque[Future[dict[str, t.Any]]] = deque(
+            self.tap.submit(self.fetch, path, query) for query in itertools.islice(waiting, window)
+        )
         last = first
         try:
-            for future in futures:
-                last = future.result()
+            while futures:
+                last = futures.popleft().result()
+                upcoming = next(waiting, None)
+                if upcoming is not None:
+                    futures.append(self.tap.submit(self.fetch, path, upcoming))
                 yield last.get(key) or []
         finally:
             cancel(futures)
-        if last.get("more") and futures:
-            yield from self.sequential_pages(path, params, limit, offsets[-1] + limit, key)
+        if last.get("more") and queries:
+            offset = queries[-1]["offset"] + limit
+            yield from self.sequential_pages(path, params, limit, offset, key)
+
+    def later_page_queries(
+        self, params: dict[str, t.Any], first: dict[str, t.Any]
+    ) -> list[dict[str, t.Any]] | None:
+        """The queries of the pages after a classic first page, from its `total` (up to the
+        offset cap); None when the answer has no `total`."""
+        if not first.get("more"):
+            return []
+        total = first.get("total")
+        if not isinstance(total, int):
+            return None
+        limit = self.settings.page_size
+        offsets = range(limit, min(total, OFFSET_CAP - limit + 1), limit)
+        return [{**params, "limit": limit, "offset": o} for o in offsets]
 
     def cursor_pages(self, path: str, params: dict[str, t.Any]) -> Iterator[list[dict[str, t.Any]]]:
         """Pages of a cursor-paged listing (`cursor` / `next_cursor`)."""
