@@ -9,6 +9,7 @@ adding this module changed no existing ID. Records carry only fields of PagerDut
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import hashlib
 import json
@@ -248,22 +249,30 @@ class Extras:
 
     def after_advance(self, old: int) -> None:
         """Some incidents with fields, created in the last 60 days, had a value edited in
-        (old, now]: each edit writes a `custom_field_value_change_log_entry` (PagerDuty's log
-        entry type for it) at `now`, so it sorts after everything else the advance wrote."""
+        (old, now): each edit writes a `custom_field_value_change_log_entry` (PagerDuty's log
+        entry type for it), inserted in time order."""
         w = self.world
         now = w.now
+        if now - old < 2:
+            return
         edited = 0
         for i in w.inc_range(now - 60 * DAY, now):
             inc = w.incidents[i]
             fields = self.type_fields(self.incident_type_of(inc))
-            if not fields or edited >= 3 or _draw(self.seed, "edit", inc.id, now) % 4:
+            if inc.created >= now - 2 or not fields or edited >= 3:
+                continue
+            if _draw(self.seed, "edit", inc.id, now) % 4:
                 continue
             field = fields[_draw(self.seed, "which", inc.id, now) % len(fields)]
             self.edited[(inc.id, field["id"])] = self.value_of(field, inc.id, now)
-            entry = (now, self.nid(), inc.idx, "custom_field_value_change", 0, field["id"])
-            w.log.append(entry)
-            w.log_ts.append(now)
+            ts = max(inc.created, old) + 1
+            ts += _draw(self.seed, "when", inc.id, now) % max(1, now - ts)
+            entry = (ts, self.nid(), inc.idx, "custom_field_value_change", 0, field["id"])
+            at = bisect.bisect_right(w.log, (ts, entry[1]), key=lambda e: (e[0], e[1]))
+            w.log.insert(at, entry)
+            w.log_ts.insert(at, ts)
             edited += 1
+        self.emu.r.le_cache.clear()  # rendered log entries are cached by position
         w.version += 1
 
     def value_of(self, field: dict, *key: object) -> object:
