@@ -1,5 +1,8 @@
-"""The three shapes every stream takes: a full listing, a child of another stream, and
-an incremental listing walked in time windows with a bookmark at each window's end."""
+"""The shapes streams take: a full listing (`ListStream`), a parent whose records have
+children (`ParentStream`), a child read per parent record (`ChildStream`) or embedded in the
+parent's answer (`EmbeddedChildStream`), and an incremental stream (`IncrementalStream`),
+most of them a listing walked in time windows with a bookmark at each window's end
+(`WindowedStream`)."""
 
 from __future__ import annotations
 
@@ -157,6 +160,13 @@ class EmbeddedChildStream(ChildStream):
         for parent in parents:
             self._ready[parent["id"]] = list(parent.get(self.embedded_field) or [])
 
+    def fetch_children(self, parent_id: str) -> Records:
+        """There is no endpoint to ask: the parent must have prepared its records."""
+        raise RuntimeError(
+            f"{self.name}: the parent stream did not hand over the embedded "
+            f"'{self.embedded_field}' of record {parent_id} (a bug: please report it)"
+        )
+
 
 class IncrementalStream(PagerDutyStream):
     """Incremental by time: the bookmark is the end of the last completed window.
@@ -191,14 +201,13 @@ class IncrementalStream(PagerDutyStream):
         """Record that everything before `moment` is synced, and emit STATE now.
 
         `extra` keys are stored alongside (None marks a finished one)."""
-        state = self.stream_state
-        state["replication_key"] = self.replication_key
-        state["replication_key_value"] = iso_z(moment)
         # A finished value is written as null, not dropped: Meltano merges state, so a
         # dropped key would come back from the previous run's state.
-        state.update(extra)
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.save_progress(
+            replication_key=self.replication_key,
+            replication_key_value=iso_z(moment),
+            **extra,
+        )
 
     def plan(self) -> tuple[datetime, datetime]:
         """This run's range [start, end), fixed the first time it is asked for (the
@@ -212,6 +221,12 @@ class IncrementalStream(PagerDutyStream):
     def first_windows(self, count: int = 3) -> list[Window]:
         start, end = self.plan()
         return list(itertools.islice(self.windows(start, end), count))
+
+    def save_progress(self, **extra: t.Any) -> None:
+        """Store `extra` in state and emit STATE now, without moving the bookmark."""
+        self.stream_state.update(extra)
+        self.state_manager.is_flushed = False
+        self._write_state_message()
 
     def sync_end(self) -> datetime:
         """Upper bound of this run: `end_date`, or PagerDuty's now.

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from tap_pagerduty.streams.base import IncrementalStream, WindowedStream
 from tap_pagerduty.streams.metrics import access_filter, needs_access_filter
-from tap_pagerduty.windows import iso_z
+from tap_pagerduty.windows import iso_z, parse_time
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -91,15 +91,33 @@ class AnalyticsIncidentsStream(IncrementalStream):
             filters["updated_after"] = iso_z(since)
         return filters
 
+    def first_query(self) -> dict[str, t.Any]:
+        """This run's first request body: a query a killed run left unfinished, resumed at
+        its next page, or a new one."""
+        unfinished = self.stream_state.get(UNFINISHED)
+        return dict(unfinished) if unfinished else analytics_query(self.filters())
+
     def lookahead_requests(self) -> list[Request]:
-        if needs_access_filter(self):  # its id filter is read when the stream starts
-            return []
-        return [(self.path, {}, analytics_query(self.filters()))]
+        if needs_access_filter(self) and not self.stream_state.get(UNFINISHED):
+            return []  # its id filter is read when the stream starts
+        return [(self.path, {}, self.first_query())]
 
     def _records(self) -> Iterator[dict[str, t.Any]]:
-        for page in analytics_pages(self, self.filters()):
-            yield from page
-        self.checkpoint(self.plan()[1])
+        first = self.first_query()
+        # The bookmark moves to the query's end once it is read whole; meanwhile the next
+        # page's body is saved after every page, so a killed run resumes there.
+        end = parse_time(first["filters"]["created_at_end"])
+        body: dict[str, t.Any] | None = first
+        while body is not None:
+            rows, body = analytics_page(self, body)
+            yield from rows
+            if body is not None:
+                self.save_progress(**{UNFINISHED: body})
+        self.checkpoint(end, **{UNFINISHED: None})
+
+
+# State key of an analytics query a killed run left unfinished (the next page's body).
+UNFINISHED = "unfinished_query"
 
 
 def analytics_query(filters: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -112,14 +130,25 @@ def analytics_query(filters: dict[str, t.Any]) -> dict[str, t.Any]:
     }
 
 
+def analytics_page(
+    stream: PagerDutyStream, body: dict[str, t.Any]
+) -> tuple[list[dict[str, t.Any]], dict[str, t.Any] | None]:
+    """One page of `POST /analytics/raw/incidents` (a read-only query) and the body of the
+    next page (None after the last)."""
+    page = stream.fetch(AnalyticsIncidentsStream.path, {}, body=body)
+    rows = page.get("data") or []
+    if not page.get("more") or not page.get("last"):
+        return rows, None
+    return rows, {**body, "starting_after": page["last"]}
+
+
 def analytics_pages(
     stream: PagerDutyStream, filters: dict[str, t.Any]
 ) -> Iterator[list[dict[str, t.Any]]]:
-    """Pages of `POST /analytics/raw/incidents` (a read-only query), oldest incident first."""
-    body = analytics_query(filters)
+    """Pages of one analytics query, oldest incident first."""
+    body: dict[str, t.Any] | None = analytics_query(filters)
     for _ in range(1_000_000):  # bounded: `more` ends every real listing
-        page = stream.fetch(AnalyticsIncidentsStream.path, {}, body=body)
-        yield page.get("data") or []
-        if not page.get("more") or not page.get("last"):
+        if body is None:
             return
-        body = {**body, "starting_after": page["last"]}
+        rows, body = analytics_page(stream, body)
+        yield rows
