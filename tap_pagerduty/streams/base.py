@@ -260,20 +260,32 @@ class IncrementalStream(PagerDutyStream):
 class WindowedStream(IncrementalStream, ListStream):
     """An incremental classic listing filtered by `since`/`until`."""
 
+    def listing_params(self) -> dict[str, t.Any]:
+        """Query parameters of every request besides the window (fixed for the run)."""
+        return {}
+
+    def on_page(self, page: Records) -> None:
+        """Sees every page as read, before the overlap filter (a hook for sharing a read)."""
+
     def lookahead_requests(self) -> list[Request]:
-        return [(self.path, self.first_page_query(w.params()), None) for w in self.first_windows()]
+        params = self.listing_params()
+        return [
+            (self.path, self.first_page_query({**params, **w.params()}), None)
+            for w in self.first_windows()
+        ]
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         start, end = self.plan()
         progress = self.progress(start, end)
         tail = OverlapTail(self, end)
         seen: set[str] = set()  # ids already emitted in this run (windows can overlap edges)
-        pages = self.window_pages(self.path, {}, self.windows(start, end))
+        pages = self.window_pages(self.path, self.listing_params(), self.windows(start, end))
         for window, page in self.skip_if_unavailable(pages):
             if page is None:
                 self.checkpoint(window.end, **tail.state_at(window.end))
                 progress.window_done(window)
                 continue
+            self.on_page(page)
             fresh = tail.unseen(page, self.replication_key or "")
             fresh = [r for r in fresh if r["id"] not in seen]
             seen.update(r["id"] for r in fresh)
