@@ -180,3 +180,21 @@ def test_overrides_range_refused_by_pagerduty_is_asked_in_halves(emulator_factor
     schedules = len(output.records["schedules"])
     assert answers["400"] == 7 * schedules  # 455 days: refused whole, in 2 and in 4 parts
     assert answers["200"] == 8 * schedules
+
+
+@pytest.mark.parametrize("with_definitions", [True, False])
+def test_values_know_the_typed_incidents_with_or_without_the_definition_streams(
+    emulator_factory, with_definitions
+) -> None:
+    emulator = emulator_factory(seed=37, incidents=100, days=60, now=NOW, rate_limit=0)
+    streams = ["incidents", "incident_custom_field_values"]
+    if with_definitions:
+        streams += ["incident_types", "incident_custom_fields"]
+    output = run_in_process(config_for(emulator), streams)
+    values = "incident_custom_field_values"
+    expected = emulator.truth(values, since=ANCHOR, until=NOW)
+    assert_matches_truth(values, output.records[values], expected)
+    by_path = emulator.stats()["by_path"]
+    # Read once: by the definition streams when they run, else by the values stream.
+    assert by_path["/incidents/types"] == {"200": 1}
+    assert by_path["/incidents/types/{id}/custom_fields"] == {"200": 3}

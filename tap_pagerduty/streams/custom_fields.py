@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import threading
 import typing as t
+import weakref
 
 from tap_pagerduty.client import PagerDutyAPIError
 from tap_pagerduty.streams.account import ServicesStream
@@ -22,6 +23,8 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
     from singer_sdk.helpers.types import Context, Record
+
+    from tap_pagerduty.tap import TapPagerDuty
 
 FIELD_OPTIONS = {"include[]": ["field_options"]}
 UNAVAILABLE = (402, 403)
@@ -98,6 +101,11 @@ class IncidentTypesStream(ParentStream, SinglePageList):
     child_key = "incident_type_id"
     optional = True
 
+    def pages(self) -> Iterator[Records]:
+        for page in super().pages():
+            definitions(self.tap).types = page
+            yield page
+
 
 class IncidentCustomFieldsStream(TextValues, SinglePageChild):
     """Field definitions of each incident type, with their fixed options (`field_options`)."""
@@ -111,6 +119,11 @@ class IncidentCustomFieldsStream(TextValues, SinglePageChild):
     extra_params = FIELD_OPTIONS
     text_fields = ("default_value",)
 
+    def fetch_children(self, parent_id: str) -> Records:
+        fields = super().fetch_children(parent_id)
+        definitions(self.tap).has_fields[parent_id] = bool(fields)
+        return fields
+
 
 class ServiceCustomFieldsStream(TextValues, SinglePageList):
     name = "service_custom_fields"
@@ -121,8 +134,31 @@ class ServiceCustomFieldsStream(TextValues, SinglePageList):
     optional = True
 
 
+class Definitions:
+    """The incident types and which have fields, as the definition streams read them in
+    this run (they run before incidents): the values stream then needs no requests of its
+    own to know them."""
+
+    def __init__(self) -> None:
+        self.types: Records | None = None
+        self.has_fields: dict[str, bool] = {}
+
+    def complete(self) -> bool:
+        return self.types is not None and all(k["id"] in self.has_fields for k in self.types)
+
+
+_definitions: weakref.WeakKeyDictionary[TapPagerDuty, Definitions] = weakref.WeakKeyDictionary()
+_definitions_lock = threading.Lock()
+
+
+def definitions(tap: TapPagerDuty) -> Definitions:
+    with _definitions_lock:
+        return _definitions.setdefault(tap, Definitions())
+
+
 class TypesWithFields:
-    """Which incident types have custom fields, read once per run (1 + one per type).
+    """Which incident types have custom fields, known once per run: from the definition
+    streams when they ran, else read (1 request + one per type).
 
     A type counts when it or a parent type has a field. An incident whose type is not
     listed is treated as having fields: reading too much is safe, missing values is not."""
@@ -140,12 +176,17 @@ class TypesWithFields:
 
     def _read(self) -> set[str]:
         stream = self.stream
-        types = stream.fetch("/incidents/types", {"filter": "all"}).get("incident_types") or []
+        known = definitions(stream.tap)
+        if known.complete():
+            types, own = known.types or [], known.has_fields
+        else:
+            listing = stream.fetch("/incidents/types", {"filter": "all"})
+            types = list(listing.get("incident_types") or [])
+            own = {}
+            for kind in types:
+                fields = stream.fetch(f"/incidents/types/{kind['id']}/custom_fields")
+                own[kind["id"]] = bool(fields.get("fields"))
         by_id = {kind["id"]: kind for kind in types}
-        own: dict[str, bool] = {}
-        for kind in types:
-            fields = stream.fetch(f"/incidents/types/{kind['id']}/custom_fields")
-            own[kind["id"]] = bool(fields.get("fields"))
 
         def inherited(type_id: str) -> bool:
             seen: set[str] = set()
