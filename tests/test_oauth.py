@@ -15,6 +15,12 @@ ALL_SCOPES = {scope for scopes in STREAM_SCOPES.values() for scope in scopes}
 SOME_STREAMS = ["users", "teams", "team_members", "schedules", "oncalls", "incidents", "licenses"]
 
 
+def error_line(stderr: str) -> str:
+    """The run's one error line (worker threads may still log after it)."""
+    (line,) = [line for line in stderr.splitlines() if line.startswith("tap-pagerduty: ")]
+    return line
+
+
 def oauth_config(emulator, **overrides) -> dict:
     config = config_for(
         emulator,
@@ -84,7 +90,7 @@ def test_missing_scope_names_the_scope_and_the_stream(emulator_factory, tmp_path
     scopes = " ".join(sorted(ALL_SCOPES - {"oncalls.read", "licenses.read"}))
     output = run_process(oauth_config(emulator, oauth_scopes=scopes), tmp_path, SOME_STREAMS)
     assert output.returncode == 1
-    last = output.stderr.strip().splitlines()[-1]
+    last = error_line(output.stderr)
     assert last.startswith("tap-pagerduty: oncalls: GET /oncalls failed with HTTP 403"), last
     assert "stream 'oncalls' needs OAuth scope 'oncalls.read'" in last
     assert SECRET not in output.stderr
@@ -107,14 +113,14 @@ def test_refused_credentials_end_in_one_line_without_the_secret(emulator_factory
     emulator.extras.add_oauth_client(CLIENT_ID, "another-secret", ALL_SCOPES)
     output = run_process(oauth_config(emulator), tmp_path, ["priorities"])
     assert output.returncode == 1
-    last = output.stderr.strip().splitlines()[-1]
+    last = error_line(output.stderr)
     assert "OAuth token request" in last and "HTTP 401" in last and "invalid_client" in last
     assert "'oauth_client_secret'" in last
     assert SECRET not in output.stderr
     # A scope the app was not granted: PagerDuty's "Invalid scope", with the scopes asked.
     emulator.extras.add_oauth_client(CLIENT_ID, SECRET, {"priorities.read"})
     output = run_process(oauth_config(emulator), tmp_path, ["priorities", "teams"])
-    last = output.stderr.strip().splitlines()[-1]
+    last = error_line(output.stderr)
     assert output.returncode == 1 and "Invalid scope" in last and "teams.read" in last
 
 
@@ -177,7 +183,7 @@ def test_tokens_refused_every_time_end_in_one_line(emulator_factory, tmp_path) -
     emulator.extras.oauth_claimed_ttl = 86400
     output = run_process(oauth_config(emulator, max_retries=2), tmp_path, ["priorities"])
     assert output.returncode == 1
-    last = output.stderr.strip().splitlines()[-1]
+    last = error_line(output.stderr)
     assert "HTTP 401" in last and "PagerDuty refused the app token even after renewing" in last
     assert emulator.extras.oauth_issued == 3  # the first token and one per retry
     assert SECRET not in output.stderr

@@ -126,6 +126,8 @@ class IncidentCustomFieldsStream(TextValues, SinglePageChild):
 
 
 class ServiceCustomFieldsStream(TextValues, SinglePageList):
+    """Runs before `services`, so that the values stream knows whether any field exists."""
+
     name = "service_custom_fields"
     path = "/services/custom_fields"
     records_key = "fields"
@@ -133,15 +135,21 @@ class ServiceCustomFieldsStream(TextValues, SinglePageList):
     text_fields = ("default_value",)
     optional = True
 
+    def pages(self) -> Iterator[Records]:
+        for page in super().pages():
+            definitions(self.tap).service_fields = bool(page)
+            yield page
+
 
 class Definitions:
-    """The incident types and which have fields, as the definition streams read them in
-    this run (they run before incidents): the values stream then needs no requests of its
-    own to know them."""
+    """The incident types and which have fields, and whether any service field exists, as
+    the definition streams read them in this run (they run before incidents and services):
+    the value streams then need no requests of their own to know them."""
 
     def __init__(self) -> None:
         self.types: Records | None = None
         self.has_fields: dict[str, bool] = {}
+        self.service_fields: bool | None = None
 
     def complete(self) -> bool:
         return self.types is not None and all(k["id"] in self.has_fields for k in self.types)
@@ -238,6 +246,8 @@ class ServiceCustomFieldValuesStream(TextValues, OptionalChild):
 
     def wanted(self, parent: dict[str, t.Any]) -> bool:
         if self.defined is None:  # once per run, on the main thread (`prepare`)
+            self.defined = definitions(self.tap).service_fields
+        if self.defined is None:  # `service_custom_fields` is not selected
             self.defined = bool(self.fetch("/services/custom_fields", {}).get("fields"))
         return self.defined
 

@@ -103,6 +103,7 @@ class MetricsStream(ListStream):
 
     records_key = "data"
     optional = True
+    lookahead_needs_clock = True  # the range ends at PagerDuty's now
     #: Body keys of the window bounds (responder metrics name them differently).
     bounds: t.ClassVar[tuple[str, str]] = ("created_at_start", "created_at_end")
     #: Which id filter the endpoint takes for OAuth and user-level tokens.
