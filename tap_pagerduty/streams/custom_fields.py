@@ -14,6 +14,7 @@ import typing as t
 import weakref
 
 from tap_pagerduty.client import PagerDutyAPIError
+from tap_pagerduty.prefetch import Request, request_key
 from tap_pagerduty.streams.account import ServicesStream
 from tap_pagerduty.streams.base import ParentStream, Records
 from tap_pagerduty.streams.incidents import IncidentsStream
@@ -24,6 +25,7 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context, Record
 
+    from tap_pagerduty.client import PagerDutyStream
     from tap_pagerduty.tap import TapPagerDuty
 
 FIELD_OPTIONS = {"include[]": ["field_options"]}
@@ -91,20 +93,64 @@ class OptionalChild(SinglePageChild):
             self.logger.warning("Skipping stream '%s': %s", self.name, reason)
 
 
-class IncidentTypesStream(ParentStream, SinglePageList):
+class Definitions:
+    """The definition answers of this run, one request each: the incident types, each
+    type's fields and the service fields are read by their own streams and needed by the
+    value streams, in whichever order the run (and its look-ahead) gets to them."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.answers: dict[str, dict[str, t.Any]] = {}
+
+    def get(
+        self, stream: PagerDutyStream, path: str, params: dict[str, t.Any], key: str = "fields"
+    ) -> Records:
+        """The records under `key` of one definition request (sent once per run)."""
+        query = {**stream.extra_params, **params}
+        request = request_key(path, query, None)
+        with self.lock:  # a second asker waits for the first one's answer
+            if request not in self.answers:
+                self.answers[request] = stream.fetch(path, params)
+            answer = self.answers[request]
+        return list(answer.get(key) or [])
+
+
+_definitions: weakref.WeakKeyDictionary[TapPagerDuty, Definitions] = weakref.WeakKeyDictionary()
+_definitions_lock = threading.Lock()
+
+
+def definitions(tap: TapPagerDuty) -> Definitions:
+    with _definitions_lock:
+        return _definitions.setdefault(tap, Definitions())
+
+
+TYPES = ("/incidents/types", {"filter": "all"}, "incident_types")
+SERVICE_FIELDS = ("/services/custom_fields", FIELD_OPTIONS, "fields")
+
+
+def type_fields_path(type_id: str) -> str:
+    return f"/incidents/types/{type_id}/custom_fields"
+
+
+class DefinitionList(SinglePageList):
+    """A definition listing, read through the run's shared `Definitions`."""
+
+    def pages(self) -> Iterator[Records]:
+        yield definitions(self.tap).get(self, self.path, {}, self.key)
+
+    def lookahead_requests(self) -> list[Request]:
+        return []  # read once, by this stream or a value stream, whichever comes first
+
+
+class IncidentTypesStream(ParentStream, DefinitionList):
     """Every incident type, enabled or not (PagerDuty lists only enabled ones by default)."""
 
     name = "incident_types"
-    path = "/incidents/types"
+    path = TYPES[0]
     records_key = "incident_types"
-    extra_params: t.ClassVar[dict[str, t.Any]] = {"filter": "all"}
+    extra_params: t.ClassVar[dict[str, t.Any]] = TYPES[1]
     child_key = "incident_type_id"
     optional = True
-
-    def pages(self) -> Iterator[Records]:
-        for page in super().pages():
-            definitions(self.tap).types = page
-            yield page
 
 
 class IncidentCustomFieldsStream(TextValues, SinglePageChild):
@@ -120,53 +166,23 @@ class IncidentCustomFieldsStream(TextValues, SinglePageChild):
     text_fields = ("default_value",)
 
     def fetch_children(self, parent_id: str) -> Records:
-        fields = super().fetch_children(parent_id)
-        definitions(self.tap).has_fields[parent_id] = bool(fields)
-        return fields
+        return definitions(self.tap).get(self, type_fields_path(parent_id), {})
 
 
-class ServiceCustomFieldsStream(TextValues, SinglePageList):
-    """Runs before `services`, so that the values stream knows whether any field exists."""
+class ServiceCustomFieldsStream(TextValues, DefinitionList):
+    """Service field definitions; the values stream uses the same (single) answer."""
 
     name = "service_custom_fields"
-    path = "/services/custom_fields"
+    path = SERVICE_FIELDS[0]
     records_key = "fields"
-    extra_params = FIELD_OPTIONS
+    extra_params = SERVICE_FIELDS[1]
     text_fields = ("default_value",)
     optional = True
 
-    def pages(self) -> Iterator[Records]:
-        for page in super().pages():
-            definitions(self.tap).service_fields = bool(page)
-            yield page
-
-
-class Definitions:
-    """The incident types and which have fields, and whether any service field exists, as
-    the definition streams read them in this run (they run before incidents and services):
-    the value streams then need no requests of their own to know them."""
-
-    def __init__(self) -> None:
-        self.types: Records | None = None
-        self.has_fields: dict[str, bool] = {}
-        self.service_fields: bool | None = None
-
-    def complete(self) -> bool:
-        return self.types is not None and all(k["id"] in self.has_fields for k in self.types)
-
-
-_definitions: weakref.WeakKeyDictionary[TapPagerDuty, Definitions] = weakref.WeakKeyDictionary()
-_definitions_lock = threading.Lock()
-
-
-def definitions(tap: TapPagerDuty) -> Definitions:
-    with _definitions_lock:
-        return _definitions.setdefault(tap, Definitions())
-
 
 class TypesWithFields:
-    """Which incident types have custom fields, known once per run: from the definition
-    streams when they ran, else read (1 request + one per type).
+    """Which incident types have custom fields, known once per run (from the run's shared
+    definitions: no requests when the definition streams read them already).
 
     A type counts when it or a parent type has a field. An incident whose type is not
     listed is treated as having fields: reading too much is safe, missing values is not."""
@@ -183,17 +199,12 @@ class TypesWithFields:
         return (type_name or "incident_default") not in self.without_fields
 
     def _read(self) -> set[str]:
-        stream = self.stream
-        known = definitions(stream.tap)
-        if known.complete():
-            types, own = known.types or [], known.has_fields
-        else:
-            listing = stream.fetch("/incidents/types", {"filter": "all"})
-            types = list(listing.get("incident_types") or [])
-            own = {}
-            for kind in types:
-                fields = stream.fetch(f"/incidents/types/{kind['id']}/custom_fields")
-                own[kind["id"]] = bool(fields.get("fields"))
+        stream, known = self.stream, definitions(self.stream.tap)
+        types = known.get(stream, *TYPES)
+        own = {
+            kind["id"]: bool(known.get(stream, type_fields_path(kind["id"]), FIELD_OPTIONS))
+            for kind in types
+        }
         by_id = {kind["id"]: kind for kind in types}
 
         def inherited(type_id: str) -> bool:
@@ -245,10 +256,8 @@ class ServiceCustomFieldValuesStream(TextValues, OptionalChild):
         self.defined: bool | None = None
 
     def wanted(self, parent: dict[str, t.Any]) -> bool:
-        if self.defined is None:  # once per run, on the main thread (`prepare`)
-            self.defined = definitions(self.tap).service_fields
-        if self.defined is None:  # `service_custom_fields` is not selected
-            self.defined = bool(self.fetch("/services/custom_fields", {}).get("fields"))
+        if self.defined is None:  # once per run (shared with `service_custom_fields`)
+            self.defined = bool(definitions(self.tap).get(self, *SERVICE_FIELDS))
         return self.defined
 
 
