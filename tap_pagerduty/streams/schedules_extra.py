@@ -41,6 +41,9 @@ class ScheduleWindowChild(ChildStream):
         self.window()
         super().prepare(parents)
 
+    def wanted(self, parent: dict[str, t.Any]) -> bool:
+        return self.window().end > self.window().start  # an empty window has nothing
+
 
 class ScheduleOverridesStream(ScheduleWindowChild):
     """Overrides overlapping the window, whole (`overflow=true`), once each."""
