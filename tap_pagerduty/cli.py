@@ -1,7 +1,9 @@
 """Command-line entry point: the SDK's CLI, with user mistakes reported in one line.
 
-A wrong setting or a refused request (bad token, missing permission) is the user's to fix,
-so it ends the run with one clear line on stderr and a non-zero exit, not a traceback.
+A wrong setting, an unusable state file, a refused request (bad token, missing permission)
+or a server that cannot be reached is the user's to fix, so it ends the run with one clear
+line on stderr, the last one, and a non-zero exit, not a traceback. No line ever holds a
+header value (token, user agent): every message goes through `redact.scrub`.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ import os
 import sys
 
 import click
-import requests
-from singer_sdk.exceptions import RetriableAPIError
 
+from tap_pagerduty import redact
 from tap_pagerduty.client import PagerDutyAPIError
 from tap_pagerduty.settings import SettingsError
+from tap_pagerduty.state import StateError
 from tap_pagerduty.tap import TapPagerDuty
 
 
@@ -24,15 +26,17 @@ def main(argv: list[str] | None = None) -> None:
         code = TapPagerDuty.cli.main(args=args, prog_name="tap-pagerduty", standalone_mode=False)
     except SettingsError as error:
         _fail(f"configuration error: {error}", 2)
-    except PagerDutyAPIError as error:
+    except StateError as error:
+        _fail(f"state error: {error}", 2)
+    except PagerDutyAPIError as error:  # refused, unreachable, or out of retries
         _fail(str(error), 1)
-    except (RetriableAPIError, requests.RequestException) as error:
-        first_line = (str(error) or type(error).__name__).splitlines()[0][:500]
-        _fail(f"gave up after 'max_retries' retries: {first_line}", 1)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
     except click.ClickException as error:
         _fail(error.format_message(), error.exit_code)
+    except Exception as error:  # a bug: its traceback helps, but masked like every line
+        sys.stderr.write(redact.format_traceback(error))
+        _fail(f"unexpected error: {type(error).__name__}: {redact.describe(error)}", 1)
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -54,6 +58,7 @@ def _take_log_level(args: list[str]) -> list[str]:
 
 
 def _fail(message: str, code: int) -> None:
-    sys.stderr.write(f"tap-pagerduty: {message}\n")
+    line = " ".join(redact.scrub(message).split())
+    sys.stderr.write(f"tap-pagerduty: {line}\n")
     sys.stderr.flush()
     sys.exit(code)

@@ -9,9 +9,9 @@ offset/limit/total and cursor); the analytics query's own paging is in streams/h
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import random
+import ssl
 import threading
 import typing as t
 from collections import deque
@@ -24,10 +24,10 @@ import msgspec
 import requests
 from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
 from singer_sdk.authenticators import APIKeyAuthenticator
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError, SyncLifecycleSignal
 from singer_sdk.streams.rest import HTTPRequest
 
-from tap_pagerduty import oauth
+from tap_pagerduty import oauth, redact
 from tap_pagerduty.output import FastRecordMessages
 from tap_pagerduty.prefetch import Request
 from tap_pagerduty.schema_files import schema_dir
@@ -43,6 +43,19 @@ if t.TYPE_CHECKING:
 
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 RETRY_STATUSES = {408, 429}
+# A refused connection is retried this many times in all: a server restarting comes back in
+# seconds, while a wrong port or a stopped proxy never does.
+REFUSED_TRIES = 3
+# What the backoff decorator retries (the SDK's `request_decorator`): after the last retry
+# the request fails with "gave up after N retries" and the last cause.
+RETRIED_ERRORS = (
+    ConnectionResetError,
+    RetriableAPIError,
+    requests.exceptions.Timeout,
+    requests.exceptions.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+)
 _T = t.TypeVar("_T")
 
 HINTS = {
@@ -60,6 +73,14 @@ class PagerDutyAPIError(FatalAPIError):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class RequestFailedError(PagerDutyAPIError):
+    """A request that got no answer and will not get one: the cause cannot heal (TLS
+    mismatch, connection refused, a header the HTTP library refuses) or the retries ran out."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 0)
 
 
 class RateLimitedError(RetriableAPIError):
@@ -86,7 +107,8 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
         self._sessions = threading.local()
-        self._send = self.request_decorator(self._attempt)  # type: ignore[arg-type]
+        self._tries = threading.local()  # attempts of the request this thread is sending
+        self._send = self.request_decorator(self._attempt)
 
     # -- configuration -------------------------------------------------------------------
 
@@ -214,14 +236,25 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
             headers=request.headers,
             json=body,
         )
-        return t.cast("dict[str, t.Any]", self._send(prepared, context))
+        self._tries.count = 0
+        try:
+            return t.cast("dict[str, t.Any]", self._send(prepared, context))
+        except RETRIED_ERRORS as error:  # the backoff decorator gave up
+            if isinstance(error, RetriableAPIError):  # already names stream, path and status
+                cause = str(error)
+            else:
+                cause = f"{self.name}: {request.method} {path} failed: {_cause(error)}"
+            raise RequestFailedError(
+                f"{redact.scrub(cause)} (gave up after {self.settings.max_retries} retries)"
+            ) from error
 
     def _attempt(
         self, prepared: requests.PreparedRequest, context: Context | None
     ) -> dict[str, t.Any]:
         oauth.before_request(self)  # an OAuth app token is fetched outside the request slot
+        self._tries.count += 1
         with self.tap.throttle.request_slot():
-            response = self._request(prepared, context)
+            response = self._send_once(prepared, context)
         try:
             payload = _decode_json(response)
         except ValueError:
@@ -234,9 +267,35 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
             )
         return payload
 
+    def _send_once(
+        self, prepared: requests.PreparedRequest, context: Context | None
+    ) -> requests.Response:
+        """Send one attempt; errors that cannot heal are not retried but end the run with
+        their real cause (and never a header value)."""
+        where = f"{self.name}: {prepared.method} {urlparse(prepared.url or '').path or '/'}"
+        try:
+            return self._request(prepared, context)
+        except requests.exceptions.SSLError as error:
+            raise RequestFailedError(
+                f"{where}: TLS failed ({_cause(error)}): check that 'api_url' uses https only "
+                "for a server that speaks TLS, and that its certificate is trusted"
+            ) from None
+        except requests.exceptions.ConnectionError as error:
+            if _refused(error) and self._tries.count >= REFUSED_TRIES:
+                raise RequestFailedError(
+                    f"{where}: connection refused ({self._tries.count} tries): nothing listens "
+                    "at 'api_url' / the region's host and port; check the URL and any proxy"
+                ) from None
+            raise
+        except ValueError as error:  # a header or URL the HTTP library refuses: never sent
+            raise RequestFailedError(
+                f"{where}: the request could not be sent ({type(error).__name__}: "
+                f"{redact.describe(error)}): check the settings for stray characters"
+            ) from None
+
     def validate_response(self, response: requests.Response) -> None:
-        self.tap.clock.observe(response.headers.get("Date"))
         status = response.status_code
+        self.tap.clock.observe(response.headers.get("Date"), status)
         if status == 429:
             wait = _rate_limit_wait(response)
             if wait is not None:
@@ -246,7 +305,10 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         if status in RETRY_STATUSES or status >= 500 or renew:
             raise RetriableAPIError(self._describe(response), response)
         if status >= 400:
-            raise PagerDutyAPIError(self._describe(response), status)
+            error = PagerDutyAPIError(self._describe(response), status)
+            if status == 401:  # the token is refused: no other request can succeed either
+                self.tap.stop(error)
+            raise error
 
     def _describe(self, response: requests.Response) -> str:
         """One line: stream, method, path (never the token), status, PagerDuty's message."""
@@ -267,6 +329,19 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         return urlparse(response.url).path or "/"
 
     # -- retries ---------------------------------------------------------------------------
+
+    def request_decorator(self, func: t.Callable[..., t.Any]) -> t.Callable[..., t.Any]:
+        """The SDK's retry decorator without backoff's own log lines: `backoff_handler` logs
+        one line per retry, and only while the run goes on (see `TapPagerDuty.stop`)."""
+        decorator: t.Callable[..., t.Any] = backoff.on_exception(
+            self.backoff_wait_generator,
+            RETRIED_ERRORS,
+            max_tries=self.backoff_max_tries,
+            on_backoff=self.backoff_handler,
+            jitter=self.backoff_jitter,
+            logger=None,
+        )
+        return decorator(func)
 
     def backoff_max_tries(self) -> int:
         return self.settings.max_retries + 1
@@ -291,13 +366,32 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
 
     def backoff_handler(self, details: t.Any) -> None:
         exc = details.get("exception")
-        self.logger.warning(
-            "%s: retry %d in %.1fs after: %s",
-            self.name,
-            details.get("tries", 0),
-            details.get("wait", 0.0),
-            _short(exc),
-        )
+        with self.tap.stop_lock:  # once the run has stopped, its error line is the last
+            if self.tap.throttle.stopped:
+                return
+            self.logger.warning(
+                "%s: retry %d in %.1fs after: %s",
+                self.name,
+                details.get("tries", 0),
+                details.get("wait", 0.0),
+                _short(exc),
+            )
+
+    # The SDK marks `sync` final; this only wraps it (no public hook sees a stream's sync
+    # fail on the main thread while the worker threads of other streams still send).
+    def sync(self, context: Context | None = None) -> None:  # type: ignore[misc]
+        """The SDK's sync; an error ending it stops every other request of the run first
+        (queued ones cancelled, those in flight awaited), so the error line comes last."""
+        try:
+            super().sync(context)
+        except SyncLifecycleSignal:  # the SDK's own control flow (a record limit, an abort)
+            raise
+        except Exception as error:
+            fatal = self.tap.stop(error)
+            self.tap.throttle.wait_idle(self.settings.request_timeout + 5)
+            if fatal is error:
+                raise
+            raise fatal from None
 
     # -- paging ------------------------------------------------------------------------------
 
@@ -477,9 +571,14 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         return self.tap.clock.now(probe=lambda: self._probe_clock())
 
     def _probe_clock(self) -> None:
-        # Any answer carries a Date header; its status does not matter here.
-        with contextlib.suppress(PagerDutyAPIError):
+        # Only a successful answer sets the clock; after a refusal (an answer all the same)
+        # the local clock is used. No answer at all is an error like any other.
+        try:
             self.fetch("/abilities")
+        except RequestFailedError:
+            raise
+        except PagerDutyAPIError:
+            pass
 
 
 _json_decoder = msgspec.json.Decoder()
@@ -524,8 +623,47 @@ def _error_detail(response: requests.Response) -> str:
 def _short(exc: BaseException | None) -> str:
     if exc is None:
         return "unknown error"
+    if not isinstance(exc, RetriableAPIError):
+        return _cause(exc)
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return text[:300]
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """`error` and what it wraps: requests wraps urllib3's errors, which wrap the OS's."""
+    seen: set[int] = set()
+    pending = [error]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        inner = [current.__cause__, current.__context__, getattr(current, "reason", None)]
+        inner += [a for a in current.args if isinstance(a, BaseException)]
+        pending.extend(e for e in inner if isinstance(e, BaseException))
+
+
+def _refused(error: BaseException) -> bool:
+    return any(
+        isinstance(e, ConnectionRefusedError) or "Connection refused" in str(e)
+        for e in _causes(error)
+    )
+
+
+def _cause(error: BaseException) -> str:
+    """The innermost useful message of a transport error, in one line (no urllib3 noise
+    such as "Max retries exceeded", which is urllib3's own retry count, not ours)."""
+    for inner in _causes(error):
+        if isinstance(inner, ssl.SSLError):
+            return f"SSLError: {redact.describe(inner)}"
+        if isinstance(inner, ConnectionRefusedError) or "Connection refused" in str(inner):
+            return "Connection refused"
+    last = list(_causes(error))[-1]
+    text = redact.describe(last)
+    if "Failed to establish a new connection: " in text:
+        text = text.split("Failed to establish a new connection: ", 1)[1]
+    return f"{type(last).__name__}: {text}"[:300]
 
 
 def cancel(futures: Iterable[Future[t.Any]]) -> None:

@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_pagerduty import client
+from tap_pagerduty import client, redact
 
 if t.TYPE_CHECKING:
     from tap_pagerduty.client import PagerDutyStream
@@ -199,6 +199,7 @@ class AppToken:
         payload = send()
         lifetime = float(payload.get("expires_in") or 3600)
         self.value = str(payload["access_token"])
+        redact.register([self.value])  # masked in every log line from now on
         self.renew_at = started + lifetime - min(RENEW_MARGIN, lifetime / 5)
         stream.logger.info(
             "OAuth: app token for %s obtained (scopes: %s), valid %.0f s",

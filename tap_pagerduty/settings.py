@@ -29,6 +29,7 @@ DEFAULT_PAGE_SIZE = 100
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 8
 DEFAULT_ONCALL_DAYS = 90
+DEFAULT_USER_AGENT = "tap-pagerduty"
 DEFAULT_ANALYTICS_LAG_HOURS = 24
 # Look-back rescan of incident creation windows when analytics is not available.
 DEFAULT_RECONCILE_DAYS_WITHOUT_ANALYTICS = 7
@@ -70,13 +71,19 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "anchor_date",
         th.DateTimeType,
-        description="Where incremental streams start on a first sync (ISO 8601). "
-        "Default: one year before now.",
+        description="Where incremental streams start on a first sync (ISO 8601, not in the "
+        "future). Default: one year before now.",
+    ),
+    th.Property(
+        "start_date",
+        th.DateTimeType,
+        description="Alias of `anchor_date` (the usual Singer name). Set one of the two.",
     ),
     th.Property(
         "end_date",
         th.DateTimeType,
-        description="Optional end of the synced range, for backfills (ISO 8601). Default: now.",
+        description="Optional end of the synced range, for backfills (ISO 8601, not in the "
+        "future). Default: now.",
     ),
     th.Property(
         "requests_per_second",
@@ -107,8 +114,9 @@ CONFIG_SCHEMA = th.PropertiesList(
         "max_retries",
         th.IntegerType,
         default=DEFAULT_MAX_RETRIES,
-        description="Retries of a failed request (429, 408, 5xx, connection errors, truncated "
-        "bodies) before the sync fails.",
+        description="Retries of a failed request (429, 408, 5xx, timeouts, dropped connections, "
+        "truncated bodies) before the sync fails. A refused connection is tried 3 times in all; "
+        "TLS errors are not retried.",
     ),
     th.Property(
         "oncall_days",
@@ -134,7 +142,8 @@ CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "user_agent",
         th.StringType,
-        description="User-Agent header sent with every request.",
+        description="User-Agent header sent with every request (printable ASCII). Like the "
+        "token, it is masked as `***` in logs and errors.",
     ),
 ).to_dict()
 CONFIG_SCHEMA["properties"].update(EXTRA_PROPERTIES)
@@ -163,8 +172,8 @@ class Settings:
     def from_config(cls, config: t.Mapping[str, t.Any], *, now: datetime | None = None) -> Settings:
         """Validate `config`; raise SettingsError naming the first wrong setting."""
         now = now or datetime.now(timezone.utc)
-        anchor = _date(config, "anchor_date") or now - timedelta(days=365)
-        end = _date(config, "end_date")
+        anchor = _anchor_date(config, now) or now - timedelta(days=365)
+        end = _date(config, "end_date", now)
         if end is not None and end <= anchor:
             raise SettingsError(
                 f"Setting 'end_date' ({_iso(end)}) is not after 'anchor_date' ({_iso(anchor)}): "
@@ -181,7 +190,7 @@ class Settings:
             request_timeout=_number(config, "request_timeout", 1, 600),
             max_retries=int(_number(config, "max_retries", 0, 50, integer=True)),
             oncall_days=int(_number(config, "oncall_days", 1, 90, integer=True)),
-            user_agent=str(config.get("user_agent") or "tap-pagerduty"),
+            user_agent=_header_text(config, "user_agent") or DEFAULT_USER_AGENT,
             analytics_lag=timedelta(hours=_number(config, "analytics_lag_hours", 0, 72)),
             reconcile_days=(
                 None
@@ -192,10 +201,27 @@ class Settings:
                 config,
                 anchor=anchor,
                 error=SettingsError,
-                parse_date=_date,
+                parse_date=lambda config, name: _date(config, name, now),
                 check_url=_checked_url,
             ),
         )
+
+    def secrets(self) -> list[str]:
+        """Header values that must never be printed: the credential and a custom user agent."""
+        credential = self.authorization
+        for scheme in ("Token token=", "Bearer "):
+            credential = credential.removeprefix(scheme)
+        values = [self.authorization, credential]
+        if self.user_agent != DEFAULT_USER_AGENT:
+            values.append(self.user_agent)
+        if self.extra.oauth is not None:  # app tokens are registered as they come (oauth.py)
+            values.append(self.extra.oauth.client_secret)
+        return values
+
+
+def unknown_settings(config: t.Mapping[str, t.Any], known: t.Iterable[str]) -> list[str]:
+    """Keys of `config` that no setting reads (a typo, or another tap's setting)."""
+    return sorted(set(config) - set(known))
 
 
 _DEFAULTS: dict[str, float] = {
@@ -212,8 +238,8 @@ _DEFAULTS: dict[str, float] = {
 def _authorization(config: t.Mapping[str, t.Any]) -> str:
     if uses_client_credentials(config):
         return ""  # a token from the identity service, fetched when needed (oauth.py)
-    api_token = (config.get("api_token") or "").strip()
-    oauth_token = (config.get("oauth_token") or "").strip()
+    api_token = _header_text(config, "api_token")
+    oauth_token = _header_text(config, "oauth_token")
     if api_token and oauth_token:
         raise SettingsError(
             "Settings 'api_token' and 'oauth_token' are both set: keep only one of them."
@@ -229,15 +255,20 @@ def _authorization(config: t.Mapping[str, t.Any]) -> str:
 
 
 def _base_url(config: t.Mapping[str, t.Any]) -> str:
-    region = config.get("region") or "us"
+    region = _text(config, "region") or "us"
     if region not in REGION_URLS:
         raise SettingsError(
             f"Setting 'region' is {region!r}: use 'us' or 'eu' (or set 'api_url' for a proxy)."
         )
-    api_url = config.get("api_url")
+    api_url = _text(config, "api_url")
     if not api_url:
         return REGION_URLS[region]
-    parsed = urlparse(str(api_url))
+    if not api_url.isprintable() or " " in api_url:
+        raise SettingsError(
+            "Setting 'api_url' contains a space, a line break or another control character: "
+            "use a plain URL such as https://api.pagerduty.com."
+        )
+    parsed = urlparse(api_url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise SettingsError(
             f"Setting 'api_url' ({api_url!r}) is not a URL: use e.g. https://api.pagerduty.com."
@@ -264,20 +295,82 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def _date(config: t.Mapping[str, t.Any], name: str) -> datetime | None:
+def _text(config: t.Mapping[str, t.Any], name: str) -> str | None:
+    """A setting that must be text, or None when unset or empty."""
     value = config.get(name)
-    if value in (None, ""):
+    if value is None or value == "":
         return None
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
+    if not isinstance(value, str):
+        # The value itself is not shown: it may be a token.
         raise SettingsError(
-            f"Setting '{name}' ({value!r}) is not an ISO 8601 date: "
-            "use e.g. 2024-01-01 or 2024-01-01T00:00:00Z."
-        ) from None
+            f"Setting '{name}' must be text, not {_kind(value)}: write it as a quoted string."
+        )
+    return value
+
+
+def _header_text(config: t.Mapping[str, t.Any], name: str) -> str | None:
+    """A setting sent as an HTTP header value: printable ASCII only, never shown."""
+    value = (_text(config, name) or "").strip()
+    if not value:
+        return None
+    if not (value.isascii() and value.isprintable()):
+        raise SettingsError(
+            f"Setting '{name}' contains a line break, a control or a non-ASCII character, "
+            "which cannot be sent in an HTTP header: set it again without that character."
+        )
+    return value
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float | decimal.Decimal):
+        return "a number"
+    return f"a {type(value).__name__}"
+
+
+def _anchor_date(config: t.Mapping[str, t.Any], now: datetime) -> datetime | None:
+    """`anchor_date`, or `start_date`, its usual Singer name."""
+    anchor = _date(config, "anchor_date", now)
+    alias = _date(config, "start_date", now)
+    if anchor is not None and alias is not None and anchor != alias:
+        raise SettingsError(
+            f"Settings 'anchor_date' ({_iso(anchor)}) and 'start_date' ({_iso(alias)}) differ: "
+            "'start_date' is another name for 'anchor_date', keep only one of them."
+        )
+    return anchor or alias
+
+
+def _date(config: t.Mapping[str, t.Any], name: str, now: datetime) -> datetime | None:
+    value = config.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise SettingsError(
+                f"Setting '{name}' ({value!r}) is not an ISO 8601 date: "
+                "use e.g. 2024-01-01 or 2024-01-01T00:00:00Z."
+            ) from None
+    else:
+        raise SettingsError(
+            f"Setting '{name}' is {_kind(value)} ({value!r}), not a date: "
+            'write it as a quoted ISO 8601 date, e.g. "2024-01-01".'
+        )
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+    parsed = parsed.astimezone(timezone.utc)
+    if parsed > now:
+        # Bookmarks would be written at PagerDuty's now, and everything before this date
+        # skipped for good once the date is corrected.
+        raise SettingsError(
+            f"Setting '{name}' ({_iso(parsed)}) is in the future (now is {_iso(now)}): "
+            "set a date in the past, or remove it."
+        )
+    return parsed
 
 
 def _number(

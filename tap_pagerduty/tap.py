@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import copy
+import io
+import threading
 import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 
 from singer_sdk import Tap
 
+from tap_pagerduty import redact
 from tap_pagerduty.clock import ServerClock
 from tap_pagerduty.output import FastSingerWriter
 from tap_pagerduty.prefetch import LookAhead
-from tap_pagerduty.settings import CONFIG_SCHEMA, Settings, SettingsError
-from tap_pagerduty.streams import STREAM_TYPES
-from tap_pagerduty.throttle import Throttle
+from tap_pagerduty.settings import CONFIG_SCHEMA, Settings, SettingsError, unknown_settings
+from tap_pagerduty.state import check_bookmarks, read_state_text
+from tap_pagerduty.streams import STATE_TIME_KEYS, STREAM_TYPES
+from tap_pagerduty.throttle import Stopped, Throttle
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
@@ -29,6 +34,12 @@ class TapPagerDuty(Tap):
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = FastSingerWriter
 
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        #: Held while a worker decides to log, so that nothing follows the final error line.
+        self.stop_lock = threading.Lock()
+        self._fatal: BaseException | None = None
+        super().__init__(*args, **kwargs)
+
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
         try:
             Settings.from_config(self.config)
@@ -38,9 +49,38 @@ class TapPagerDuty(Tap):
             return [str(error)]
         return []
 
+    @classmethod
+    def invoke(cls, *, state: t.IO[str] | None = None, **kwargs: t.Any) -> None:
+        """The SDK's run, with the `--state` file checked first (one line naming the file)."""
+        if state is not None:
+            state = io.StringIO(read_state_text(state))
+        super().invoke(state=state, **kwargs)
+
+    def load_state(self, state: dict[str, t.Any]) -> None:
+        """Refuse bookmarks that are not objects or whose times do not parse, before any
+        request, instead of failing mid-run or silently starting the stream over."""
+        check_bookmarks(state, STATE_TIME_KEYS)
+        super().load_state(state)
+
     @cached_property
     def settings(self) -> Settings:
-        return Settings.from_config(self.config)
+        settings = Settings.from_config(self.config)
+        redact.register(settings.secrets())
+        unknown = unknown_settings(self.config, self.known_settings())
+        if unknown:
+            self.logger.warning(
+                "Ignoring unknown setting(s) %s: tap-pagerduty does not read them "
+                "(a typo? see `tap-pagerduty --about` for the settings)",
+                ", ".join(repr(name) for name in unknown),
+            )
+        return settings
+
+    @classmethod
+    def known_settings(cls) -> set[str]:
+        """The tap's settings and those the SDK adds (stream maps, flattening, batch)."""
+        schema = copy.deepcopy(cls.config_jsonschema)
+        cls.append_builtin_config(schema)
+        return set(schema["properties"])
 
     @cached_property
     def throttle(self) -> Throttle:
@@ -49,7 +89,7 @@ class TapPagerDuty(Tap):
 
     @cached_property
     def clock(self) -> ServerClock:
-        return ServerClock()
+        return ServerClock(self.logger)
 
     @cached_property
     def _pool(self) -> ThreadPoolExecutor:
@@ -60,7 +100,26 @@ class TapPagerDuty(Tap):
     def submit(self, fn: t.Callable[..., _T], *args: t.Any) -> Future[_T]:
         """Run `fn` on a worker thread. Workers fetch and parse only; they never write
         messages or touch state, which stay on the main thread."""
+        if self.throttle.stopped:
+            stopped: Future[_T] = Future()
+            stopped.set_exception(Stopped())
+            return stopped
         return self._pool.submit(fn, *args)
+
+    # -- stopping after a fatal error --------------------------------------------------------
+
+    def stop(self, error: BaseException) -> BaseException:
+        """End the run after a fatal error (any thread): no further request is sent, queued
+        ones are cancelled. Returns the run's first fatal error, the one to report (errors
+        of other threads after it are its echoes: Stopped, cancelled futures)."""
+        with self.stop_lock:
+            if self._fatal is None:
+                self._fatal = error
+            self.throttle.stop()
+            fatal = self._fatal
+        if "_pool" in self.__dict__:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        return fatal
 
     # -- first pages of upcoming streams ------------------------------------------------------
 

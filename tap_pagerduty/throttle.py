@@ -10,6 +10,7 @@ included:
   squeeze one request too many into a second.
 
 A semaphore bounds the requests in flight, and `pause()` holds every thread after a 429.
+After `stop()` (a fatal answer ended the run) no attempt starts any more.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ from contextlib import contextmanager
 
 # Leeway for the time between our clock reading and the request reaching the server.
 WINDOW_MARGIN_SECONDS = 0.02
+
+
+class Stopped(Exception):
+    """The run has stopped after a fatal error: this request is not sent."""
 
 
 class Throttle:
@@ -46,7 +51,9 @@ class Throttle:
         self._recent_starts: collections.deque[float] = collections.deque(
             maxlen=max(1, math.floor(rate))
         )
+        self._max_in_flight = max_in_flight
         self._slots = threading.BoundedSemaphore(max_in_flight)
+        self._stopped = threading.Event()
 
     def acquire(self) -> None:
         """Block until this thread may start one request attempt."""
@@ -73,7 +80,34 @@ class Throttle:
 
     @contextmanager
     def request_slot(self) -> t.Iterator[None]:
-        """Hold an in-flight slot and a rate token for the duration of one attempt."""
+        """Hold an in-flight slot and a rate token for the duration of one attempt; raise
+        Stopped instead once the run has stopped (checked again after any wait)."""
         with self._slots:
+            if self.stopped:
+                raise Stopped
             self.acquire()
+            if self.stopped:
+                raise Stopped
             yield
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def stop(self) -> None:
+        """No further attempt starts, in any thread."""
+        self._stopped.set()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no attempt is in flight (at most `timeout` s); True if none is."""
+        deadline = time.monotonic() + timeout
+        held = 0
+        try:
+            while held < self._max_in_flight:
+                if not self._slots.acquire(timeout=max(0.0, deadline - time.monotonic())):
+                    return False
+                held += 1
+            return True
+        finally:
+            for _ in range(held):
+                self._slots.release()

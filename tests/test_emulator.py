@@ -549,3 +549,24 @@ def test_truth_records_match_project_schemas(emulator):
         for rec in records[:300]:
             errors = [e.message for e in validator.iter_errors(rec)]
             assert not errors, (stream, errors[:3])
+
+
+def test_date_skew_and_token_revoked_mid_run(emulator):
+    from email.utils import parsedate_to_datetime
+
+    s = session()
+    url = emulator.url + "/priorities"
+    requests.post(
+        emulator.url + "/_admin/config",
+        json={"date_skew_seconds": 7200, "date_skew_path": "^/prio", "date_skew_every": 2},
+    )
+    dates = [parsedate_to_datetime(s.get(url).headers["Date"]) for _ in range(4)]
+    assert [d - NOW for d in dates] == [timedelta(0), timedelta(hours=2)] * 2
+    other = parsedate_to_datetime(s.get(emulator.url + "/teams").headers["Date"])
+    assert other == NOW  # another path: never skewed
+    admin = requests.get(emulator.url + "/_admin/now")
+    assert parsedate_to_datetime(admin.headers["Date"]) == NOW
+    emulator.configure(date_skew_seconds=0, fault_401_after=emulator.stats()["requests"] + 1)
+    assert s.get(url).status_code == 200
+    assert [s.get(url).status_code for _ in range(2)] == [401, 401]
+    assert emulator.stats()["after_first_401"] == 1

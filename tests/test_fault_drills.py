@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.support.tap_runs import config_for, run_process
@@ -23,7 +25,13 @@ def test_refused_first_request_is_one_line_and_a_nonzero_exit(
     assert output.returncode != 0
     lines = [line for line in output.stderr.splitlines() if line.startswith("tap-pagerduty:")]
     assert len(lines) == 1, output.stderr[-3000:]
-    assert "teams" in lines[0] and "/teams" in lines[0] and f"HTTP {status}" in lines[0]
+    assert f"HTTP {status}" in lines[0]
+    if status == 401:
+        # Every request is refused; the first refusal of the run is reported, which may be a
+        # later stream's first page sent ahead, and nothing is sent after it.
+        assert re.search(r"tap-pagerduty: (teams|priorities): GET /(teams|priorities) ", lines[0])
+    else:
+        assert "teams" in lines[0] and "/teams" in lines[0]
     assert "Traceback" not in output.stderr
     assert not output.records.get("teams")
 
@@ -64,3 +72,84 @@ def test_giving_up_after_max_retries_is_one_clear_line(emulator_factory, tmp_pat
     assert "gave up" in lines[0] and "/priorities" in lines[0] and "HTTP 50" in lines[0]
     assert "Traceback" not in output.stderr
     assert sum(emulator.stats()["by_path"]["/priorities"].values()) == 3  # 1 try + 2 retries
+
+
+def _error_line(output) -> str:
+    """The run's one error line, which must also be the last line on stderr."""
+    lines = [line for line in output.stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("tap-pagerduty:")]
+    assert len(errors) == 1, output.stderr[-3000:]
+    assert lines[-1] == errors[0], f"not the last line:\n{output.stderr[-3000:]}"
+    assert "Traceback" not in output.stderr
+    return errors[0]
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_tls_against_a_plain_http_port_fails_at_once_with_the_cause(
+    emulator_factory, tmp_path
+) -> None:
+    import time
+
+    emulator = emulator_factory(seed=1, incidents=30, days=20, now=NOW)
+    config = {**config_for(emulator), "api_url": emulator.url.replace("http:", "https:")}
+    started = time.monotonic()
+    output = run_process(config, tmp_path, ["priorities"], timeout=60)
+    elapsed = time.monotonic() - started
+    assert output.returncode != 0
+    line = _error_line(output)
+    assert "/priorities" in line and "SSL" in line and "TLS" in line, line
+    assert "gave up" not in line and "retr" not in output.stderr.lower()
+    assert elapsed < 20, f"{elapsed:.0f}s: a TLS mismatch cannot heal, it must not be retried"
+
+
+def test_connection_refused_fails_after_the_first_tries(tmp_path) -> None:
+    import time
+
+    config = {
+        "api_token": "emulator-token",
+        "api_url": f"http://127.0.0.1:{_closed_port()}",
+        "anchor_date": "2026-01-01",
+    }
+    started = time.monotonic()
+    output = run_process(config, tmp_path, ["priorities"], timeout=60)
+    elapsed = time.monotonic() - started
+    assert output.returncode != 0
+    line = _error_line(output)
+    assert "/priorities" in line and "connection refused" in line.lower(), line
+    assert "Max retries exceeded" not in line
+    assert elapsed < 20, f"{elapsed:.0f}s for a port nobody listens on"
+
+
+def test_after_a_401_no_request_is_sent_and_the_error_is_the_last_line(
+    emulator_factory, tmp_path
+) -> None:
+    """The token is revoked mid-run while children are fetched three at a time."""
+    emulator = emulator_factory(
+        seed=6, incidents=400, days=60, now=NOW, fault_401_after=60, latency_ms=5
+    )
+    config = config_for(emulator, max_concurrency=3, anchor_date="2026-09-01T00:00:00Z")
+    output = run_process(config, tmp_path, ["incidents", "incident_alerts", "incident_notes"])
+    assert output.returncode != 0
+    line = _error_line(output)
+    assert "HTTP 401" in line, line
+    stats = emulator.stats()
+    # Requests already in flight when the 401 came may complete; none may start after it.
+    assert stats["after_first_401"] <= 2, stats["after_first_401"]
+    assert stats["requests"] <= 60 + 3, stats["requests"]
+
+
+def test_giving_up_names_the_real_cause(emulator_factory, tmp_path) -> None:
+    emulator = emulator_factory(seed=1, incidents=30, days=20, now=NOW, fault_drop=1.0)
+    output = run_process(config_for(emulator, max_retries=1), tmp_path, ["priorities"])
+    assert output.returncode != 0
+    line = _error_line(output)
+    assert "gave up after 1 retries" in line and "/priorities" in line, line
+    assert "'max_retries'" not in line and "Max retries exceeded" not in line
+    assert "Connection" in line or "closed" in line, line

@@ -17,9 +17,9 @@ def test_backfill_killed_every_three_seconds_repeats_at_most_five_percent(
     emulator_factory, tmp_path
 ) -> None:
     emulator = emulator_factory(seed=41, incidents=500, days=365, now=NOW, rate_limit=0)
-    # 40 requests/s and a kill every 3 s: about 100 requests per run after start-up, as a kill
+    # 50 requests/s and a kill every 3 s: about 100 requests per run after start-up, as a kill
     # every 20 s would be at the default 5 requests/s.
-    config = config_for(emulator, requests_per_second=40)
+    config = config_for(emulator, requests_per_second=50)
     (tmp_path / "config.json").write_text(json.dumps(config))
     (tmp_path / "catalog.json").write_text(json.dumps(catalog_for(STREAMS)))
     clean = _run_and_maybe_kill(tmp_path, None, None)

@@ -96,3 +96,100 @@ def test_cli_reports_bad_setting_in_one_line(tmp_path, config: dict, setting: st
     assert f"'{setting}'" in errors[0]
     assert "Traceback" not in run.stderr
     assert TOKEN not in run.stderr
+
+
+NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize(
+    ("config", "setting", "words"),
+    [
+        ({"anchor_date": "2026-11-02"}, "anchor_date", "future"),
+        ({"end_date": "2026-11-01T00:00:01Z"}, "end_date", "future"),
+        ({"start_date": "2027-01-01"}, "start_date", "future"),
+        ({"anchor_date": 20240101}, "anchor_date", "number"),
+        ({"end_date": 1.5}, "end_date", "number"),
+        ({"api_token": 4711471147114711}, "api_token", "number"),
+        ({"api_token": ["a", "b"]}, "api_token", "text"),
+        ({"api_token": f"{TOKEN}\nX"}, "api_token", "line break"),
+        ({"api_token": None, "oauth_token": f"{TOKEN}\r\nX"}, "oauth_token", "line break"),
+        ({"user_agent": "my-agent\r\nX-Injected: 1"}, "user_agent", "line break"),
+        ({"user_agent": "agent\x00"}, "user_agent", "control"),
+        ({"api_url": "http://127.0.0.1:9/\npath"}, "api_url", "line break"),
+        ({"api_url": 8080}, "api_url", "text"),
+        ({"region": 1}, "region", "text"),
+        ({"anchor_date": "2024-01-01", "start_date": "2024-02-01"}, "start_date", "differ"),
+    ],
+)
+def test_future_dates_control_characters_and_wrong_types_are_refused(
+    config: dict, setting: str, words: str
+) -> None:
+    with pytest.raises(SettingsError) as error:
+        Settings.from_config({"api_token": TOKEN, **config}, now=NOW)
+    message = str(error.value)
+    assert f"'{setting}'" in message and words in message, message
+    assert "\n" not in message and "\r" not in message
+    assert TOKEN not in message and "4711471147114711" not in message
+
+
+def test_start_date_is_an_alias_of_anchor_date() -> None:
+    s = Settings.from_config({"api_token": TOKEN, "start_date": "2026-01-01T00:00:00Z"}, now=NOW)
+    assert s.anchor_date == datetime(2026, 1, 1, tzinfo=timezone.utc)
+    same = {"anchor_date": "2026-01-01", "start_date": "2026-01-01T00:00:00Z"}
+    assert settings(**same).anchor_date == s.anchor_date
+    # A past end_date and dates given as datetime objects are fine.
+    past = datetime(2026, 6, 1, tzinfo=timezone.utc)
+    assert Settings.from_config({"api_token": TOKEN, "end_date": past}, now=NOW).end_date == past
+
+
+def test_unknown_settings_warn_once_and_sdk_settings_do_not(caplog) -> None:
+    from tap_pagerduty.tap import TapPagerDuty
+
+    config = {
+        "api_token": TOKEN,
+        "anchor_dat": "2026-01-01",
+        "page_sise": 10,
+        "stream_maps": {},
+        "stream_map_config": {},
+        "faker_config": {},
+        "flattening_enabled": False,
+        "flattening_max_depth": 1,
+        "batch_config": None,
+    }
+    tap = TapPagerDuty(config=config, parse_env_config=False)
+    tap.settings  # noqa: B018 - settings are read when the run starts
+    warnings = [r.getMessage() for r in caplog.records if "unknown setting" in r.getMessage()]
+    assert len(warnings) == 1, warnings
+    assert "'anchor_dat'" in warnings[0] and "'page_sise'" in warnings[0]
+    for known in ("stream_maps", "flattening", "batch_config", "faker_config"):
+        assert known not in warnings[0]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"api_token": f"{TOKEN}\ninner", "anchor_date": "2025-01-01"},
+        {"api_token": TOKEN, "user_agent": f"agent\r\n{TOKEN}"},
+        {"api_token": TOKEN, "anchor_date": "2999-01-01"},
+        {"api_token": 4711471147114711},
+    ],
+)
+def test_cli_refuses_before_any_request_without_printing_the_value(tmp_path, config) -> None:
+    from tests.emulator import Emulator
+
+    with Emulator(seed=1, incidents=5, days=5, now="2026-11-01T00:00:00Z") as emulator:
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps({**config, "api_url": emulator.url}))
+        run = subprocess.run(
+            [sys.executable, "-m", "tap_pagerduty", "--config", str(path), "--log-level", "debug"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert emulator.stats()["requests"] == 0
+    assert run.returncode == 2
+    last = run.stderr.strip().splitlines()[-1]
+    assert last.startswith("tap-pagerduty: configuration error: Setting '"), run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    for secret in (TOKEN, "inner", "4711471147114711"):
+        assert secret not in run.stderr + run.stdout

@@ -72,3 +72,28 @@ def test_in_flight_bound_with_real_threads() -> None:
     for thread in threads:
         thread.join()
     assert peak == 3
+
+
+def test_after_stop_no_attempt_starts_and_in_flight_ones_are_awaited() -> None:
+    import pytest
+
+    from tap_pagerduty.throttle import Stopped
+
+    throttle = Throttle(100, 2)
+    entered, release = threading.Event(), threading.Event()
+
+    def in_flight() -> None:
+        with throttle.request_slot():
+            entered.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=in_flight)
+    worker.start()
+    assert entered.wait(5)
+    throttle.stop()
+    with pytest.raises(Stopped), throttle.request_slot():
+        raise AssertionError("an attempt started after stop()")
+    assert throttle.wait_idle(0.2) is False  # one attempt still in flight
+    release.set()
+    assert throttle.wait_idle(5) is True
+    worker.join(5)

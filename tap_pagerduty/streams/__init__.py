@@ -111,3 +111,10 @@ INCREMENTAL_STREAMS = [
     if issubclass(stream_type, IncrementalStream)
     or getattr(stream_type, "parent_stream_type", None) is IncidentsStream
 ]
+
+# State keys holding times, by stream: checked before a run starts (`TapPagerDuty.load_state`).
+STATE_TIME_KEYS: dict[str, tuple[str, ...]] = {
+    stream_type.name: stream_type.state_time_keys  # type: ignore[misc,attr-defined]
+    for stream_type in STREAM_TYPES
+    if issubclass(stream_type, IncrementalStream)
+}

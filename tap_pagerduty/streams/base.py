@@ -63,8 +63,10 @@ class ParentStream(PagerDutyStream):
         ]
 
     def prepare_ahead(self, records: Records) -> None:
-        """A page of this stream was read ahead: request the children that allow it."""
-        self.prepare_children(records, [c for c in self.selected_children() if c.prepares_ahead])
+        """A page of this stream was read ahead: request the children that allow it, for
+        its first records (`emit` requests the rest as it goes)."""
+        ahead = [c for c in self.selected_children() if c.prepares_ahead]
+        self.prepare_children(records[: self.records_ahead()], ahead)
 
     @staticmethod
     def prepare_children(records: Records, children: list[ChildStream]) -> None:
@@ -74,12 +76,21 @@ class ParentStream(PagerDutyStream):
             for child in children:
                 child.prepare([record])
 
+    def records_ahead(self) -> int | None:
+        """How many records ahead of the one being written have their children requested
+        (None: all of the batch). A stream that resumes inside a listing when killed keeps
+        this small, so that a killed run loses little."""
+        return None
+
     def emit(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
         records = list(records)
         children = self.selected_children()
-        self.prepare_children(records, children)
+        ahead = self.records_ahead() or len(records)
+        self.prepare_children(records[:ahead], children)
         try:
-            yield from records
+            for index, record in enumerate(records):
+                self.prepare_children(records[index + ahead : index + ahead + 1], children)
+                yield record
         except GeneratorExit:  # the sync stopped early: drop children fetched ahead
             for child in children:
                 child.discard_prepared()
@@ -184,6 +195,8 @@ class IncrementalStream(PagerDutyStream):
     max_window: t.ClassVar[timedelta] = timedelta(days=30)
     #: How far back the endpoint keeps data (None: forever).
     retention: t.ClassVar[timedelta | None] = None
+    #: State keys holding times: checked before the run starts (see `TapPagerDuty.load_state`).
+    state_time_keys: t.ClassVar[tuple[str, ...]] = ("replication_key_value",)
 
     def _increment_stream_state(
         self, latest_record: Record, *, context: Context | None = None
@@ -191,16 +204,40 @@ class IncrementalStream(PagerDutyStream):
         """Bookmarks move at window ends only (see `checkpoint`)."""
 
     def bookmark(self) -> datetime | None:
+        """Where the last run stopped. A bookmark later than PagerDuty's clock (a state from
+        another account, an earlier clock mistake) would skip everything up to it: it is
+        treated as PagerDuty's now, with one warning, and written back as such."""
         state = self.stream_state
         if state.get("replication_key") != self.replication_key:
             return None
         value = state.get("replication_key_value")
-        return parse_time(value) if value else None
+        if not value:
+            return None
+        bookmark = parse_time(value)
+        trusted = self.trusted_now()
+        if bookmark > trusted:
+            self.logger.warning(
+                "%s: the bookmark %s is later than PagerDuty's clock (%s): "
+                "using PagerDuty's now instead",
+                self.name,
+                iso_z(bookmark),
+                iso_z(trusted),
+            )
+            self.checkpoint(trusted)
+            return trusted
+        return bookmark
+
+    def trusted_now(self) -> datetime:
+        """The latest moment this run may bookmark. The `Date` header is truncated to the
+        second, so PagerDuty's clock is somewhere in [Date, Date + 1 s)."""
+        return self.server_now() + timedelta(seconds=1)
 
     def checkpoint(self, moment: datetime, **extra: t.Any) -> None:
         """Record that everything before `moment` is synced, and emit STATE now.
 
         `extra` keys are stored alongside (None marks a finished one)."""
+        # Never beyond the clock the run trusts: a bookmark in the future skips data for good.
+        moment = min(moment, self.trusted_now())
         # A finished value is written as null, not dropped: Meltano merges state, so a
         # dropped key would come back from the previous run's state.
         self.save_progress(
@@ -229,12 +266,8 @@ class IncrementalStream(PagerDutyStream):
         self._write_state_message()
 
     def sync_end(self) -> datetime:
-        """Upper bound of this run: `end_date`, or PagerDuty's now.
-
-        The `Date` header is truncated to the second, so PagerDuty's clock is somewhere in
-        [Date, Date + 1 s): the range ends one second later to include that whole second.
-        """
-        now = self.server_now() + timedelta(seconds=1)
+        """Upper bound of this run: `end_date`, or PagerDuty's now (see `trusted_now`)."""
+        now = self.trusted_now()
         end = self.settings.end_date
         return min(end, now) if end else now
 

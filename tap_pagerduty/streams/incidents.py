@@ -69,7 +69,13 @@ class IncidentsStream(ParentStream, IncrementalStream):
     child_key = "incident_id"
     max_window = INCIDENT_WINDOW
     overlap = CHANGE_LOG_OVERLAP
+    state_time_keys = ("replication_key_value", "backfill_from")
     pages_ahead = 1
+
+    def records_ahead(self) -> int:
+        """Children of a few incidents ahead only: the backfill resumes after the last
+        incident written, so what was fetched further ahead would be lost to a kill."""
+        return 2 * self.settings.max_concurrency
 
     def children_ahead(self) -> bool:
         """Only a first backfill emits every incident it reads (later feeds filter)."""
@@ -163,7 +169,9 @@ class IncidentsStream(ParentStream, IncrementalStream):
         progress = self.progress(start, end)
         windows = windows_between(start, end, INCIDENT_WINDOW)
         pacer = Pacer(1.0 / self.settings.requests_per_second)
-        self._save(changes_from, backfill_from=iso_z(start), noted=noted.to_state())
+        # Incidents created in the second the backfill resumes at, already emitted.
+        resumed = ResumePoint(iso_z(start), self.stream_state.get("backfill_done"))
+        self._save(changes_from, **resumed.state(), noted=noted.to_state())
         # One window and one page ahead: the children of a page take far longer than the
         # next page, and a killed run loses only what was read ahead.
         pages = self.window_pages(
@@ -171,20 +179,22 @@ class IncidentsStream(ParentStream, IncrementalStream):
         )
         for window, page in pages:
             if page is None:
-                self._save(changes_from, backfill_from=iso_z(window.end), noted=noted.to_state())
+                resumed = ResumePoint(iso_z(window.end), [])
+                self._save(changes_from, **resumed.state(), noted=noted.to_state())
                 progress.window_done(window)
                 continue
             progress.count(len(page))
+            page = [i for i in page if i["id"] not in resumed.done]
             self.notes_wanted.update(i["id"] for i in page if i["id"] in noted.ids)
-            for incident in self.emit(self._newer(page, notes_read=True)):
+            for incident in self._emit_remembering(self._newer(page, notes_read=True)):
                 yield incident
                 # The SDK has written the incident and its children: a killed run may resume
                 # at its creation time (at most one checkpoint per request slot).
                 noted.ids.discard(incident["id"])
+                resumed.passed(incident)
                 if pacer.due():
-                    resume = incident["created_at"]
-                    self._save(changes_from, backfill_from=resume, noted=noted.to_state())
-        self._save(changes_from, backfill_from=None, noted=None)
+                    self._save(changes_from, **resumed.state(), noted=noted.to_state())
+        self._save(changes_from, backfill_from=None, backfill_done=None, noted=None)
 
     # -- later runs: the change feeds ------------------------------------------------------
 
@@ -212,7 +222,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
             changed = [e["incident"] for e in entries if self._in_range(e.get("incident"))]
             progress.count(len(changed))
             notes_read = [i["id"] in self.notes_wanted for i in changed]
-            yield from self.emit(self._newer(changed, notes_read))
+            yield from self._emit_remembering(self._newer(changed, notes_read))
 
     def _follow_shared_changes(
         self, shared: SharedLogRead, start: datetime, end: datetime
@@ -226,7 +236,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
         changed = [shared.incidents[e["incident_id"]] for e in entries]
         changed = [i for i in changed if self._in_range(i)]
         notes_read = [i["id"] in self.notes_wanted for i in changed]
-        yield from self.emit(self._newer(changed, notes_read))
+        yield from self._emit_remembering(self._newer(changed, notes_read))
         self._save(end, **tail.state_at(end))
 
     def _follow_silent_changes(
@@ -321,10 +331,9 @@ class IncidentsStream(ParentStream, IncrementalStream):
                     self.notes_only.discard(incident["id"])
                 else:
                     self.notes_only.add(incident["id"])
-                self.versions.remember(incident, notes_read=True)
                 fresh[incident["id"]] = incident
             self.notes_wanted.update(fresh)
-            yield from self.emit(list(fresh.values()))
+            yield from self._emit_remembering([(i, True) for i in fresh.values()])
 
     # -- helpers -----------------------------------------------------------------------------
 
@@ -336,17 +345,50 @@ class IncidentsStream(ParentStream, IncrementalStream):
         end = self.settings.end_date
         return created >= self.settings.anchor_date and (end is None or created < end)
 
-    def _newer(self, incidents: Records, notes_read: bool | list[bool]) -> Records:
-        """Drop versions already emitted (in this run, or recently by an earlier one),
-        keeping one record per incident; remember whether their notes are read with them."""
+    def _newer(
+        self, incidents: Records, notes_read: bool | list[bool]
+    ) -> list[tuple[dict[str, t.Any], bool]]:
+        """The incidents in a version not emitted yet (in this run, or recently by an
+        earlier one), one per incident, each with whether its notes are read with it."""
         flags = notes_read if isinstance(notes_read, list) else [notes_read] * len(incidents)
-        fresh: dict[str, dict[str, t.Any]] = {}
+        fresh: dict[str, tuple[dict[str, t.Any], bool]] = {}
         for incident, read in zip(incidents, flags, strict=True):
-            if self.versions.is_newer(incident):
+            known = fresh.get(incident["id"])
+            if self.versions.is_newer(incident) and (
+                known is None or _version(incident) > _version(known[0])
+            ):
                 self.notes_only.discard(incident["id"])
-                self.versions.remember(incident, read)
-                fresh[incident["id"]] = incident
+                fresh[incident["id"]] = (incident, read)
         return list(fresh.values())
+
+    def _emit_remembering(
+        self, batch: list[tuple[dict[str, t.Any], bool]]
+    ) -> Iterator[dict[str, t.Any]]:
+        """Emit, remembering each version only once the SDK has written it and its
+        children: a checkpoint in the middle of a batch never claims what is not out yet."""
+        notes_read = {incident["id"]: read for incident, read in batch}
+        for incident in self.emit([incident for incident, _read in batch]):
+            yield incident
+            self.versions.remember(incident, notes_read[incident["id"]])
+
+
+class ResumePoint:
+    """Where a killed backfill resumes: the creation time of the last incident emitted (the
+    listing is sorted by it, `since` is inclusive) and the ids already emitted in that
+    second, which the resumed run skips."""
+
+    def __init__(self, second: str, done: list[str] | None) -> None:
+        self.second = second
+        self.done: list[str] = list(done or [])
+
+    def passed(self, incident: dict[str, t.Any]) -> None:
+        if incident["created_at"] != self.second:
+            self.second = incident["created_at"]
+            self.done = []
+        self.done.append(incident["id"])
+
+    def state(self) -> dict[str, t.Any]:
+        return {"backfill_from": self.second, "backfill_done": list(self.done)}
 
 
 class Pacer:

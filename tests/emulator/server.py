@@ -81,11 +81,16 @@ class Stats:
         self.missing_accept = 0
         self.faults: dict[str, int] = {}
         self.log: list = []
+        # When the first 401 was answered, and how many requests began after it.
+        self.first_401_at: float | None = None
+        self.after_first_401 = 0
 
     def begin(self) -> float:
         t = time.monotonic()
         with self.lock:
             self.requests += 1
+            if self.first_401_at is not None:
+                self.after_first_401 += 1
             self.in_flight += 1
             if self.in_flight > self.peak_in_flight:
                 self.peak_in_flight = self.in_flight
@@ -103,6 +108,8 @@ class Stats:
             self.in_flight -= 1
             d = self.by_path.setdefault(key, {})
             d[str(status)] = d.get(str(status), 0) + 1
+            if status == 401 and self.first_401_at is None:
+                self.first_401_at = time.monotonic()
             if len(self.log) < LOG_CAP:
                 self.log.append([t, method, path, qs, status])
 
@@ -126,6 +133,7 @@ class Stats:
                 "missing_z": self.missing_z,
                 "missing_accept": self.missing_accept,
                 "faults": dict(self.faults),
+                "after_first_401": self.after_first_401,
             }
             if log:
                 out["log"] = [list(e) for e in self.log]
@@ -185,6 +193,10 @@ class Emulator:
         force_status: dict | None = None,
         silent_changes: int = 0,
         analytics_lag_hours: float = 0,
+        fault_401_after: int = 0,
+        date_skew_seconds: int = 0,
+        date_skew_path: str | None = None,
+        date_skew_every: int = 1,
     ) -> None:
         t0 = time.monotonic()
         if now is None:
@@ -210,6 +222,14 @@ class Emulator:
         self.latency_ms = latency_ms
         # {path: status}: answer that path with that error (402 plan, 403 scope, 404 …).
         self.force_status = dict(force_status or {})
+        # Every API request after the first N is answered 401 (a token revoked mid-run).
+        self.fault_401_after = fault_401_after
+        # A `Date` header `date_skew_seconds` off on every Nth response whose path matches
+        # the regex `date_skew_path` (all paths if None): a proxy stamping its own clock.
+        self.date_skew_seconds = date_skew_seconds
+        self.date_skew_path = date_skew_path
+        self.date_skew_every = date_skew_every
+        self._skew_counter = 0
         self.lock = threading.RLock()
         self.world = World(
             seed=seed,
@@ -311,6 +331,10 @@ class Emulator:
             "latency_ms",
             "tokens",
             "force_status",
+            "fault_401_after",
+            "date_skew_seconds",
+            "date_skew_path",
+            "date_skew_every",
         }
         world = {"silent_changes": 1, "analytics_lag_hours": 3600}  # World attrs, with units
         for k, v in kw.items():
@@ -343,10 +367,12 @@ class Emulator:
         qs = split.query
         length = int(h.headers.get("Content-Length") or 0)
         body = h.rfile.read(length) if length > 0 else b""
+        h.date_offset = 0
         if path.startswith("/_admin/"):
             status, payload = self._admin(method, path, Query(qs), body)
             h.reply(status, dumpb(payload), self._rl_headers(None))
             return
+        h.date_offset = self._date_skew(path)
         st = self.stats_
         t = st.begin()
         status: int | str = "?"
@@ -354,6 +380,18 @@ class Emulator:
             status = self._api(h, method, path, qs, body)
         finally:
             st.end(t, method, path, qs, status)
+
+    def _date_skew(self, path: str) -> int:
+        """Seconds to add to this response's `Date` header."""
+        if not self.date_skew_seconds:
+            return 0
+        if self.date_skew_path and not re.search(self.date_skew_path, path):
+            return 0
+        with self._fault_lock:
+            self._skew_counter += 1
+            n = self._skew_counter
+        every = max(1, int(self.date_skew_every or 1))
+        return int(self.date_skew_seconds) if n % every == 0 else 0
 
     def _draw_faults(self):
         with self._fault_lock:
@@ -365,11 +403,12 @@ class Emulator:
             if self.fault_429_every and n % int(self.fault_429_every) == 0:
                 self._injected_429 += 1
                 inj429 = "headers" if self._injected_429 % 2 == 1 else "bare"
-        return r_drop, r_5xx, r_trunc, r_code, inj429
+            revoked = bool(self.fault_401_after) and n > int(self.fault_401_after)
+        return r_drop, r_5xx, r_trunc, r_code, inj429, revoked
 
     def _api(self, h: _Handler, method: str, path: str, qs: str, body: bytes):
         st = self.stats_
-        r_drop, r_5xx, r_trunc, r_code, inj429 = self._draw_faults()
+        r_drop, r_5xx, r_trunc, r_code, inj429, revoked = self._draw_faults()
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000.0)
         if r_drop < self.fault_drop:
@@ -431,7 +470,11 @@ class Emulator:
             h.reply(status, payload, {})
             return status
         auth = h.headers.get("Authorization")
-        if token is None or (token not in self.tokens and not self.extras.token_valid(token)):
+        if (
+            token is None
+            or revoked
+            or (token not in self.tokens and not self.extras.token_valid(token))
+        ):
             if auth and auth.startswith("Bearer "):
                 h.reply(401, b"Unauthorized", {}, content_type="text/plain; charset=utf-8")
             else:
@@ -1437,6 +1480,7 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "pagerduty-emulator/1.0"
     sys_version = ""
     emulator: Emulator
+    date_offset = 0
 
     def setup(self) -> None:
         super().setup()
@@ -1453,7 +1497,7 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def date_time_string(self, timestamp=None) -> str:
-        return formatdate(self.emulator.world.now, usegmt=True)
+        return formatdate(self.emulator.world.now + self.date_offset, usegmt=True)
 
     def do_GET(self) -> None:
         self.emulator.handle(self, "GET")
