@@ -25,6 +25,7 @@ from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
 
+from tap_pagerduty.availability import UNAVAILABLE_STATUSES, is_optional
 from tap_pagerduty.output import FastRecordMessages
 from tap_pagerduty.schema_files import schema_dir
 from tap_pagerduty.windows import OFFSET_CAP, Window
@@ -47,6 +48,7 @@ HINTS = {
     402: "the PagerDuty account's plan lacks this feature",
     403: "the token lacks the permission or OAuth scope for this endpoint",
     404: "the resource does not exist or the token cannot see it",
+    410: "PagerDuty has retired this endpoint",
 }
 
 
@@ -76,11 +78,10 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
     records_key: t.ClassVar[str | None] = None
     #: Query parameters every request of the stream carries (includes, filters).
     extra_params: t.ClassVar[dict[str, t.Any]] = {}
-    #: Optional streams are skipped with a warning on 402/403 (plan feature or scope missing).
-    optional: t.ClassVar[bool] = False
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
+        self._answered = False  # whether PagerDuty has answered one request of this stream
         self._sessions = threading.local()
         self._send = self.request_decorator(self._attempt)  # type: ignore[arg-type]
 
@@ -124,16 +125,20 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         return self.records_key or self.name
 
     def skip_if_unavailable(self, items: Iterator[_T]) -> Iterator[_T]:
-        """Optional streams need a plan feature or scope: skip them on a first 402/403."""
-        first = True
+        """`items`, or nothing and one warning when this stream is optional (see
+        `availability`) and its first request is refused as unavailable (402/403/404/410).
+        A refusal after PagerDuty has answered the stream once fails the run as usual: the
+        stream exists, so the refusal is not about availability."""
         try:
-            for item in items:
-                first = False
-                yield item
+            yield from items
         except PagerDutyAPIError as error:
-            if not (self.optional and first and error.status in (402, 403)):
+            if not (
+                is_optional(self.name)
+                and not self._answered
+                and error.status in UNAVAILABLE_STATUSES
+            ):
                 raise
-            self.logger.warning("Skipping stream '%s': %s", self.name, error)
+            self.logger.warning("Skipping optional stream '%s': %s", self.name, error)
 
     def emit(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
         """Hand records to the SDK; parents override this to prepare their children."""
@@ -159,6 +164,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
             payload = ahead.result()
         else:
             payload = self._fetch_now(path, params, body=body, context=context)
+        self._answered = True
         self.tap.prefetch.after(self)
         return payload
 

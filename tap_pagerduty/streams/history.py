@@ -27,7 +27,6 @@ class AuditRecordsStream(IncrementalStream):
     replication_key = "execution_time"
     max_window = timedelta(days=31)
     retention = timedelta(days=365)
-    optional = True
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         return self.skip_if_unavailable(self._records())
@@ -52,7 +51,6 @@ class ChangeEventsStream(WindowedStream):
     replication_key = "timestamp"
     max_window = timedelta(days=30)
     retention = timedelta(days=90)
-    optional = True
 
 
 class AnalyticsIncidentsStream(IncrementalStream):
@@ -64,7 +62,6 @@ class AnalyticsIncidentsStream(IncrementalStream):
     path = "/analytics/raw/incidents"
     records_key = "data"
     replication_key = "updated_at"
-    optional = True
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         return self.skip_if_unavailable(self._records())

@@ -42,6 +42,7 @@ FORCED_ERRORS = {
     402: ("Account does not have the abilities to perform the action", 2014),
     403: ("Access Denied", 2010),
     404: ("Not Found", 2100),
+    410: ("This endpoint has been retired", 2100),
 }
 
 
