@@ -60,6 +60,70 @@ class PagerDutyAPIError(FatalAPIError):
         self.status = status
 
 
+class PagingError(PagerDutyAPIError):
+    """PagerDuty's paging contradicts itself (a page repeating the previous one, `more` past
+    `total`, a cursor that does not move): following it would loop or emit duplicates."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 200)
+
+
+class PageGuard:
+    """Checks that the pages of one listing move forward, before their records are used.
+
+    A proxy that caches, a gateway that rewrites, or an API bug can answer `more: true`
+    forever; without these checks a stream would page to the offset cap (emitting the same
+    records again) or follow a cursor in a circle. The stream ends with one error instead.
+    """
+
+    def __init__(self, stream: str, path: str, method: str = "GET") -> None:
+        self.where = f"{stream}: {method} {path}"
+        self.previous: set[t.Any] = set()
+        self.cursors: set[str] = set()
+
+    def check_page(
+        self,
+        records: list[dict[str, t.Any]],
+        *,
+        offset: int | None = None,
+        more: bool = False,
+        total: t.Any = None,
+    ) -> None:
+        at = "" if offset is None else f" (offset {offset})"
+        keys = {_record_key(record) for record in records}
+        if keys and keys <= self.previous:
+            raise PagingError(
+                f"{self.where}{at}: the page repeats the previous page's records; the stream "
+                "stops here instead of looping (a caching proxy or an API fault?)"
+            )
+        self.previous = keys
+        if (
+            more
+            and offset is not None
+            and isinstance(total, int)
+            and offset + len(records) >= total
+        ):
+            raise PagingError(
+                f"{self.where}{at}: the page says more records follow offset "
+                f"{offset + len(records)}, beyond PagerDuty's own total of {total}; the stream "
+                "stops here instead of paging on (a caching proxy or an API fault?)"
+            )
+
+    def check_cursor(self, cursor: str) -> None:
+        if cursor in self.cursors:
+            raise PagingError(
+                f"{self.where}: next_cursor {cursor[:40]!r} does not advance; the stream stops "
+                "here instead of looping (a caching proxy or an API fault?)"
+            )
+        self.cursors.add(cursor)
+
+
+def _record_key(record: dict[str, t.Any]) -> t.Any:
+    """What tells records apart: PagerDuty's `id`, or the whole record when it has none."""
+    key = record.get("id") if isinstance(record, dict) else None
+    return key if key is not None else msgspec.json.encode(record)
+
+
 class RateLimitedError(RetriableAPIError):
     """429: retried after `wait` seconds (PagerDuty's `ratelimit-reset`), or with the usual
     exponential backoff when the answer carries no header (`wait` is None)."""
@@ -292,15 +356,6 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         """
         limit = self.settings.page_size
         first = self.fetch(path, {**params, "limit": limit, "offset": 0, "total": "true"})
-        total = first.get("total")
-        if isinstance(total, int) and total > OFFSET_CAP:
-            self.logger.warning(
-                "%s: %s holds %d records; PagerDuty pages only through the first %d",
-                self.name,
-                path,
-                total,
-                OFFSET_CAP,
-            )
         yield from self._remaining_pages(path, params, first, limit)
 
     def sequential_pages(
@@ -310,15 +365,26 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         limit: int,
         offset: int = 0,
         key: str | None = None,
+        *,
+        guard: PageGuard | None = None,
+        total: bool = False,
     ) -> Iterator[list[dict[str, t.Any]]]:
-        """Pages one after another, following `more`; safe to call from a worker thread."""
+        """Pages one after another, following `more`; safe to call from a worker thread.
+
+        With `total`, each page asks for PagerDuty's total, so that `more` past it is caught.
+        """
+        guard = guard or PageGuard(self.name, path)
+        count = {"total": "true"} if total else {}
         while offset + limit <= OFFSET_CAP:
-            page = self.fetch(path, {**params, "limit": limit, "offset": offset})
+            page = self.fetch(path, {**params, "limit": limit, "offset": offset, **count})
             records = page.get(key or self.key) or []
+            more = bool(page.get("more"))
+            guard.check_page(records, offset=offset, more=more, total=page.get("total"))
             yield records
-            if not page.get("more") or not records:
+            if not more or not records:
                 return
             offset += len(records)
+        self._warn_offset_cap(path, offset)
 
     def window_pages(
         self,
@@ -383,14 +449,18 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         limit: int,
         key: str | None = None,
     ) -> Iterator[list[dict[str, t.Any]]]:
+        """The first page's records, then the other pages of its listing, each checked by
+        one `PageGuard` before its records are handed on."""
         key = key or self.key
+        guard = PageGuard(self.name, path)
         records = first.get(key) or []
+        total = first.get("total")
+        guard.check_page(records, offset=0, more=bool(first.get("more")), total=total)
         yield records
         if not first.get("more"):
             return
-        total = first.get("total")
         if not isinstance(total, int):
-            yield from self.sequential_pages(path, params, limit, len(records), key)
+            yield from self.sequential_pages(path, params, limit, len(records), key, guard=guard)
             return
         offsets = range(limit, min(total, OFFSET_CAP - limit + 1), limit)
         futures = [
@@ -399,26 +469,48 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         ]
         last = first
         try:
-            for future in futures:
+            for offset, future in zip(offsets, futures, strict=True):
                 last = future.result()
-                yield last.get(key) or []
+                page = last.get(key) or []
+                guard.check_page(page, offset=offset, more=bool(last.get("more")))
+                yield page
         finally:
             cancel(futures)
-        if last.get("more") and futures:
-            yield from self.sequential_pages(path, params, limit, offsets[-1] + limit, key)
+        if total > OFFSET_CAP:
+            self._warn_offset_cap(path, OFFSET_CAP, total)
+        elif last.get("more") and futures:  # the listing grew while it was read
+            after = offsets[-1] + limit
+            yield from self.sequential_pages(
+                path, params, limit, after, key, guard=guard, total=True
+            )
+
+    def _warn_offset_cap(self, path: str, offset: int, total: int | None = None) -> None:
+        """Never silently short: records past PagerDuty's offset cap cannot be read."""
+        held = f"holds {total} records; " if total is not None else "has more records; "
+        self.logger.warning(
+            "%s: %s %sPagerDuty's offset paging reaches only the first %d, the rest is not synced",
+            self.name,
+            path,
+            held,
+            min(offset, OFFSET_CAP),
+        )
 
     def cursor_pages(self, path: str, params: dict[str, t.Any]) -> Iterator[list[dict[str, t.Any]]]:
         """Pages of a cursor-paged listing (`cursor` / `next_cursor`)."""
+        guard = PageGuard(self.name, path)
         cursor: str | None = None
-        for _ in range(1_000_000):  # bounded: a cursor that never ends is a server bug
+        for _ in range(1_000_000):  # bounded; a server that loops is caught by the guard
             query = {**params, "limit": self.settings.page_size}
             if cursor:
                 query["cursor"] = cursor
             page = self.fetch(path, query)
-            yield page.get(self.key) or []
+            records = page.get(self.key) or []
+            guard.check_page(records)
+            yield records
             cursor = page.get("next_cursor")
             if not cursor:
                 return
+            guard.check_cursor(cursor)
 
     def server_now(self) -> datetime:
         """PagerDuty's current time (from the `Date` header), one probe if none seen yet."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import typing as t
 from datetime import timedelta
 
+from tap_pagerduty.client import PageGuard
 from tap_pagerduty.streams.base import IncrementalStream, WindowedStream
 from tap_pagerduty.windows import iso_z
 
@@ -81,10 +82,14 @@ class AnalyticsIncidentsStream(IncrementalStream):
             "order": "asc",
             "order_by": "created_at",
         }
+        guard = PageGuard(self.name, self.path, "POST")
         for _ in range(1_000_000):  # bounded: `more` ends every real listing
             page = self.fetch(self.path, body=body)
-            yield from page.get(self.key) or []
+            records = page.get(self.key) or []
+            guard.check_page(records)
+            yield from records
             if not page.get("more") or not page.get("last"):
                 break
+            guard.check_cursor(page["last"])
             body["starting_after"] = page["last"]
         self.checkpoint(end)

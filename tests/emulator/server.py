@@ -183,6 +183,7 @@ class Emulator:
         services: int = 12,
         port: int = 0,
         force_status: dict | None = None,
+        stale_paging: tuple | list = (),
     ) -> None:
         t0 = time.monotonic()
         if now is None:
@@ -208,6 +209,8 @@ class Emulator:
         self.latency_ms = latency_ms
         # {path: status}: answer that path with that error (402 plan, 403 scope, 404 …).
         self.force_status = dict(force_status or {})
+        # Paths answered as a cache that ignores `offset` and `cursor` would: always page one.
+        self.stale_paging = set(stale_paging)
         self.lock = threading.RLock()
         self.world = World(
             seed=seed,
@@ -298,11 +301,12 @@ class Emulator:
             "latency_ms",
             "tokens",
             "force_status",
+            "stale_paging",
         }
         for k, v in kw.items():
             if k not in allowed:
                 raise ValueError(f"unknown setting {k!r}")
-            setattr(self, k, set(v) if k == "tokens" else v)
+            setattr(self, k, set(v) if k in ("tokens", "stale_paging") else v)
 
     def truth(self, stream: str, since=None, until=None) -> list[dict]:
         s = None if since is None else self._parse_admin_time(since)
@@ -443,6 +447,9 @@ class Emulator:
                 self._rl_headers(token, peek=True, exhausted=True),
             )
             return 429
+        if path in self.stale_paging:
+            st.fault("stale_page")
+            qs = "&".join(p for p in qs.split("&") if not p.startswith(("offset=", "cursor=")))
         try:
             status, payload = self._route(method, path, Query(qs), body)
         except ApiError as e:
