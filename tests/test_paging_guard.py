@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import typing as t
 from contextlib import redirect_stdout
 from urllib.parse import parse_qs, urlparse
@@ -17,12 +18,18 @@ import pytest
 import requests_mock
 
 from tap_pagerduty.client import PagerDutyAPIError, PagingError
+from tap_pagerduty.streams import STREAM_TYPES
 from tap_pagerduty.tap import TapPagerDuty
 from tests.support.tap_runs import SyncOutput, catalog_for, config_for, run_process
 
 BASE = "https://pd.test"
 DATE = "Sun, 01 Nov 2026 00:00:00 GMT"
-CONFIG = {"api_token": "t", "api_url": BASE, "anchor_date": "2026-10-20T00:00:00Z"}
+CONFIG = {
+    "api_token": "t",
+    "api_url": BASE,
+    "anchor_date": "2026-10-20T00:00:00Z",
+    "requests_per_second": 500,
+}
 
 
 def sync_until_error(streams: list[str], answer: t.Callable[[str, dict], dict]) -> tuple:
@@ -41,10 +48,22 @@ def sync_until_error(streams: list[str], answer: t.Callable[[str, dict], dict]) 
         with pytest.raises(PagerDutyAPIError) as error:
             tap.sync_all()
         tap.message_writer.flush()  # what reached the target before the error
+        settle(mock)
         requests = mock.call_count
     written = SyncOutput()
     written.add_lines(buffer.getvalue())
     return error.value, written, requests
+
+
+def settle(mock: requests_mock.Mocker) -> None:
+    """Wait until requests already in flight on worker threads (children fetched ahead)
+    are answered, so that none outlives the mock."""
+    count = -1
+    for _ in range(50):
+        if count == mock.call_count:
+            return
+        count = mock.call_count
+        time.sleep(0.05)
 
 
 def ids(output: SyncOutput, stream: str) -> list[str]:
@@ -142,4 +161,42 @@ def test_analytics_starting_after_that_does_not_advance_stops_the_stream() -> No
         mock.post(f"{BASE}/analytics/raw/incidents", json=answer)
         with pytest.raises(PagingError, match=r"POST /analytics/raw/incidents.*'stuck'"):
             tap.sync_all()
+        settle(mock)
         assert mock.call_count <= 3
+
+
+EVERY_KEY = {
+    "records",
+    "data",
+    "members",
+    "notification_rules",
+    "orchestrations",
+    "alerts",
+    "notes",
+    *(cls.name for cls in STREAM_TYPES),
+}
+
+
+@pytest.mark.parametrize("stream", [cls.name for cls in STREAM_TYPES])
+def test_every_stream_stops_quickly_when_every_page_says_more(stream: str) -> None:
+    """Like a mock of PagerDuty's OpenAPI examples: every answer is the same example page,
+    which says `more: true` (and carries a cursor). No stream may keep paging."""
+    example = [{"id": "EXAMPLE1", "name": "one"}, {"id": "EXAMPLE2", "name": "two"}]
+    page = {
+        **{key: example for key in EVERY_KEY},
+        "abilities": ["sso"],
+        "more": True,
+        "total": None,
+        "next_cursor": "next",
+        "last": "EXAMPLE2",
+    }
+    tap = TapPagerDuty(config=CONFIG, catalog=catalog_for([stream]), parse_env_config=False)
+    with requests_mock.Mocker() as mock, redirect_stdout(io.StringIO()):
+        mock.get(re.compile(f"{BASE}/.*"), json=page, headers={"Date": DATE})
+        mock.post(re.compile(f"{BASE}/.*"), json=page, headers={"Date": DATE})
+        try:
+            tap.sync_all()
+        except PagingError as error:
+            assert "\n" not in str(error)
+        settle(mock)
+        assert mock.call_count <= 12, (stream, mock.call_count)
