@@ -26,6 +26,9 @@ class TapPagerDuty(Tap):
     history, on-calls, notifications, audit trail and analytics."""
 
     name = "tap-pagerduty"
+    #: The PyPI distribution (not `tap-pagerduty`, an unrelated tap): `--about` reads the
+    #: version from its metadata, so the wheel and `--about` report the same one.
+    package_name = "pagerduty-singer-tap"
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = FastSingerWriter
 
