@@ -27,6 +27,9 @@ DEFAULT_PAGE_SIZE = 100
 DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_MAX_RETRIES = 8
 DEFAULT_ONCALL_DAYS = 90
+DEFAULT_ANALYTICS_LAG_HOURS = 24
+# Look-back rescan of incident creation windows when analytics is not available.
+DEFAULT_RECONCILE_DAYS_WITHOUT_ANALYTICS = 7
 
 
 class SettingsError(Exception):
@@ -112,6 +115,21 @@ CONFIG_SCHEMA = th.PropertiesList(
         description="How many days ahead the `oncalls` stream reads, 1 to 90.",
     ),
     th.Property(
+        "analytics_lag_hours",
+        th.NumberType,
+        default=DEFAULT_ANALYTICS_LAG_HOURS,
+        description="How late PagerDuty's analytics API may show an incident change, 0 to 72. "
+        "The incidents stream re-asks analytics this far back on every run, so changes that "
+        "write no log entry (priority, title, note edits) are never lost.",
+    ),
+    th.Property(
+        "reconcile_days",
+        th.IntegerType,
+        description="Re-read incidents created in the last N days on every run (0 to 180) and "
+        "emit those whose `updated_at` moved. Default: 7 when the token has no analytics "
+        "access, else 0 (analytics already reports those changes).",
+    ),
+    th.Property(
         "user_agent",
         th.StringType,
         description="User-Agent header sent with every request.",
@@ -134,6 +152,8 @@ class Settings:
     max_retries: int
     oncall_days: int
     user_agent: str
+    analytics_lag: timedelta
+    reconcile_days: int | None
 
     @classmethod
     def from_config(cls, config: t.Mapping[str, t.Any], *, now: datetime | None = None) -> Settings:
@@ -158,6 +178,12 @@ class Settings:
             max_retries=int(_number(config, "max_retries", 0, 50, integer=True)),
             oncall_days=int(_number(config, "oncall_days", 1, 90, integer=True)),
             user_agent=str(config.get("user_agent") or "tap-pagerduty"),
+            analytics_lag=timedelta(hours=_number(config, "analytics_lag_hours", 0, 72)),
+            reconcile_days=(
+                None
+                if config.get("reconcile_days") is None
+                else int(_number(config, "reconcile_days", 0, 180, integer=True))
+            ),
         )
 
 
@@ -168,6 +194,7 @@ _DEFAULTS: dict[str, float] = {
     "request_timeout": DEFAULT_REQUEST_TIMEOUT,
     "max_retries": DEFAULT_MAX_RETRIES,
     "oncall_days": DEFAULT_ONCALL_DAYS,
+    "analytics_lag_hours": DEFAULT_ANALYTICS_LAG_HOURS,
 }
 
 

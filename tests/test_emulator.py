@@ -385,6 +385,32 @@ def test_fault_latency_and_concurrency_stats(emulator):
 # ------------------------------------------------------------------------------------------------
 # time moves: advance
 # ------------------------------------------------------------------------------------------------
+def test_silent_changes_write_no_log_entry_and_reach_analytics_late(emulator_factory):
+    emu = emulator_factory(seed=5, incidents=200, days=60, now=z(NOW), silent_changes=40)
+    emu.configure(analytics_lag_hours=24)
+    before = {i["id"]: i for i in emu.truth("incidents")}
+    log_before = len(emu.truth("log_entries"))
+    emu.advance(2)
+    after = {i["id"]: i for i in emu.truth("incidents") if i["id"] in before}
+    changed = {i for i in before if after[i]["updated_at"] != before[i]["updated_at"]}
+    logged = {e["incident"]["id"] for e in emu.truth("log_entries")[log_before:]}
+    silent = changed - logged
+    assert silent, "some changes must write no log entry"
+    assert any(after[i]["status"] == "resolved" for i in silent)
+    assert any(
+        after[i]["title"] != before[i]["title"] or after[i]["priority"] != before[i]["priority"]
+        for i in silent
+    )
+    # With a 24 h lag the analytics API does not list them yet; with no lag it does.
+    body = {"filters": {"updated_after": z(NOW)}, "limit": 1000}
+    url = emu.url + "/analytics/raw/incidents"
+    lagged = session().post(url, json=body).json()["data"]
+    assert not {r["id"] for r in lagged} & silent
+    emu.configure(analytics_lag_hours=0)
+    fresh = session().post(url, json=body).json()["data"]
+    assert silent <= {r["id"] for r in fresh}
+
+
 def test_advance_changes_old_incidents_and_adds_new(emulator):
     before = {i["id"]: i for i in emulator.truth("incidents")}
     old_open = [
@@ -406,12 +432,14 @@ def test_advance_changes_old_incidents_and_adds_new(emulator):
         now_inc = after[inc["id"]]
         assert z(NOW) < now_inc["updated_at"] <= "2026-11-02T00:00:00Z"
     status_changed = [i for i in old_open if after[i["id"]]["status"] != i["status"]]
-    # log entries exist for every change inside the advanced period
+    # log entries exist for every change inside the advanced period, except the silent ones
+    # (priority, title, note edit), which PagerDuty does not log
     period = emulator.truth("log_entries", since=z(NOW), until="2026-11-02T00:00:01Z")
     touched = {e["incident"]["id"] for e in period}
-    for inc in changed:
-        if after[inc["id"]]["updated_at"] != inc["updated_at"]:
-            assert inc["id"] in touched
+    logged_fields = ("status", "assignments", "urgency", "escalation_policy")
+    logged = [i for i in changed if any(after[i["id"]][f] != i[f] for f in logged_fields)]
+    for inc in logged:
+        assert inc["id"] in touched
     for inc in status_changed:
         assert after[inc["id"]]["last_status_change_at"] > z(NOW)
     # the HTTP API agrees with truth and the Date header moved

@@ -83,9 +83,16 @@ class ChildStream(PagerDutyStream):
             super()._write_schema_message()
             self._schema_sent = True
 
+    def wanted(self, parent: dict[str, t.Any]) -> bool:
+        """Whether this parent's children must be read (a stream can know some have none)."""
+        return True
+
     def prepare(self, parents: Records) -> None:
         for parent in parents:
-            self._ready[parent["id"]] = self.tap.submit(self.fetch_children, parent["id"])
+            if self.wanted(parent):
+                self._ready[parent["id"]] = self.tap.submit(self.fetch_children, parent["id"])
+            else:
+                self._ready[parent["id"]] = []
 
     def discard_prepared(self) -> None:
         cancel(r for r in self._ready.values() if isinstance(r, Future))

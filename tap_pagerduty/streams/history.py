@@ -15,6 +15,8 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context
 
+    from tap_pagerduty.client import PagerDutyStream
+
 # The analytics API answers up to 1000 rows a page.
 ANALYTICS_PAGE_SIZE = 1000
 
@@ -75,21 +77,31 @@ class AnalyticsIncidentsStream(IncrementalStream):
         }
         bookmark = self.bookmark()
         if bookmark is not None:
-            filters["updated_after"] = iso_z(bookmark - timedelta(minutes=10))
-        body: dict[str, t.Any] = {
-            "filters": filters,
-            "limit": ANALYTICS_PAGE_SIZE,
-            "order": "asc",
-            "order_by": "created_at",
-        }
-        guard = PageGuard(self.name, self.path, "POST")
-        for _ in range(1_000_000):  # bounded: `more` ends every real listing
-            page = self.fetch(self.path, body=body)
-            records = page.get(self.key) or []
-            guard.check_page(records)
-            yield from records
-            if not page.get("more") or not page.get("last"):
-                break
-            guard.check_cursor(page["last"])
-            body["starting_after"] = page["last"]
+            # PagerDuty's analytics shows changes up to `analytics_lag_hours` late.
+            since = bookmark - max(self.settings.analytics_lag, timedelta(minutes=10))
+            filters["updated_after"] = iso_z(since)
+        for page in analytics_pages(self, filters):
+            yield from page
         self.checkpoint(end)
+
+
+def analytics_pages(
+    stream: PagerDutyStream, filters: dict[str, t.Any]
+) -> Iterator[list[dict[str, t.Any]]]:
+    """Pages of `POST /analytics/raw/incidents` (a read-only query), oldest incident first."""
+    body: dict[str, t.Any] = {
+        "filters": filters,
+        "limit": ANALYTICS_PAGE_SIZE,
+        "order": "asc",
+        "order_by": "created_at",
+    }
+    guard = PageGuard(stream.name, AnalyticsIncidentsStream.path, "POST")
+    for _ in range(1_000_000):  # bounded: `more` ends every real listing
+        page = stream.fetch(AnalyticsIncidentsStream.path, body=body)
+        records = page.get("data") or []
+        guard.check_page(records)
+        yield records
+        if not page.get("more") or not page.get("last"):
+            return
+        guard.check_cursor(page["last"])
+        body["starting_after"] = page["last"]

@@ -1,17 +1,26 @@
 """Incidents and their history: incidents, alerts, notes, log entries, notifications.
 
 `/incidents` filters only on creation time, yet incidents change for weeks after they are
-created (acknowledged, reassigned, escalated, re-prioritised, resolved). So the incidents
-stream reads creation windows once (the backfill) and afterwards follows PagerDuty's change
-log: every change writes a log entry, and `/log_entries?include[]=incidents` carries the
-incident in its current version.
+created (acknowledged, reassigned, escalated, re-prioritised, resolved, retitled). So the
+incidents stream reads creation windows once (the backfill) and afterwards follows changes
+through several feeds, each with its own position in state:
+
+* the change log, `/log_entries?include[]=incidents`: every logged change, at once;
+* the open incidents (`statuses[]=triggered|acknowledged`): any change to an open incident;
+* PagerDuty analytics (`updated_after`): any change that moves `updated_at`, up to
+  `analytics_lag_hours` late, where the account has analytics;
+* a look-back rescan of recent creation windows (`reconcile_days`), for accounts without it.
+
+Changes that write no log entry (priority, title, note edits) are caught by the last three.
 """
 
 from __future__ import annotations
 
 import typing as t
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from tap_pagerduty.client import PagerDutyAPIError, cancel
+from tap_pagerduty.settings import DEFAULT_RECONCILE_DAYS_WITHOUT_ANALYTICS
 from tap_pagerduty.streams.base import (
     ChildStream,
     IncrementalStream,
@@ -20,11 +29,11 @@ from tap_pagerduty.streams.base import (
     Records,
     WindowedStream,
 )
+from tap_pagerduty.streams.history import analytics_pages
 from tap_pagerduty.windows import iso_z, parse_time, windows_between
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterator
-    from datetime import datetime
+    from collections.abc import Iterable, Iterator
 
     from singer_sdk.helpers.types import Context
 
@@ -34,14 +43,17 @@ INCIDENT_WINDOW = timedelta(days=180)
 CHANGE_LOG_WINDOW = timedelta(days=31)
 # Re-read the change log this far before the bookmark, for entries listed late.
 CHANGE_LOG_OVERLAP = timedelta(minutes=10)
+OPEN_STATUSES = ["triggered", "acknowledged"]
 
 
 class IncidentsStream(ParentStream, IncrementalStream):
     """Every incident created since `anchor_date`, in its latest version.
 
     State: `replication_key_value` is the point up to which PagerDuty's change log has been
-    read, so every incident created or changed before it is synced in its latest version.
-    While the first backfill runs, `backfill_from` marks how far creation windows are done.
+    read; `silent_from` holds the same for the feeds that catch changes the log misses;
+    `versions` the `updated_at` of incidents emitted recently (so that no feed emits a
+    version the target already has). While the first backfill runs, `backfill_from` marks
+    how far it got (the creation time of the last incident fully emitted, children included).
     """
 
     name = "incidents"
@@ -54,33 +66,85 @@ class IncidentsStream(ParentStream, IncrementalStream):
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         end = self.sync_end()
         bookmark = self.bookmark()
-        self.latest: dict[str, str] = {}  # id -> updated_at emitted in this run
+        self.versions = Versions(
+            self.stream_state.get("versions"), self.stream_state.get("notes_unread")
+        )
+        #: Incidents whose notes must be read in this run (see IncidentNotesStream).
+        self.notes_wanted: set[str] = set()
+        #: Incidents emitted again only for their notes (their alerts are already synced).
+        self.notes_only: set[str] = set()
         if bookmark is None:  # first sync: backfill; changes are followed from `end` on
-            anchor = self.settings.anchor_date
-            yield from self._backfill(anchor, end, changes_from=end, remember=False)
+            self.silent_from = self._silent_start(end)
+            self.versions.forget_before(self._oldest_position(end))
+            yield from self._backfill(self.settings.anchor_date, end, changes_from=end)
             return
+        self.silent_from = self._silent_positions(bookmark)
+        self.versions.forget_before(self._oldest_position(bookmark))
         unfinished = self.stream_state.get("backfill_from")
         if unfinished:  # a backfill was interrupted: finish it, then follow changes
             yield from self._backfill(parse_time(unfinished), end, changes_from=bookmark)
+        yield from self._follow_silent_changes(end, bookmark)
         if bookmark < end:
             yield from self._follow_changes(bookmark - self.overlap, end)
 
+    # -- state -------------------------------------------------------------------------------
+
+    def _silent_start(self, end: datetime) -> dict[str, datetime]:
+        """Where the silent-change feeds start after a first backfill that began at `end`:
+        every change made while the backfill runs is read again by the next run."""
+        return {
+            "open": end - self.overlap,
+            "analytics": end - self._analytics_lag(),
+            "lookback": end - self.overlap,
+        }
+
+    def _silent_positions(self, bookmark: datetime) -> dict[str, datetime]:
+        saved = self.stream_state.get("silent_from") or {}
+        # A state written before these feeds existed starts them at the change-log bookmark.
+        start = bookmark - self._analytics_lag()
+        return {feed: parse_time(saved[feed]) if saved.get(feed) else start for feed in FEEDS}
+
+    def _analytics_lag(self) -> timedelta:
+        return max(self.settings.analytics_lag, self.overlap)
+
+    def _oldest_position(self, changes_from: datetime) -> datetime:
+        return min([*self.silent_from.values(), changes_from - self.overlap])
+
+    def _save(self, changes_from: datetime, **extra: t.Any) -> None:
+        """Checkpoint every feed's position; versions older than all of them are dropped."""
+        self.versions.forget_before(self._oldest_position(changes_from))
+        self.checkpoint(
+            changes_from,
+            silent_from={feed: iso_z(moment) for feed, moment in self.silent_from.items()},
+            **self.versions.to_state(),
+            **extra,
+        )
+
+    # -- the first sync: creation windows ------------------------------------------------
+
     def _backfill(
-        self, start: datetime, end: datetime, changes_from: datetime, *, remember: bool = True
+        self, start: datetime, end: datetime, changes_from: datetime
     ) -> Iterator[dict[str, t.Any]]:
         progress = self.progress(start, end)
         windows = windows_between(start, end, INCIDENT_WINDOW)
         params = {"sort_by": "created_at:asc"}
+        self._save(changes_from, backfill_from=iso_z(start))
         for window, page in self.window_pages(self.path, params, windows):
             if page is None:
-                self.checkpoint(changes_from, backfill_from=iso_z(window.end))
+                self._save(changes_from, backfill_from=iso_z(window.end))
                 progress.window_done(window)
                 continue
             progress.count(len(page))
-            yield from self.emit(self._newer(page, remember=remember))
-        self.checkpoint(changes_from, backfill_from=None)
+            self.notes_wanted.update(i["id"] for i in page)
+            yield from self.emit(self._newer(page))
+            if page:  # the page and its children are out: resume after it if killed
+                self._save(changes_from, backfill_from=page[-1]["created_at"])
+        self._save(changes_from, backfill_from=None)
+
+    # -- later runs: the change feeds ------------------------------------------------------
 
     def _follow_changes(self, start: datetime, end: datetime) -> Iterator[dict[str, t.Any]]:
+        """The change log: every logged change, with the incident in its current version."""
         progress = self.progress(start, end)
         tail = OverlapTail(self, end)
         windows = windows_between(start, end, CHANGE_LOG_WINDOW)
@@ -88,39 +152,199 @@ class IncidentsStream(ParentStream, IncrementalStream):
         pages = self.window_pages("/log_entries", params, windows, key="log_entries")
         for window, entries in pages:
             if entries is None:
-                self.checkpoint(window.end, **tail.state_at(window.end))
+                self._save(window.end, **tail.state_at(window.end))
                 progress.window_done(window)
                 continue
             entries = tail.unseen(entries, "created_at")
+            self.notes_wanted.update(
+                e["incident"]["id"] for e in entries if is_note(e) and e.get("incident")
+            )
             changed = [e["incident"] for e in entries if self._in_range(e.get("incident"))]
             progress.count(len(changed))
             yield from self.emit(self._newer(changed))
 
+    def _follow_silent_changes(
+        self, end: datetime, changes_from: datetime
+    ) -> Iterator[dict[str, t.Any]]:
+        """The feeds for changes that write no log entry. Notes are read for every incident
+        they emit: a note edit is one such change."""
+        moved_on = end - self.overlap
+        if moved_on > self.silent_from["open"]:  # PagerDuty's clock moved since the last look
+            query = {"date_range": "all", "statuses[]": OPEN_STATUSES}
+            opened = self.classic_pages(self.path, query)
+            yield from self._emit_silent(opened, since=self.silent_from["open"])
+            self.silent_from["open"] = moved_on
+            self._save(changes_from)
+
+        rows, unavailable = self._analytics_changes(end)
+        if not unavailable:
+            yield from self._emit_silent(self._reread(rows), since=None)
+            self.silent_from["analytics"] = end - self._analytics_lag()
+            self._save(changes_from)
+        lookback = self.settings.reconcile_days
+        if lookback is None:
+            lookback = DEFAULT_RECONCILE_DAYS_WITHOUT_ANALYTICS if unavailable else 0
+        if unavailable:
+            self._warn_uncovered(unavailable, lookback)
+        if lookback and moved_on > self.silent_from["lookback"]:
+            start = max(self.settings.anchor_date, end - timedelta(days=lookback))
+            windows = windows_between(start, end, INCIDENT_WINDOW)
+            pages = self.window_pages(self.path, {}, windows)
+            recent = (page for _window, page in pages if page)
+            yield from self._emit_silent(recent, since=self.silent_from["lookback"])
+            self.silent_from["lookback"] = moved_on
+            self._save(changes_from)
+
+    def _analytics_changes(self, end: datetime) -> tuple[Records, str]:
+        """Analytics rows of incidents changed since the version emitted last, and why
+        analytics is unavailable (402/403), if it is."""
+        filters = {
+            "created_at_start": iso_z(self.settings.anchor_date),
+            "created_at_end": iso_z(end),
+            "updated_after": iso_z(self.silent_from["analytics"]),
+        }
+        changed: Records = []
+        try:
+            for page in analytics_pages(self, filters):
+                changed.extend(r for r in page if self.versions.wants(r))
+        except PagerDutyAPIError as error:
+            if error.status not in (402, 403):
+                raise
+            return [], str(error)
+        return changed, ""
+
+    def _warn_uncovered(self, reason: str, lookback: int) -> None:
+        covered = (
+            f"for incidents created in the last {lookback} days"
+            if lookback
+            else "for no other incidents"
+        )
+        self.logger.warning(
+            "incidents: PagerDuty analytics is not available to this token (%s); changes "
+            "that write no log entry (priority, title, note edits) are caught only for open "
+            "incidents and %s (setting 'reconcile_days')",
+            reason,
+            covered,
+        )
+
+    def _reread(self, rows: list[dict[str, t.Any]]) -> Iterator[Records]:
+        """The current version of each incident an analytics row names, read concurrently."""
+        futures = [self.tap.submit(self.fetch, f"{self.path}/{row['id']}") for row in rows]
+        try:
+            for future in futures:
+                try:
+                    yield [future.result()["incident"]]
+                except PagerDutyAPIError as error:
+                    if error.status != 404:  # merged or deleted since: nothing to update
+                        raise
+        finally:
+            cancel(futures)
+
+    def _emit_silent(
+        self, pages: Iterable[Records], since: datetime | None
+    ) -> Iterator[dict[str, t.Any]]:
+        """Emit incidents that changed after `since` in a version not emitted yet, or whose
+        version was emitted without reading its notes (a note edit may hide in it)."""
+        for page in pages:
+            fresh: dict[str, dict[str, t.Any]] = {}
+            for incident in page:
+                if not self._in_range(incident) or not self.versions.wants(incident):
+                    continue
+                if since is not None and parse_time(incident["updated_at"]) < since:
+                    continue
+                if self.versions.is_newer(incident):
+                    self.notes_only.discard(incident["id"])
+                else:
+                    self.notes_only.add(incident["id"])
+                self.versions.remember(incident, notes_read=True)
+                fresh[incident["id"]] = incident
+            self.notes_wanted.update(fresh)
+            yield from self.emit(list(fresh.values()))
+
+    # -- helpers -----------------------------------------------------------------------------
+
     def _in_range(self, incident: dict[str, t.Any] | None) -> bool:
-        """An embedded incident created inside [anchor_date, end_date)."""
+        """An incident created inside [anchor_date, end_date)."""
         if not incident or "created_at" not in incident:
             return False
         created = parse_time(incident["created_at"])
         end = self.settings.end_date
         return created >= self.settings.anchor_date and (end is None or created < end)
 
-    def _newer(self, incidents: Records, *, remember: bool = True) -> Records:
-        """Drop versions already emitted in this run, keeping one record per incident.
-
-        With `remember=False` the emitted versions are not kept: creation windows never
-        overlap, so a backfill that no change feed follows in this run needs no memory."""
+    def _newer(self, incidents: Records) -> Records:
+        """Drop versions already emitted (in this run, or recently by an earlier one),
+        keeping one record per incident."""
         fresh: dict[str, dict[str, t.Any]] = {}
         for incident in incidents:
-            version = incident.get("updated_at") or ""
-            if version > self.latest.get(incident["id"], ""):
-                if remember:
-                    self.latest[incident["id"]] = version
+            if self.versions.is_newer(incident):
+                self.notes_only.discard(incident["id"])
+                self.versions.remember(incident, incident["id"] in self.notes_wanted)
                 fresh[incident["id"]] = incident
         return list(fresh.values())
 
 
+FEEDS = ("open", "analytics", "lookback")
+
+
+class Versions:
+    """`updated_at` of incidents emitted recently: an incident is emitted only when its
+    version is newer. Old versions are forgotten once every feed has moved past them.
+
+    Versions emitted without reading their notes (a logged change with no note added) are
+    marked: a silent-change feed that sees such a version again reads its notes then."""
+
+    def __init__(self, saved: dict[str, str] | None, notes_unread: list[str] | None) -> None:
+        self.latest: dict[str, str] = dict(saved or {})
+        self.notes_unread: set[str] = set(notes_unread or ()) & set(self.latest)
+        self.cutoff = ""
+
+    def is_newer(self, incident: dict[str, t.Any]) -> bool:
+        return _version(incident) > self.latest.get(incident["id"], "")
+
+    def wants(self, incident: dict[str, t.Any]) -> bool:
+        """Newer, or the same version with its notes not read yet."""
+        return self.is_newer(incident) or (
+            incident["id"] in self.notes_unread
+            and _version(incident) == self.latest[incident["id"]]
+        )
+
+    def remember(self, incident: dict[str, t.Any], notes_read: bool) -> None:
+        version = _version(incident)
+        # Versions older than every feed's position are never asked about again: a backfill
+        # keeps no per-incident memory of them (flat memory on large accounts).
+        if version < self.cutoff:
+            return
+        self.latest[incident["id"]] = version
+        if notes_read:
+            self.notes_unread.discard(incident["id"])
+        else:
+            self.notes_unread.add(incident["id"])
+
+    def forget_before(self, moment: datetime) -> None:
+        self.cutoff = iso_z(moment)
+        self.latest = {i: v for i, v in self.latest.items() if v >= self.cutoff}
+        self.notes_unread &= set(self.latest)
+
+    def to_state(self) -> dict[str, t.Any]:
+        return {
+            "versions": dict(sorted(self.latest.items())),
+            "notes_unread": sorted(self.notes_unread),
+        }
+
+
+def _version(incident: dict[str, t.Any]) -> str:
+    return str(incident.get("updated_at") or "")
+
+
+def is_note(entry: dict[str, t.Any]) -> bool:
+    """A log entry that records a note being added."""
+    channel = entry.get("channel") or {}
+    return entry.get("type") == "annotate_log_entry" and channel.get("type") == "note"
+
+
 class IncidentAlertsStream(ChildStream):
-    """Alerts of every incident the incidents stream emits in this run (new or changed)."""
+    """Alerts of every incident the incidents stream emits in this run (new or changed);
+    incidents without alerts (`alert_counts.all` is 0) cost no request."""
 
     name = "incident_alerts"
     path = "/incidents/{incident_id}/alerts"
@@ -128,15 +352,28 @@ class IncidentAlertsStream(ChildStream):
     parent_key = "incident_id"
     records_key = "alerts"
 
+    def wanted(self, parent: dict[str, t.Any]) -> bool:
+        incidents = t.cast("IncidentsStream", self.tap.streams["incidents"])
+        if parent["id"] in getattr(incidents, "notes_only", ()):
+            return False
+        counts = parent.get("alert_counts")
+        return not isinstance(counts, dict) or counts.get("all") != 0
+
 
 class IncidentNotesStream(ChildStream):
-    """Notes of every incident emitted in this run; notes can be edited (`updated_at`)."""
+    """Notes of emitted incidents that may have new or edited notes: every incident of the
+    backfill, incidents whose log shows a note added, and every incident a silent-change
+    feed emits (a note edit writes no log entry)."""
 
     name = "incident_notes"
     path = "/incidents/{incident_id}/notes"
     parent_stream_type = IncidentsStream
     parent_key = "incident_id"
     records_key = "notes"
+
+    def wanted(self, parent: dict[str, t.Any]) -> bool:
+        incidents = t.cast("IncidentsStream", self.tap.streams["incidents"])
+        return parent["id"] in getattr(incidents, "notes_wanted", (parent["id"],))
 
 
 class LogEntriesStream(WindowedStream):

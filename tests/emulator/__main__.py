@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--burst", action="append", dest="bursts", default=[], help="START:DAYS:COUNT")
     p.add_argument("--users", type=int, default=40)
     p.add_argument("--services", type=int, default=12)
+    p.add_argument("--silent-changes", type=int, default=0, help="per advance, no log entry")
+    p.add_argument("--analytics-lag-hours", type=float, default=0)
     a = p.parse_args(argv)
     stop = threading.Event()
 
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         bursts=tuple(a.bursts),
         users=a.users,
         services=a.services,
+        silent_changes=a.silent_changes,
+        analytics_lag_hours=a.analytics_lag_hours,
     ).start(port=a.port)
     took = time.monotonic() - t0
     print(f"emulator listening on {emu.url} ({emu.summary()}, started in {took:.1f} s)", flush=True)

@@ -261,6 +261,7 @@ class Inc:
         "assignees",
         "bridge",
         "cache",
+        "changes",
         "created",
         "ep",
         "escalations",
@@ -283,6 +284,7 @@ class Inc:
         "service",
         "status",
         "title",
+        "title0",
         "trig",
         "updated",
         "urgency",
@@ -307,6 +309,10 @@ class Note:
 # Notification tuple layout: (ts, id, user_idx, cm_index_in_user, status)
 
 
+# Changes that PagerDuty makes without writing a log entry.
+SILENT_KINDS = frozenset({"priority", "title", "note_edit"})
+
+
 class World:
     def __init__(
         self,
@@ -317,8 +323,15 @@ class World:
         users: int = 40,
         services: int = 12,
         bursts: tuple = (),
+        silent_changes: int = 0,
+        analytics_lag: int = 0,
     ) -> None:
         self.seed = seed
+        # Changes per advance() that write no log entry (priority, title, note edit), spread
+        # over incidents of any age and status.
+        self.silent_changes = silent_changes
+        # Seconds before a change shows in the analytics API (PagerDuty: up to about 24 h).
+        self.analytics_lag = analytics_lag
         self.now = now
         self.start_now = now
         self.days = days
@@ -774,7 +787,8 @@ class World:
         inc.service = svc
         inc.ep = self.services[svc]["ep"]
         inc.created = inc.updated = inc.last_change = t0
-        inc.title = f"{self.services[svc]['name']}: {rng.choice(SYMPTOMS)}"
+        inc.title = inc.title0 = f"{self.services[svc]['name']}: {rng.choice(SYMPTOMS)}"
+        inc.changes = []
         inc.key = f"{rng.getrandbits(128):032x}"
         inc.status = "triggered"
         inc.urgency = "high" if rng.random() < 0.7 else "low"
@@ -923,14 +937,11 @@ class World:
             note = inc.notes[arg % len(inc.notes)]
             note.content = note.content + " (edited)"
             note.updated = ts
-        elif kind == "priority":
-            user = inc.assignees[0][0] if inc.assignees else 0
-            old = inc.priority
+        elif kind == "priority":  # silent: PagerDuty writes no log entry for it
             inc.priority = arg
             inc.major = inc.major or (arg is not None and arg <= 1)
-            name = lambda p: "none" if p is None else self.priorities[p]["name"]  # noqa: E731
-            text = f"Priority changed from {name(old)} to {name(arg)}"
-            logs.append((ts, nid(), inc.idx, "annotate", user, ("priority_change", text)))
+        elif kind == "title":  # silent
+            inc.title = f"{inc.title0} ({arg})"
         elif kind == "urgency":
             user = inc.assignees[0][0] if inc.assignees else 0
             inc.urgency = arg
@@ -947,6 +958,7 @@ class World:
             self.open.discard(inc.idx)
             logs.append((ts, nid(), inc.idx, "resolve", inc.last_by, arg or "web_ui"))
         inc.updated = ts
+        inc.changes.append(ts)
         inc.cache = None
         inc.acache = None
 
@@ -1020,8 +1032,12 @@ class World:
             if inc.notes and rng.random() < 0.4:
                 events.append((old + 1 + rng.randrange(span), i, "note_edit", rng.randrange(100)))
         events.sort(key=lambda e: (e[0], e[1]))
-        for ts, i, kind, arg in events:
+        silent = self._silent_events(old, span, rng)
+        for ts, i, kind, arg in sorted([*events, *silent], key=lambda e: (e[0], e[1])):
             inc = self.incidents[i]
+            if kind in SILENT_KINDS:
+                self._apply(inc, ts, kind, arg, rng, logs, notifs)
+                continue
             if inc.status == "resolved" or (
                 kind == "escalate" and inc.level + 1 >= len(self.eps[inc.ep]["rules"])
             ):
@@ -1041,6 +1057,36 @@ class World:
         self._build_change_events(old, new, rng)
         self.now = new
         self.version += 1
+
+    def _silent_events(self, old: int, span: int, rng: random.Random) -> list[tuple]:
+        """`silent_changes` changes that write no log entry, on random incidents (open or
+        resolved, old or new): a priority change, a title edit or a note edit."""
+        if not self.incidents:
+            return []
+        events = []
+        for _ in range(self.silent_changes):
+            i = rng.randrange(len(self.incidents))
+            kind = rng.choice(["priority", "title", "note_edit"])
+            if kind == "note_edit" and not self.incidents[i].notes:
+                kind = "title"
+            arg = {
+                "priority": rng.choice([0, 1, 2, 3, 4, None]),
+                "title": f"edited {rng.randrange(10_000)}",
+                "note_edit": rng.randrange(100),
+            }[kind]
+            events.append((old + 1 + rng.randrange(span), i, kind, arg))
+        return events
+
+    def analytics_updated(self, inc: Inc) -> int | None:
+        """The `updated_at` the analytics API shows: changes reach it `analytics_lag` late;
+        None while the incident itself has not reached it."""
+        if not self.analytics_lag:
+            return inc.updated
+        visible = self.now - self.analytics_lag
+        if inc.created > visible:
+            return None
+        k = bisect.bisect_right(inc.changes, visible)
+        return inc.changes[k - 1] if k else inc.created
 
     # ----------------------------------------------------------------------------------------
     # audit records, change events, maintenance windows

@@ -493,7 +493,8 @@ class Renderer:
 
     # ---------------------------------------------------------------- incidents & children
     def inc_ref(self, inc: Inc) -> dict:
-        d = ref("incident", "incidents", inc.id, f"[#{inc.number}] {inc.title}")
+        # References keep the title the incident was triggered with: title edits are silent.
+        d = ref("incident", "incidents", inc.id, f"[#{inc.number}] {inc.title0}")
         return d
 
     def agent(self, inc: Inc, agent: int) -> dict:
@@ -682,8 +683,8 @@ class Renderer:
         }
         if kind == "trigger":
             d["summary"] = LE_SUMMARY_CHANNEL[extra]
-            d["channel"] = {"type": extra, "summary": inc.title}
-            d["event_details"] = {"description": inc.title}
+            d["channel"] = {"type": extra, "summary": inc.title0}
+            d["event_details"] = {"description": inc.title0}
         elif kind == "assign":
             name = w.users[extra]["name"]
             d["summary"] = (
@@ -712,13 +713,9 @@ class Renderer:
             if ack:
                 d["acknowledgement_timeout"] = ack
         elif kind == "annotate":
-            sub, text = extra
-            if sub == "note":
-                d["summary"] = f"Note added by {w.users[agent]['name']}."
-                d["channel"] = {"type": "note", "summary": text}
-            else:
-                d["summary"] = text
-                d["channel"] = {"type": "priority_change", "summary": text}
+            _, text = extra
+            d["summary"] = f"Note added by {w.users[agent]['name']}."
+            d["channel"] = {"type": "note", "summary": text}
             d["note"] = text
         elif kind == "urgency_change":
             d["summary"] = f"Urgency changed to {extra} by {w.users[agent]['name']}."
@@ -756,7 +753,7 @@ class Renderer:
                 {
                     "id": aid,
                     "type": "alert",
-                    "summary": inc.title,
+                    "summary": inc.title0,
                     "self": f"{API}/alerts/{aid}",
                     "html_url": f"{WEB}/alerts/{aid}",
                     "created_at": iso(inc.created),
@@ -779,7 +776,7 @@ class Renderer:
                         "contexts": [],
                         "details": {
                             "host": f"host-{inc.number % 97:02d}.example.com",
-                            "metric": inc.title.split(": ", 1)[-1],
+                            "metric": inc.title0.split(": ", 1)[-1],
                             "value": inc.number % 1000,
                         },
                     },
@@ -801,7 +798,7 @@ class Renderer:
         ]
 
     def analytics(self, inc: Inc) -> bytes:
-        if inc.acache is not None:
+        if inc.acache is not None and not self.w.analytics_lag:
             return inc.acache
         w = self.w
         svc = w.services[inc.service]
@@ -818,7 +815,7 @@ class Renderer:
             "id": inc.id,
             "incident_number": inc.number,
             "created_at": iso(inc.created),
-            "updated_at": iso(inc.updated),
+            "updated_at": iso(w.analytics_updated(inc) or inc.updated),
             "resolved_at": None if end is None else iso(end),
             "status": inc.status,
             "description": inc.title,

@@ -184,6 +184,8 @@ class Emulator:
         port: int = 0,
         force_status: dict | None = None,
         stale_paging: tuple | list = (),
+        silent_changes: int = 0,
+        analytics_lag_hours: float = 0,
     ) -> None:
         t0 = time.monotonic()
         if now is None:
@@ -220,6 +222,8 @@ class Emulator:
             users=users,
             services=services,
             bursts=tuple(parsed_bursts),
+            silent_changes=silent_changes,
+            analytics_lag=int(analytics_lag_hours * 3600),
         )
         self.r = Renderer(self.world)
         self.stats_ = Stats()
@@ -286,9 +290,14 @@ class Emulator:
         with self.stats_.lock:
             self.stats_.reset()
 
-    def advance(self, hours: float) -> str:
+    def advance(self, hours: float, changes: bool = True) -> str:
+        """Move the clock; with `changes=False` nothing happens meanwhile (a quiet period)."""
         with self.lock:
-            self.world.advance(hours)
+            if changes:
+                self.world.advance(hours)
+            else:
+                self.world.now += int(hours * 3600)
+                self.world.version += 1
             return iso(self.world.now)
 
     def configure(self, **kw) -> None:
@@ -303,7 +312,12 @@ class Emulator:
             "force_status",
             "stale_paging",
         }
+        world = {"silent_changes": 1, "analytics_lag_hours": 3600}  # World attrs, with units
         for k, v in kw.items():
+            if k in world:
+                with self.lock:
+                    setattr(self.world, k.removesuffix("_hours"), int(v * world[k]))
+                continue
             if k not in allowed:
                 raise ValueError(f"unknown setting {k!r}")
             setattr(self, k, set(v) if k in ("tokens", "stale_paging") else v)
@@ -1143,8 +1157,10 @@ class Emulator:
         team_ids = set(flt.get("team_ids") or [])
         pri_names = set(flt.get("priority_names") or [])
         pri_ids = set(flt.get("priority_ids") or [])
+        lagged = w.analytics_lag > 0
         if (
             upd is not None
+            or lagged
             or urg
             or major is not None
             or svc_ids
@@ -1158,7 +1174,8 @@ class Emulator:
                 for i in base:
                     inc = w.incidents[i]
                     svc = w.services[inc.service]
-                    if upd is not None and inc.updated <= upd:
+                    seen = w.analytics_updated(inc)
+                    if seen is None or (upd is not None and seen <= upd):
                         continue
                     if urg and inc.urgency != urg:
                         continue
@@ -1181,6 +1198,7 @@ class Emulator:
                 base.start,
                 base.stop,
                 upd,
+                w.analytics_lag,
                 urg,
                 major,
                 tuple(sorted(svc_ids)),

@@ -1,0 +1,164 @@
+"""Changes PagerDuty writes no log entry for (priority, title, note edits) still reach the
+target: through the open-incident rescan, analytics (`updated_after`, possibly late) and the
+look-back rescan, with one record per incident per run."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.support.tap_runs import ANCHOR, assert_matches_truth, config_for, run_in_process
+
+NOW = "2026-11-01T00:00:00Z"
+STREAMS = ["incidents", "incident_alerts", "incident_notes"]
+
+
+def _sync_until_exact(emulator, config, busy_hours: float, lag_hours: float) -> dict:
+    """Run, let `busy_hours` of changes happen, run, wait one analytics lag with nothing
+    happening, run: returns what a target keyed by primary key holds."""
+    target: dict[str, list[dict]] = {}
+    state = None
+    for step in ("busy", "quiet", None):
+        output = run_in_process(config, STREAMS, state)
+        for stream, records in output.records.items():
+            target.setdefault(stream, []).extend(records)
+        ids = Counter(r["id"] for r in output.records.get("incidents", []))
+        assert not [i for i, n in ids.items() if n > 1], "an incident twice in one run"
+        state = output.last_state
+        if step == "busy":
+            emulator.advance(busy_hours)
+        elif step == "quiet":
+            emulator.advance(max(lag_hours, 1), changes=False)
+    return target
+
+
+def _silently_changed(emulator, before: dict[str, dict]) -> set[str]:
+    after = {i["id"]: i for i in emulator.truth("incidents", since=ANCHOR)}
+    return {
+        i
+        for i in before
+        if after[i]["updated_at"] != before[i]["updated_at"]
+        and after[i]["status"] == before[i]["status"]
+        and after[i]["assignments"] == before[i]["assignments"]
+    }
+
+
+@pytest.mark.parametrize("lag_hours", [0, 24])
+def test_silent_changes_reach_the_target_within_the_analytics_lag(
+    emulator_factory, lag_hours
+) -> None:
+    emulator = emulator_factory(
+        seed=31,
+        incidents=600,
+        days=400,
+        now=NOW,
+        rate_limit=0,
+        silent_changes=60,
+        analytics_lag_hours=lag_hours,
+    )
+    config = config_for(emulator, analytics_lag_hours=lag_hours)
+    before = {i["id"]: i for i in emulator.truth("incidents", since=ANCHOR)}
+    # Silent changes happen in the first 6 hours; the last run is one lag later.
+    target = _sync_until_exact(emulator, config, busy_hours=6, lag_hours=lag_hours)
+    silent = _silently_changed(emulator, before)
+    resolved = {i for i in silent if before[i]["status"] == "resolved"}
+    assert len(silent) >= 20 and resolved, (len(silent), len(resolved))
+    for stream in STREAMS:
+        assert_matches_truth(stream, target[stream], emulator.truth(stream, since=ANCHOR))
+
+
+def test_without_analytics_the_lookback_catches_recent_incidents_and_says_what_it_misses(
+    emulator_factory,
+) -> None:
+    emulator = emulator_factory(
+        seed=32,
+        incidents=400,
+        days=200,
+        now=NOW,
+        rate_limit=0,
+        force_status={"/analytics/raw/incidents": 403},
+    )
+    config = config_for(emulator, reconcile_days=30)
+    first = run_in_process(config, STREAMS)
+    before = {i["id"]: i for i in emulator.truth("incidents", since=ANCHOR)}
+    emulator.configure(silent_changes=80)
+    emulator.advance(3)
+    second = run_in_process(config, STREAMS, first.last_state)
+    target = {s: first.records.get(s, []) + second.records.get(s, []) for s in STREAMS}
+    truth = {i["id"]: i for i in emulator.truth("incidents", since=ANCHOR)}
+    held = {i["id"]: i for i in target["incidents"]}
+    lookback_from = "2026-10-02T03:00:00Z"  # 30 days before the second run
+    silent = _silently_changed(emulator, before)
+    recent = {i for i in silent if truth[i]["created_at"] >= lookback_from}
+    old_resolved = {
+        i for i in silent - recent if truth[i]["status"] == "resolved" and i not in recent
+    }
+    assert recent and old_resolved
+    stale = [
+        i
+        for i in recent | {i for i in silent if truth[i]["status"] != "resolved"}
+        if held[i] != truth[i]
+    ]
+    assert not stale, f"{len(stale)} recent or open incidents stale"
+    # What the look-back does not cover is missed, as the warning says.
+    assert any(held[i] != truth[i] for i in old_resolved)
+
+
+def test_the_uncovered_changes_are_named_in_one_warning(emulator_factory, tmp_path) -> None:
+    from tests.support.tap_runs import run_process
+
+    emulator = emulator_factory(
+        seed=33,
+        incidents=200,
+        days=100,
+        now=NOW,
+        rate_limit=0,
+        force_status={"/analytics/raw/incidents": 402},
+    )
+    config = config_for(emulator)
+    first = run_process(config, tmp_path, ["incidents"])
+    assert first.returncode == 0, first.stderr[-2000:]
+    emulator.advance(1)
+    again = run_process(config, tmp_path, ["incidents"], first.last_state)
+    assert again.returncode == 0, again.stderr[-2000:]
+    lines = [line for line in again.stderr.splitlines() if "analytics is not available" in line]
+    assert len(lines) == 1, lines
+    assert "HTTP 402" in lines[0]
+    assert "created in the last 7 days" in lines[0]
+    assert "reconcile_days" in lines[0]
+
+
+def test_a_run_killed_while_reading_the_silent_feeds_resumes_without_loss(
+    emulator_factory, tmp_path
+) -> None:
+    import json
+    import random
+
+    from tests.support.tap_runs import catalog_for
+    from tests.test_incremental import _run_and_maybe_kill
+
+    emulator = emulator_factory(
+        seed=34, incidents=300, days=300, now=NOW, rate_limit=0, silent_changes=120
+    )
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog_for(STREAMS)))
+    first = run_in_process(config_for(emulator, analytics_lag_hours=0), STREAMS)
+    union = {s: list(first.records.get(s, [])) for s in STREAMS}
+    emulator.advance(12)
+    # Slow enough (about 150 requests) that the kills land inside the feeds.
+    config = config_for(emulator, requests_per_second=40, analytics_lag_hours=0)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    state = first.last_state
+    rng = random.Random(5)
+    for attempt in range(8):
+        output = _run_and_maybe_kill(tmp_path, state, None if attempt == 7 else rng.uniform(1, 3))
+        for stream in STREAMS:
+            union[stream].extend(output.records.get(stream, []))
+        ids = Counter(r["id"] for r in output.records.get("incidents", []))
+        assert not [i for i, n in ids.items() if n > 1], "an incident twice in one run"
+        state = output.last_state or state
+        if output.returncode == 0:
+            break
+    assert output.returncode == 0 and attempt > 0, "the runs must be killed, then finish"
+    for stream in STREAMS:
+        assert_matches_truth(stream, union[stream], emulator.truth(stream, since=ANCHOR))
