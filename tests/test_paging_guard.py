@@ -181,7 +181,8 @@ EVERY_KEY = {
 def test_every_stream_stops_quickly_when_every_page_says_more(stream: str) -> None:
     """Like a mock of PagerDuty's OpenAPI examples: every answer is the same example page,
     which says `more: true` (and carries a cursor). No stream may keep paging."""
-    example = [{"id": "EXAMPLE1", "name": "one"}, {"id": "EXAMPLE2", "name": "two"}]
+    times = {"created_at": "2026-10-25T00:00:00Z", "updated_at": "2026-10-26T00:00:00Z"}
+    example = [{"id": "EXAMPLE1", "name": "one", **times}, {"id": "EXAMPLE2", **times}]
     page = {
         **{key: example for key in EVERY_KEY},
         "abilities": ["sso"],
