@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint unit demo bench clean
+.PHONY: venv test lint unit demo bench dist clean
 
 venv: $(STAMP)
 
@@ -30,6 +30,11 @@ demo: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.run
+
+# sdist + wheel in dist/; the wheel is installed alone in a fresh venv, which must report the
+# version of pyproject.toml and discover every stream.
+dist: venv
+	$(BIN)/python -m scripts.release dist
 
 clean:
 	rm -rf $(VENV) .meltano output dist build
