@@ -125,21 +125,29 @@ class IncidentsStream(ParentStream, IncrementalStream):
     def _backfill(
         self, start: datetime, end: datetime, changes_from: datetime
     ) -> Iterator[dict[str, t.Any]]:
+        """Creation windows from `start`. Notes are read only for incidents whose log shows
+        a note (one log request per 100 entries instead of one notes request per incident);
+        the ids still to emit are kept in state (`noted`), so a resumed run needs no re-read."""
+        noted = NotedIncidents.from_state(self.stream_state.get("noted"), start)
+        if self.tap.streams[IncidentNotesStream.name].selected:
+            noted.read_log(self, end)
         progress = self.progress(start, end)
         windows = windows_between(start, end, INCIDENT_WINDOW)
         params = {"sort_by": "created_at:asc"}
-        self._save(changes_from, backfill_from=iso_z(start))
+        self._save(changes_from, backfill_from=iso_z(start), noted=noted.to_state())
         for window, page in self.window_pages(self.path, params, windows):
             if page is None:
-                self._save(changes_from, backfill_from=iso_z(window.end))
+                self._save(changes_from, backfill_from=iso_z(window.end), noted=noted.to_state())
                 progress.window_done(window)
                 continue
             progress.count(len(page))
-            self.notes_wanted.update(i["id"] for i in page)
-            yield from self.emit(self._newer(page))
+            self.notes_wanted.update(i["id"] for i in page if i["id"] in noted.ids)
+            yield from self.emit(self._newer(page, notes_read=True))
             if page:  # the page and its children are out: resume after it if killed
-                self._save(changes_from, backfill_from=page[-1]["created_at"])
-        self._save(changes_from, backfill_from=None)
+                noted.ids.difference_update(i["id"] for i in page)
+                last = page[-1]["created_at"]
+                self._save(changes_from, backfill_from=last, noted=noted.to_state())
+        self._save(changes_from, backfill_from=None, noted=None)
 
     # -- later runs: the change feeds ------------------------------------------------------
 
@@ -161,7 +169,8 @@ class IncidentsStream(ParentStream, IncrementalStream):
             )
             changed = [e["incident"] for e in entries if self._in_range(e.get("incident"))]
             progress.count(len(changed))
-            yield from self.emit(self._newer(changed))
+            notes_read = [i["id"] in self.notes_wanted for i in changed]
+            yield from self.emit(self._newer(changed, notes_read))
 
     def _follow_silent_changes(
         self, end: datetime, changes_from: datetime
@@ -271,16 +280,65 @@ class IncidentsStream(ParentStream, IncrementalStream):
         end = self.settings.end_date
         return created >= self.settings.anchor_date and (end is None or created < end)
 
-    def _newer(self, incidents: Records) -> Records:
+    def _newer(self, incidents: Records, notes_read: bool | list[bool]) -> Records:
         """Drop versions already emitted (in this run, or recently by an earlier one),
-        keeping one record per incident."""
+        keeping one record per incident; remember whether their notes are read with them."""
+        flags = notes_read if isinstance(notes_read, list) else [notes_read] * len(incidents)
         fresh: dict[str, dict[str, t.Any]] = {}
-        for incident in incidents:
+        for incident, read in zip(incidents, flags, strict=True):
             if self.versions.is_newer(incident):
                 self.notes_only.discard(incident["id"])
-                self.versions.remember(incident, incident["id"] in self.notes_wanted)
+                self.versions.remember(incident, read)
                 fresh[incident["id"]] = incident
         return list(fresh.values())
+
+
+class NotedIncidents:
+    """Ids of incidents whose log shows a note, read from the log up to `until`."""
+
+    def __init__(self, ids: set[str], until: datetime) -> None:
+        self.ids = ids
+        self.until = until
+
+    @classmethod
+    def from_state(cls, saved: dict[str, t.Any] | None, start: datetime) -> NotedIncidents:
+        if not saved or not saved.get("until"):
+            return cls(set(), start)
+        return cls(set(saved.get("ids") or ()), parse_time(saved["until"]))
+
+    def to_state(self) -> dict[str, t.Any]:
+        return {"ids": sorted(self.ids), "until": iso_z(self.until)}
+
+    def read_log(self, stream: IncidentsStream, end: datetime) -> None:
+        """Extend to `end`: from what the `log_entries` stream read in this run, and the
+        rest from `/log_entries` itself."""
+        log_stream = stream.tap.streams.get(LogEntriesStream.name)
+        shared = getattr(log_stream, "read", None)
+        if isinstance(shared, SharedLogRead) and shared.start <= self.until < shared.end:
+            self.ids |= shared.noted
+            self.until = shared.end
+        if self.until >= end:
+            return
+        windows = windows_between(self.until, end, CHANGE_LOG_WINDOW)
+        for _window, entries in stream.window_pages("/log_entries", {}, windows, key="log_entries"):
+            self.ids.update(noted_incident_ids(entries or []))
+        self.until = end
+
+
+class SharedLogRead:
+    """What the `log_entries` stream read completely in this run: [start, end), and the
+    incidents whose log shows a note there (the incidents backfill uses it)."""
+
+    def __init__(self, start: datetime, end: datetime, noted: set[str]) -> None:
+        self.start = start
+        self.end = end
+        self.noted = noted
+
+
+def noted_incident_ids(entries: Records) -> Iterator[str]:
+    for entry in entries:
+        if is_note(entry) and entry.get("incident"):
+            yield entry["incident"]["id"]
 
 
 FEEDS = ("open", "analytics", "lookback")
@@ -377,13 +435,28 @@ class IncidentNotesStream(ChildStream):
 
 
 class LogEntriesStream(WindowedStream):
-    """Every log entry (incident events), by creation time."""
+    """Every log entry (incident events), by creation time. It runs before the incidents
+    stream, which takes from its pages which incidents have notes (`SharedLogRead`)."""
 
     name = "log_entries"
     path = "/log_entries"
     replication_key = "created_at"
     max_window = CHANGE_LOG_WINDOW
     overlap = CHANGE_LOG_OVERLAP
+
+    def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
+        self.read: SharedLogRead | None = None
+        end = self.sync_end()
+        # Entries before the bookmark were read by an earlier run: not covered here.
+        start = self.bookmark() or self.sync_start(end)
+        self._noted: set[str] = set()
+        yield from super().get_records(context)
+        self.read = SharedLogRead(start, end, self._noted)
+
+    def emit(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
+        records = list(records)
+        self._noted.update(noted_incident_ids(records))
+        yield from records
 
 
 class NotificationsStream(WindowedStream):

@@ -892,6 +892,8 @@ class World:
             le = nid()
             inc.first_le = le
             inc.trig = rng.choice(["api", "email", "web_trigger"])
+            if inc.trig == "web_trigger":  # created by hand in the web app: no alert behind it
+                inc.alert_ids = []
             logs.append((ts, le, inc.idx, "trigger", -2, inc.trig))
             inc.assignees = [(user, ts)]
             inc.assign_count += 1
