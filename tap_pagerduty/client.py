@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import backoff
 import msgspec
 import requests
-from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
+from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 from singer_sdk.streams.rest import HTTPRequest
@@ -133,7 +133,7 @@ class RateLimitedError(RetriableAPIError):
         self.wait = wait
 
 
-class PagerDutyStream(FastRecordMessages, RESTStream[int]):
+class PagerDutyStream(FastRecordMessages):
     """Base for every PagerDuty stream."""
 
     schema = StreamSchema(SchemaDirectory(schema_dir()))
@@ -143,8 +143,9 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
     #: Query parameters every request of the stream carries (includes, filters).
     extra_params: t.ClassVar[dict[str, t.Any]] = {}
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, tap: TapPagerDuty, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(tap, *args, **kwargs)
+        self._pagerduty_tap = tap
         self._answered = False  # whether PagerDuty has answered one request of this stream
         self._sessions = threading.local()
         self._send = self.request_decorator(self._attempt)  # type: ignore[arg-type]
@@ -153,7 +154,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
 
     @property
     def tap(self) -> TapPagerDuty:
-        return t.cast("TapPagerDuty", self._tap)
+        return self._pagerduty_tap
 
     @property
     def settings(self) -> Settings:
@@ -267,7 +268,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         self, prepared: requests.PreparedRequest, context: Context | None
     ) -> dict[str, t.Any]:
         with self.tap.throttle.request_slot():
-            response = self._request(prepared, context)
+            response = self.send_prepared(prepared, context)
         try:
             payload = _decode_json(response)
         except ValueError:

@@ -18,26 +18,26 @@ import weakref
 
 import singer_sdk.singerlib as singer
 from singer_sdk.contrib.msgspec import encoder as _msgspec_encoder
-from singer_sdk.helpers._catalog import pop_deselected_record_properties
-from singer_sdk.helpers._typing import (
-    _conform_primitive_property,
-    _is_exclusive_boolean_type,
-    _warn_unmapped_properties,
-    conform_record_data_types,
-    is_object_type,
-    is_uniform_list,
-)
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import GenericSingerWriter, SingerMessageType
 from singer_sdk.singerlib.encoding.simple import Message
-from singer_sdk.streams import Stream
+
+from tap_pagerduty.sdk_seams import (
+    StreamSeams,
+    conform_primitive_property,
+    conform_record_data_types,
+    is_exclusive_boolean_type,
+    is_object_type,
+    is_uniform_list,
+    pop_deselected_record_properties,
+    warn_unmapped_properties,
+)
 
 
-class FastRecordMessages(Stream):
-    """Mixin for streams: the SDK's RECORD message generation, same output, faster."""
+class FastRecordMessages(StreamSeams):
+    """Base for streams: the SDK's RECORD message generation, same output, faster."""
 
-    def _generate_record_messages(
+    def record_messages(
         self, record: dict[str, t.Any]
     ) -> t.Generator[singer.RecordMessage, None, None]:
         """The SDK's RECORD message generation with the same output, only faster.
@@ -57,7 +57,7 @@ class FastRecordMessages(Stream):
             unmapped: list[str] = []
             record = conformer.conform(record, None, unmapped)
             if unmapped:
-                _warn_unmapped_properties(self.name, tuple(unmapped), self.logger)
+                warn_unmapped_properties(self.name, tuple(unmapped), self.logger)
         else:
             record = conform_record_data_types(
                 stream_name=self.name,
@@ -72,8 +72,8 @@ class FastRecordMessages(Stream):
                 yield singer.RecordMessage(
                     stream=stream_map.stream_alias,
                     record=mapped_record,
-                    version=self._stream_version,
-                    time_extracted=utc_now(),
+                    version=self.stream_version,
+                    time_extracted=datetime.datetime.now(datetime.timezone.utc),
                 )
 
     def _has_deselected(self) -> bool:
@@ -103,7 +103,7 @@ class _Conformer:
         self.additional = bool(schema.get("additionalProperties"))
         typed = {name: sub for name, sub in self.properties.items() if isinstance(sub, dict)}
         self.passthrough = {
-            name for name, sub in typed.items() if not _is_exclusive_boolean_type(sub)
+            name for name, sub in typed.items() if not is_exclusive_boolean_type(sub)
         }
         self.lists = {name for name, sub in typed.items() if is_uniform_list(sub)}
         self.objects = {
@@ -157,7 +157,7 @@ class _Conformer:
                 path = name if parent is None else f"{parent}.{name}"
                 out[name] = self._child(sub).conform(value, path, unmapped)
             else:
-                out[name] = _conform_primitive_property(value, sub)
+                out[name] = conform_primitive_property(value, sub)
         return out
 
     def _conform_list(
@@ -170,7 +170,7 @@ class _Conformer:
             if item_is_object and isinstance(item, dict):
                 output.append(self._child(item_schema).conform(item, path, unmapped))
             else:
-                output.append(_conform_primitive_property(item, item_schema))
+                output.append(conform_primitive_property(item, item_schema))
         return output
 
 

@@ -76,11 +76,11 @@ class ChildStream(PagerDutyStream):
         self._ready: dict[str, Future[Records] | Records] = {}
         self._schema_sent = False
 
-    def _write_schema_message(self) -> None:
+    def write_schema_message(self) -> None:
         """Once per run: the SDK would repeat SCHEMA for every parent record, and targets
         such as target-duckdb flush all their buffers on each SCHEMA (minutes per sync)."""
         if not self._schema_sent:
-            super()._write_schema_message()
+            super().write_schema_message()
             self._schema_sent = True
 
     def wanted(self, parent: dict[str, t.Any]) -> bool:
@@ -142,9 +142,7 @@ class IncrementalStream(PagerDutyStream):
     #: How far back the endpoint keeps data (None: forever).
     retention: t.ClassVar[timedelta | None] = None
 
-    def _increment_stream_state(
-        self, latest_record: Record, *, context: Context | None = None
-    ) -> None:
+    def advance_bookmark(self, latest_record: Record, context: Context | None) -> None:
         """Bookmarks move at window ends only (see `checkpoint`)."""
 
     def bookmark(self) -> datetime | None:
@@ -164,8 +162,7 @@ class IncrementalStream(PagerDutyStream):
         # A finished value is written as null, not dropped: Meltano merges state, so a
         # dropped key would come back from the previous run's state.
         state.update(extra)
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.tap.state_writer.write_state(self.tap_state)
 
     def sync_end(self) -> datetime:
         """Upper bound of this run: `end_date`, or PagerDuty's now.
