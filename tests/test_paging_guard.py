@@ -201,3 +201,54 @@ def test_every_stream_stops_quickly_when_every_page_says_more(stream: str) -> No
             assert "\n" not in str(error)
         settle(mock)
         assert mock.call_count <= 12, (stream, mock.call_count)
+
+
+def answer_and_count(answer: t.Callable[[str, dict], dict]) -> tuple[SyncOutput, int]:
+    """A sync of `priorities` that must succeed: its output and its number of requests."""
+
+    def reply(request: t.Any, context: t.Any) -> dict:
+        context.headers["Date"] = DATE
+        query = {k: v[-1] for k, v in parse_qs(urlparse(request.url).query).items()}
+        return answer(urlparse(request.url).path, query)
+
+    tap = TapPagerDuty(config=CONFIG, catalog=catalog_for(["priorities"]), parse_env_config=False)
+    buffer = io.StringIO()
+    with requests_mock.Mocker() as mock, redirect_stdout(buffer):
+        mock.get(re.compile(f"{BASE}/.*"), json=reply)
+        tap.sync_all()
+        settle(mock)
+        requests = mock.call_count
+    output = SyncOutput()
+    output.add_lines(buffer.getvalue())
+    return output, requests
+
+
+def test_a_listing_that_grows_while_it_is_read_is_not_a_paging_fault() -> None:
+    """150 records when the first page is read, 250 by the time the last one is: the pages
+    past the first total are followed (each asking for the new total) and nothing is lost."""
+
+    def answer(path: str, query: dict) -> dict:
+        offset, limit = int(query["offset"]), int(query["limit"])
+        size = 150 if offset == 0 else 250
+        page = [{"id": f"P{i}"} for i in range(offset, min(offset + limit, size))]
+        more = offset + len(page) < size
+        return {"priorities": page, "more": more, "total": size if "total" in query else None}
+
+    output, requests = answer_and_count(answer)
+    assert ids(output, "priorities") == [f"P{i}" for i in range(250)]
+    assert requests == 3
+
+
+def test_reaching_the_offset_cap_with_more_to_come_is_said(caplog) -> None:
+    """No total, every page says more: paging stops at PagerDuty's cap and says so."""
+
+    def answer(path: str, query: dict) -> dict:
+        offset, limit = int(query["offset"]), int(query["limit"])
+        page = [{"id": f"P{i}"} for i in range(offset, offset + limit)]
+        return {"priorities": page, "more": True, "total": None}
+
+    output, requests = answer_and_count(answer)
+    assert len(ids(output, "priorities")) == 10_000 == len(set(ids(output, "priorities")))
+    assert requests == 100
+    warnings = [r.getMessage() for r in caplog.records if "offset paging reaches" in r.getMessage()]
+    assert len(warnings) == 1 and "/priorities" in warnings[0], warnings
