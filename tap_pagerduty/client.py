@@ -27,6 +27,7 @@ from singer_sdk.streams.rest import HTTPRequest
 
 from tap_pagerduty.availability import UNAVAILABLE_STATUSES, is_optional
 from tap_pagerduty.output import FastRecordMessages
+from tap_pagerduty.prefetch import Request
 from tap_pagerduty.schema_files import schema_dir
 from tap_pagerduty.windows import OFFSET_CAP, Window
 
@@ -221,8 +222,8 @@ class PagerDutyStream(FastRecordMessages):
     ) -> dict[str, t.Any]:
         """Send one GET (or the read-only analytics POST) and return the parsed body.
 
-        A stream's first page may already have been requested while earlier streams ran
-        (`TapPagerDuty.prefetch`): then its answer is used instead of a new request.
+        The request may already have been sent while earlier streams ran (a declared
+        look-ahead request, see `prefetch.py`): then its answer is used.
         """
         ahead = self.tap.prefetch.take(self, path, params, body)
         if ahead is not None:
@@ -230,15 +231,22 @@ class PagerDutyStream(FastRecordMessages):
         else:
             payload = self._fetch_now(path, params, body=body, context=context)
         self._answered = True
-        self.tap.prefetch.after(self)
+        self.tap.prefetch.plan_after(self)
         return payload
 
-    def fetch_ahead(self, path: str, params: dict[str, t.Any]) -> dict[str, t.Any]:
+    def lookahead_requests(self) -> list[Request]:
+        """The requests this stream sends first, if it knows them before it starts (they
+        are then sent ahead, while earlier streams run). Default: none."""
+        return []
+
+    def fetch_ahead(
+        self, path: str, params: dict[str, t.Any], body: dict[str, t.Any] | None = None
+    ) -> dict[str, t.Any]:
         """`fetch` on a worker thread for a stream that has not started yet. Nothing is sent
         once the main thread has ended (a run that failed exits without its prefetches)."""
         if not threading.main_thread().is_alive():
             raise CancelledError
-        return self._fetch_now(path, params)
+        return self._fetch_now(path, params, body=body)
 
     def _fetch_now(
         self,
@@ -347,6 +355,14 @@ class PagerDutyStream(FastRecordMessages):
 
     # -- paging ------------------------------------------------------------------------------
 
+    def first_page_query(self, params: dict[str, t.Any]) -> dict[str, t.Any]:
+        """The query of a classic listing's first page: it asks for `total`, so that the
+        other pages are known at once."""
+        return {**params, "limit": self.settings.page_size, "offset": 0, "total": "true"}
+
+    def cursor_first_query(self, params: dict[str, t.Any]) -> dict[str, t.Any]:
+        return {**params, "limit": self.settings.page_size}
+
     def classic_pages(
         self, path: str, params: dict[str, t.Any]
     ) -> Iterator[list[dict[str, t.Any]]]:
@@ -356,7 +372,7 @@ class PagerDutyStream(FastRecordMessages):
         concurrently (up to `max_concurrency` in flight); pages come back in order.
         """
         limit = self.settings.page_size
-        first = self.fetch(path, {**params, "limit": limit, "offset": 0, "total": "true"})
+        first = self.fetch(path, self.first_page_query(params))
         yield from self._remaining_pages(path, params, first, limit)
 
     def sequential_pages(
@@ -408,7 +424,7 @@ class PagerDutyStream(FastRecordMessages):
         pending: deque[tuple[Window, Future[dict[str, t.Any]]]] = deque()
 
         def first_page(window: Window) -> Future[dict[str, t.Any]]:
-            query = {**params, **window.params(), "limit": limit, "offset": 0, "total": "true"}
+            query = self.first_page_query({**params, **window.params()})
             return self.tap.submit(self.fetch, path, query)
 
         try:
@@ -501,7 +517,7 @@ class PagerDutyStream(FastRecordMessages):
         guard = PageGuard(self.name, path)
         cursor: str | None = None
         for _ in range(1_000_000):  # bounded; a server that loops is caught by the guard
-            query = {**params, "limit": self.settings.page_size}
+            query = self.cursor_first_query(params)
             if cursor:
                 query["cursor"] = cursor
             page = self.fetch(path, query)

@@ -1,90 +1,75 @@
-"""First pages of upcoming full-refresh listings, requested while earlier streams run.
+"""Look-ahead: the first requests of upcoming streams, sent while earlier streams run.
 
-The SDK runs streams one after another, so starting a stream leaves the request slots idle
-for one round trip. The first request of a plain listing is known in advance, so it can be
-sent early; the request is the same, only sent sooner.
+The SDK syncs one stream at a time, so every stream start would leave the request slots idle
+for one round trip. A stream that knows its first requests before it starts declares them
+(`PagerDutyStream.lookahead_requests`). As soon as the sync has PagerDuty's clock (after its
+first answer), those of every later selected stream are queued on the worker pool, in stream
+order; when a stream sends the same request, it takes the answer instead of sending it again.
+The requests are the same, only sent sooner, and nothing but fetching happens ahead: records,
+messages and state stay with the stream when the SDK syncs it.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import typing as t
-from concurrent.futures import Future
-from functools import cached_property
-
-from tap_pagerduty.streams.base import ListStream
 
 if t.TYPE_CHECKING:
-    from singer_sdk.streams import Stream
+    from concurrent.futures import Future
 
+    from tap_pagerduty.client import PagerDutyStream
     from tap_pagerduty.tap import TapPagerDuty
 
+#: One request: path, query parameters, JSON body (None for a GET).
+Request = tuple[str, dict[str, t.Any], "dict[str, t.Any] | None"]
 
-class ListingPrefetch:
-    """First pages of upcoming full-refresh listings, requested ahead of their stream.
 
-    Only streams whose first request is known in advance take part: a top-level, selected
-    `ListStream` using the generic listing (its first request is `path` with limit, offset 0
-    and total=true). Each stream's first answer triggers the next `depth` of them, so at most
-    `depth` pages wait, and only answers to exactly the expected request are used.
-    """
+def request_key(path: str, params: dict[str, t.Any] | None, body: dict[str, t.Any] | None) -> str:
+    return json.dumps([path, params or {}, body], sort_keys=True, default=str)
+
+
+class LookAhead:
+    """Answers to upcoming streams' declared first requests, requested ahead once per run."""
 
     def __init__(self, tap: TapPagerDuty) -> None:
         self.tap = tap
-        self.depth = 4 * tap.settings.max_concurrency
         self.lock = threading.Lock()
-        self.started: set[str] = set()
-        self.requested: set[str] = set()
-        self.ahead: dict[str, tuple[str, dict[str, t.Any], Future[dict[str, t.Any]]]] = {}
+        self.planned = False
+        self.ahead: dict[str, dict[str, Future[dict[str, t.Any]]]] = {}
 
-    @cached_property
-    def order(self) -> list[str]:
-        return list(self.tap.streams)
+    def plan_after(self, current: PagerDutyStream) -> None:
+        """Queue the declared first requests of every selected stream after `current`.
 
-    def predictable(self, stream: Stream) -> bool:
-        kind = type(stream)
-        return (
-            isinstance(stream, ListStream)
-            and kind.get_records is ListStream.get_records
-            and getattr(kind, "pages", None) is ListStream.pages
-            and stream.parent_stream_type is None
-            and (stream.selected or stream.has_selected_descendents)
-        )
-
-    def after(self, stream: Stream) -> None:
-        if stream.name in self.started:  # the usual case: nothing to do
+        Runs once, on the main thread (planning reads stream state), after the run's first
+        answer, so that streams whose first request ends at PagerDuty's "now" know it."""
+        if self.planned or threading.current_thread() is not threading.main_thread():
             return
-        with self.lock:
-            if stream.name in self.started or stream.name not in self.order:
-                return
-            self.started.add(stream.name)
-            position = self.order.index(stream.name)
-            upcoming = [
-                self.tap.streams[name]
-                for name in self.order[position + 1 :]
-                if name not in self.started
-            ]
-            for nxt in [s for s in upcoming if self.predictable(s)][: self.depth]:
-                if nxt.name in self.requested:
-                    continue
-                self.requested.add(nxt.name)
-                listing = t.cast("ListStream", nxt)
-                params = {"limit": self.tap.settings.page_size, "offset": 0, "total": "true"}
-                future = self.tap.submit(listing.fetch_ahead, listing.path, params)
-                self.ahead[nxt.name] = (listing.path, params, future)
+        self.planned = True
+        names = list(self.tap.streams)
+        if current.name not in names:
+            return
+        for name in names[names.index(current.name) + 1 :]:
+            stream = t.cast("PagerDutyStream", self.tap.streams[name])
+            if stream.parent_stream_type is not None or not stream.selected:
+                continue
+            for path, params, body in stream.lookahead_requests():
+                future = self.tap.submit(stream.fetch_ahead, path, params, body)
+                with self.lock:
+                    self.ahead.setdefault(name, {})[request_key(path, params, body)] = future
 
     def take(
         self,
-        stream: Stream,
+        stream: PagerDutyStream,
         path: str,
         params: dict[str, t.Any] | None,
         body: dict[str, t.Any] | None,
     ) -> Future[dict[str, t.Any]] | None:
-        if not self.ahead or body is not None:
+        """The answer requested ahead for exactly this request of this stream, if any."""
+        if not self.ahead:
             return None
         with self.lock:
-            entry = self.ahead.get(stream.name)
-            if entry is None or entry[0] != path or entry[1] != (params or {}):
+            waiting = self.ahead.get(stream.name)
+            if not waiting:
                 return None
-            del self.ahead[stream.name]
-            return entry[2]
+            return waiting.pop(request_key(path, params, body), None)

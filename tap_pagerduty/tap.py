@@ -8,7 +8,7 @@ from functools import cached_property
 
 from tap_pagerduty.clock import ServerClock
 from tap_pagerduty.output import FastSingerWriter
-from tap_pagerduty.prefetch import ListingPrefetch
+from tap_pagerduty.prefetch import LookAhead
 from tap_pagerduty.sdk_seams import TapSeams
 from tap_pagerduty.settings import CONFIG_SCHEMA, Settings, SettingsError
 from tap_pagerduty.streams import STREAM_TYPES
@@ -68,10 +68,10 @@ class TapPagerDuty(TapSeams):
     # -- first pages of upcoming streams ------------------------------------------------------
 
     @cached_property
-    def prefetch(self) -> ListingPrefetch:
-        """First pages of upcoming full-refresh listings, requested while earlier streams
-        run, so that starting a stream does not leave the request slots idle."""
-        return ListingPrefetch(self)
+    def prefetch(self) -> LookAhead:
+        """First requests of upcoming streams, sent while earlier streams run, so that
+        starting a stream does not leave the request slots idle."""
+        return LookAhead(self)
 
     def discover_streams(self) -> list[Stream]:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]

@@ -18,6 +18,8 @@ from tap_pagerduty.streams.base import (
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from tap_pagerduty.prefetch import Request
+
 
 class UsersStream(ParentStream, ListStream):
     name = "users"
@@ -132,7 +134,10 @@ class AbilitiesStream(ListStream):
     primary_keys = ("name",)
 
     def pages(self) -> Iterator[Records]:
-        yield [{"name": name} for name in self.fetch(self.path).get("abilities") or []]
+        yield [{"name": name} for name in self.fetch(self.path, {}).get("abilities") or []]
+
+    def lookahead_requests(self) -> list[Request]:
+        return [(self.path, {}, None)]
 
 
 class ExtensionsStream(ListStream):
@@ -174,3 +179,6 @@ class StatusDashboardsStream(ListStream):
 
     def pages(self) -> Iterator[Records]:
         yield from self.cursor_pages(self.path, {})
+
+    def lookahead_requests(self) -> list[Request]:
+        return [(self.path, self.cursor_first_query({}), None)]

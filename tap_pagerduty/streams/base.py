@@ -3,6 +3,7 @@ an incremental listing walked in time windows with a bookmark at each window's e
 
 from __future__ import annotations
 
+import itertools
 import typing as t
 from concurrent.futures import Future
 from datetime import datetime, timedelta
@@ -14,6 +15,8 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from singer_sdk.helpers.types import Context, Record
+
+    from tap_pagerduty.prefetch import Request
 
 Records = list[dict[str, t.Any]]
 
@@ -29,6 +32,10 @@ class ListStream(PagerDutyStream):
 
     def pages(self) -> Iterator[Records]:
         yield from self.classic_pages(self.path, {})
+
+    def lookahead_requests(self) -> list[Request]:
+        """The first page of `pages()`; a stream that overrides `pages` overrides this."""
+        return [(self.path, self.first_page_query({}), None)]
 
 
 class ParentStream(PagerDutyStream):
@@ -164,6 +171,19 @@ class IncrementalStream(PagerDutyStream):
         state.update(extra)
         self.tap.state_writer.write_state(self.tap_state)
 
+    def plan(self) -> tuple[datetime, datetime]:
+        """This run's range [start, end), fixed the first time it is asked for (the
+        look-ahead may ask before the stream starts)."""
+        planned: tuple[datetime, datetime] | None = getattr(self, "_plan", None)
+        if planned is None:
+            end = self.sync_end()
+            planned = self._plan = (self.sync_start(end), end)
+        return planned
+
+    def first_windows(self, count: int = 3) -> list[Window]:
+        start, end = self.plan()
+        return list(itertools.islice(self.windows(start, end), count))
+
     def sync_end(self) -> datetime:
         """Upper bound of this run: `end_date`, or PagerDuty's now.
 
@@ -196,9 +216,11 @@ class IncrementalStream(PagerDutyStream):
 class WindowedStream(IncrementalStream, ListStream):
     """An incremental classic listing filtered by `since`/`until`."""
 
+    def lookahead_requests(self) -> list[Request]:
+        return [(self.path, self.first_page_query(w.params()), None) for w in self.first_windows()]
+
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        end = self.sync_end()
-        start = self.sync_start(end)
+        start, end = self.plan()
         progress = self.progress(start, end)
         tail = OverlapTail(self, end)
         seen: set[str] = set()  # ids already emitted in this run (windows can overlap edges)

@@ -16,6 +16,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_pagerduty.client import PagerDutyStream
+    from tap_pagerduty.prefetch import Request
 
 # The analytics API answers up to 1000 rows a page.
 ANALYTICS_PAGE_SIZE = 1000
@@ -34,9 +35,13 @@ class AuditRecordsStream(IncrementalStream):
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         return self.skip_if_unavailable(self._records())
 
+    def lookahead_requests(self) -> list[Request]:
+        return [
+            (self.path, self.cursor_first_query(w.params()), None) for w in self.first_windows(1)
+        ]
+
     def _records(self) -> Iterator[dict[str, t.Any]]:
-        end = self.sync_end()
-        start = self.sync_start(end)
+        start, end = self.plan()
         progress = self.progress(start, end)
         for window in self.windows(start, end):
             for page in self.cursor_pages(self.path, window.params()):
@@ -69,8 +74,8 @@ class AnalyticsIncidentsStream(IncrementalStream):
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         return self.skip_if_unavailable(self._records())
 
-    def _records(self) -> Iterator[dict[str, t.Any]]:
-        end = self.sync_end()
+    def filters(self) -> dict[str, t.Any]:
+        _start, end = self.plan()
         filters = {
             "created_at_start": iso_z(self.settings.anchor_date),
             "created_at_end": iso_z(end),
@@ -80,28 +85,39 @@ class AnalyticsIncidentsStream(IncrementalStream):
             # PagerDuty's analytics shows changes up to `analytics_lag_hours` late.
             since = bookmark - max(self.settings.analytics_lag, timedelta(minutes=10))
             filters["updated_after"] = iso_z(since)
-        for page in analytics_pages(self, filters):
+        return filters
+
+    def lookahead_requests(self) -> list[Request]:
+        return [(self.path, {}, analytics_query(self.filters()))]
+
+    def _records(self) -> Iterator[dict[str, t.Any]]:
+        for page in analytics_pages(self, self.filters()):
             yield from page
-        self.checkpoint(end)
+        self.checkpoint(self.plan()[1])
+
+
+def analytics_query(filters: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The body of the first page of `POST /analytics/raw/incidents`, oldest first."""
+    return {
+        "filters": filters,
+        "limit": ANALYTICS_PAGE_SIZE,
+        "order": "asc",
+        "order_by": "created_at",
+    }
 
 
 def analytics_pages(
     stream: PagerDutyStream, filters: dict[str, t.Any]
 ) -> Iterator[list[dict[str, t.Any]]]:
     """Pages of `POST /analytics/raw/incidents` (a read-only query), oldest incident first."""
-    body: dict[str, t.Any] = {
-        "filters": filters,
-        "limit": ANALYTICS_PAGE_SIZE,
-        "order": "asc",
-        "order_by": "created_at",
-    }
+    body = analytics_query(filters)
     guard = PageGuard(stream.name, AnalyticsIncidentsStream.path, "POST")
     for _ in range(1_000_000):  # bounded: `more` ends every real listing
-        page = stream.fetch(AnalyticsIncidentsStream.path, body=body)
+        page = stream.fetch(AnalyticsIncidentsStream.path, {}, body=body)
         records = page.get("data") or []
         guard.check_page(records)
         yield records
         if not page.get("more") or not page.get("last"):
             return
         guard.check_cursor(page["last"])
-        body["starting_after"] = page["last"]
+        body = {**body, "starting_after": page["last"]}

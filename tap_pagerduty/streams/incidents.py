@@ -446,9 +446,9 @@ class LogEntriesStream(WindowedStream):
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         self.read: SharedLogRead | None = None
-        end = self.sync_end()
+        planned_start, end = self.plan()
         # Entries before the bookmark were read by an earlier run: not covered here.
-        start = self.bookmark() or self.sync_start(end)
+        start = self.bookmark() or planned_start
         self._noted: set[str] = set()
         yield from super().get_records(context)
         self.read = SharedLogRead(start, end, self._noted)

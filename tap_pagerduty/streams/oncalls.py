@@ -10,6 +10,9 @@ from tap_pagerduty.windows import iso_z
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
+    from datetime import datetime
+
+    from tap_pagerduty.prefetch import Request
 
 
 class OncallsStream(ListStream):
@@ -26,13 +29,21 @@ class OncallsStream(ListStream):
     )
 
     def pages(self) -> Iterator[Records]:
-        now = self.server_now()
-        window = {
+        for page in self.classic_pages(self.path, self.window()):
+            yield [with_key(record) for record in page]
+
+    def window(self) -> dict[str, str]:
+        """Now (fixed when first asked: the look-ahead may ask early) to `oncall_days` on."""
+        now: datetime | None = getattr(self, "_now", None)
+        if now is None:
+            now = self._now = self.server_now()
+        return {
             "since": iso_z(now),
             "until": iso_z(now + timedelta(days=self.settings.oncall_days)),
         }
-        for page in self.classic_pages(self.path, window):
-            yield [with_key(record) for record in page]
+
+    def lookahead_requests(self) -> list[Request]:
+        return [(self.path, self.first_page_query(self.window()), None)]
 
 
 def with_key(oncall: dict[str, t.Any]) -> dict[str, t.Any]:
