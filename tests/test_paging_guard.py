@@ -32,19 +32,25 @@ CONFIG = {
 }
 
 
-def sync_until_error(streams: list[str], answer: t.Callable[[str, dict], dict]) -> tuple:
-    """Run a sync of `streams` where every GET is answered by `answer(path, query)`; return
-    the error, the records the tap wrote before it, and the number of requests."""
+def replying_with(answer: t.Callable[[str, dict], dict]) -> t.Callable[..., dict]:
+    """A requests-mock callback: `answer(path, query)`, with PagerDuty's `Date` header."""
 
     def reply(request: t.Any, context: t.Any) -> dict:
         context.headers["Date"] = DATE
         query = {k: v[-1] for k, v in parse_qs(urlparse(request.url).query).items()}
         return answer(urlparse(request.url).path, query)
 
+    return reply
+
+
+def sync_until_error(streams: list[str], answer: t.Callable[[str, dict], dict]) -> tuple:
+    """Run a sync of `streams` where every GET is answered by `answer(path, query)`; return
+    the error, the records the tap wrote before it, and the number of requests."""
+
     tap = TapPagerDuty(config=CONFIG, catalog=catalog_for(streams), parse_env_config=False)
     buffer = io.StringIO()
     with requests_mock.Mocker() as mock, redirect_stdout(buffer):
-        mock.get(re.compile(f"{BASE}/.*"), json=reply)
+        mock.get(re.compile(f"{BASE}/.*"), json=replying_with(answer))
         with pytest.raises(PagerDutyAPIError) as error:
             tap.sync_all()
         tap.message_writer.flush()  # what reached the target before the error
@@ -206,15 +212,10 @@ def test_every_stream_stops_quickly_when_every_page_says_more(stream: str) -> No
 def answer_and_count(answer: t.Callable[[str, dict], dict]) -> tuple[SyncOutput, int]:
     """A sync of `priorities` that must succeed: its output and its number of requests."""
 
-    def reply(request: t.Any, context: t.Any) -> dict:
-        context.headers["Date"] = DATE
-        query = {k: v[-1] for k, v in parse_qs(urlparse(request.url).query).items()}
-        return answer(urlparse(request.url).path, query)
-
     tap = TapPagerDuty(config=CONFIG, catalog=catalog_for(["priorities"]), parse_env_config=False)
     buffer = io.StringIO()
     with requests_mock.Mocker() as mock, redirect_stdout(buffer):
-        mock.get(re.compile(f"{BASE}/.*"), json=reply)
+        mock.get(re.compile(f"{BASE}/.*"), json=replying_with(answer))
         tap.sync_all()
         settle(mock)
         requests = mock.call_count
