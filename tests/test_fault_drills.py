@@ -58,6 +58,25 @@ def test_unavailable_optional_streams_are_skipped_and_the_rest_equals_truth(
             assert_matches_truth(cls.name, output.records.get(cls.name, []), truth)
 
 
+def test_a_retired_analytics_endpoint_does_not_stop_incremental_incidents(
+    emulator_factory, caplog
+) -> None:
+    """Incidents read analytics for changes that write no log entry; a 410 there is the
+    same absence as for the analytics stream: one warning, and the sync goes on."""
+    from tests.support.tap_runs import run_in_process
+
+    emulator = emulator_factory(seed=2, incidents=40, days=30, now=NOW)
+    config = config_for(emulator)
+    first = run_in_process(config, ["incidents", "analytics_incidents"])
+    emulator.advance(24)
+    emulator.configure(force_status={"/analytics/raw/incidents": 410})
+    second = run_in_process(config, ["incidents", "analytics_incidents"], first.last_state)
+    assert "analytics_incidents" not in second.records
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("analytics is not available" in m and "HTTP 410" in m for m in messages)
+    assert any("Skipping optional stream 'analytics_incidents'" in m for m in messages)
+
+
 def test_truncated_bodies_are_retried(emulator_factory) -> None:
     from tests.support.tap_runs import ANCHOR, assert_matches_truth, run_in_process
 
