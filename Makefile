@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing the project (first run only)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	@# The distribution was called tap-pagerduty before 0.1.0 (a name taken on PyPI by another
+	@# tap); an old editable install of it would shadow the tap-pagerduty executable.
+	-@$(BIN)/uv pip uninstall --quiet --python $(BIN)/python tap-pagerduty 2>/dev/null
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev,bench]"
 	@touch $(STAMP)
 
