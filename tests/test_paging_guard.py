@@ -113,7 +113,7 @@ def test_more_beyond_total_stops_the_stream() -> None:
     assert isinstance(error, PagingError), error
     assert "beyond PagerDuty's own total of 250" in str(error), error
     assert "/priorities" in str(error)
-    assert requests == 4  # offsets 0, 100, 200 (known from total), then 300 is refused
+    assert requests == 4  # offsets 0, 100, 200 (known from total); the page at 300 is refused
     got = ids(output, "priorities")
     assert got == [f"P{i}" for i in range(300)]
 
