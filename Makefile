@@ -3,10 +3,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+DBT_VENV := .venv-dbt
+DBT_STAMP := $(DBT_VENV)/.installed
 
 .PHONY: venv test lint unit demo bench dist clean
 
-venv: $(STAMP)
+venv: $(STAMP) $(DBT_STAMP)
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing the project (first run only)"
@@ -15,8 +17,16 @@ $(STAMP): pyproject.toml
 	@# The distribution was called tap-pagerduty before 0.1.0 (a name taken on PyPI by another
 	@# tap); an old editable install of it would shadow the tap-pagerduty executable.
 	-@$(BIN)/uv pip uninstall --quiet --python $(BIN)/python tap-pagerduty 2>/dev/null
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev,bench]"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev,bench,analytics]"
 	@touch $(STAMP)
+
+# dbt (analytics/) in its own venv: see the `dbt` extra in pyproject.toml for why.
+$(DBT_STAMP): $(STAMP) pyproject.toml
+	@echo "==> creating $(DBT_VENV) with dbt for analytics/ (first run only)"
+	$(BIN)/uv venv --quiet --allow-existing --python $(BIN)/python $(DBT_VENV)
+	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['dbt'], sep=chr(10))" > $(DBT_VENV)/requirements.txt
+	$(BIN)/uv pip install --quiet --python $(DBT_VENV)/bin/python -r $(DBT_VENV)/requirements.txt
+	@touch $(DBT_STAMP)
 
 lint: venv
 	$(BIN)/ruff check .
@@ -40,4 +50,4 @@ dist: venv
 	$(BIN)/python -m scripts.release dist
 
 clean:
-	rm -rf $(VENV) .meltano output dist build
+	rm -rf $(VENV) $(DBT_VENV) .meltano output dist build analytics/target analytics/logs

@@ -155,8 +155,10 @@ def run_tap(
     state: dict[str, Any] | None = None,
     timeout: float = 300.0,
     keep_log: bool = False,
+    tap_root: Path = ROOT,
 ) -> TapRun:
-    """One tap process, stdout drained to a temporary file, killed after `timeout` s."""
+    """One tap process, stdout drained to a temporary file, killed after `timeout` s.
+    `tap_root`: the source tree whose `tap_pagerduty` runs (another version's, to compare)."""
     emulator.reset_stats()
     with tempfile.TemporaryDirectory(prefix="tap-bench-") as tmp:
         tmpdir = Path(tmp)
@@ -176,7 +178,7 @@ def run_tap(
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             # Stdout is a pipe, as when a target reads it; a thread drains it to a file.
             proc = subprocess.Popen(
-                args, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, env=tap_env()
+                args, cwd=tap_root, stdout=subprocess.PIPE, stderr=err, env=tap_env()
             )
             assert proc.stdout is not None
             pipe = proc.stdout

@@ -9,6 +9,7 @@ own message. The paging helpers at the bottom are the only places that loop over
 from __future__ import annotations
 
 import contextlib
+import itertools
 import random
 import threading
 import typing as t
@@ -225,14 +226,24 @@ class PagerDutyStream(FastRecordMessages):
         The request may already have been sent while earlier streams ran (a declared
         look-ahead request, see `prefetch.py`): then its answer is used.
         """
+        self.tap.prefetch.plan(self, clock_known=False)
         ahead = self.tap.prefetch.take(self, path, params, body)
         if ahead is not None:
             payload = ahead.result()
         else:
             payload = self._fetch_now(path, params, body=body, context=context)
         self._answered = True
-        self.tap.prefetch.plan_after(self)
+        self.tap.prefetch.plan(self, clock_known=True)
         return payload
+
+    #: How many pages after a first page read ahead may be read ahead too (None: a whole
+    #: short listing).
+    pages_ahead: t.ClassVar[int | None] = None
+    #: Whether `lookahead_requests` needs PagerDuty's clock (ranges that end at "now").
+    lookahead_needs_clock: t.ClassVar[bool] = False
+
+    def children_ahead(self) -> bool:
+        return False
 
     def lookahead_requests(self) -> list[Request]:
         """The requests this stream sends first, if it knows them before it starts (they
@@ -246,7 +257,9 @@ class PagerDutyStream(FastRecordMessages):
         once the main thread has ended (a run that failed exits without its prefetches)."""
         if not threading.main_thread().is_alive():
             raise CancelledError
-        return self._fetch_now(path, params, body=body)
+        payload = self._fetch_now(path, params, body=body)
+        self.tap.prefetch.expand(self, path, params, payload)
+        return payload
 
     def _fetch_now(
         self,
@@ -411,6 +424,7 @@ class PagerDutyStream(FastRecordMessages):
         *,
         key: str | None = None,
         lookahead: int = 3,
+        pages_ahead: int | None = None,
     ) -> Iterator[tuple[Window, list[dict[str, t.Any]] | None]]:
         """Pages of consecutive time windows, in window order.
 
@@ -452,7 +466,10 @@ class PagerDutyStream(FastRecordMessages):
                         pending.appendleft((part, first_page(part)))
                     continue
                 window_params = {**params, **window.params()}
-                for records in self._remaining_pages(path, window_params, first, limit, key):
+                remaining = self._remaining_pages(
+                    path, window_params, first, limit, key, pages_ahead=pages_ahead
+                )
+                for records in remaining:
                     yield window, records
                 yield window, None
         finally:  # closed early (an error, or a killed run): drop what is queued
@@ -465,40 +482,49 @@ class PagerDutyStream(FastRecordMessages):
         first: dict[str, t.Any],
         limit: int,
         key: str | None = None,
+        *,
+        pages_ahead: int | None = None,
     ) -> Iterator[list[dict[str, t.Any]]]:
-        """The first page's records, then the other pages of its listing, each checked by
-        one `PageGuard` before its records are handed on."""
+        """The pages after `first`, requested concurrently: all at once, or at most
+        `pages_ahead` beyond the one being read (a stream whose pages are slow to consume,
+        because of their children, then loses little if it is killed). Each page is
+        checked by one `PageGuard` before its records are handed on."""
         key = key or self.key
         guard = PageGuard(self.name, path)
         records = first.get(key) or []
         total = first.get("total")
         guard.check_page(records, offset=0, more=bool(first.get("more")), total=total)
         yield records
-        if not first.get("more"):
-            return
-        if not isinstance(total, int):
+        queries = self.later_page_queries(params, first)
+        if queries is None:  # no `total`: follow `more`
             yield from self.sequential_pages(path, params, limit, len(records), key, guard=guard)
             return
-        offsets = range(limit, min(total, OFFSET_CAP - limit + 1), limit)
-        futures = [
-            self.tap.submit(self.fetch, path, {**params, "limit": limit, "offset": o})
-            for o in offsets
-        ]
+        window = len(queries) if pages_ahead is None else pages_ahead + 1
+        waiting = iter(queries)
+        offsets = iter([query["offset"] for query in queries])
+        futures: deque[Future[dict[str, t.Any]]] = deque(
+            self.tap.submit(self.fetch, path, query) for query in itertools.islice(waiting, window)
+        )
         last = first
         try:
-            for offset, future in zip(offsets, futures, strict=True):
-                last = future.result()
+            while futures:
+                last = futures.popleft().result()
+                upcoming = next(waiting, None)
+                if upcoming is not None:
+                    futures.append(self.tap.submit(self.fetch, path, upcoming))
                 page = last.get(key) or []
-                guard.check_page(page, offset=offset, more=bool(last.get("more")))
+                guard.check_page(page, offset=next(offsets), more=bool(last.get("more")))
                 yield page
         finally:
             cancel(futures)
-        if total > OFFSET_CAP:
+        if not queries:
+            return
+        if isinstance(total, int) and total > OFFSET_CAP:
             self._warn_offset_cap(path, OFFSET_CAP, total)
-        elif last.get("more") and futures:  # the listing grew while it was read
-            after = offsets[-1] + limit
+        elif last.get("more"):  # the listing grew while it was read
+            offset = queries[-1]["offset"] + limit
             yield from self.sequential_pages(
-                path, params, limit, after, key, guard=guard, total=True
+                path, params, limit, offset, key, guard=guard, total=True
             )
 
     def _warn_offset_cap(self, path: str, offset: int, total: int | None = None) -> None:
@@ -511,6 +537,20 @@ class PagerDutyStream(FastRecordMessages):
             held,
             min(offset, OFFSET_CAP),
         )
+
+    def later_page_queries(
+        self, params: dict[str, t.Any], first: dict[str, t.Any]
+    ) -> list[dict[str, t.Any]] | None:
+        """The queries of the pages after a classic first page, from its `total` (up to the
+        offset cap); None when the answer has no `total`."""
+        if not first.get("more"):
+            return []
+        total = first.get("total")
+        if not isinstance(total, int):
+            return None
+        limit = self.settings.page_size
+        offsets = range(limit, min(total, OFFSET_CAP - limit + 1), limit)
+        return [{**params, "limit": limit, "offset": o} for o in offsets]
 
     def cursor_pages(self, path: str, params: dict[str, t.Any]) -> Iterator[list[dict[str, t.Any]]]:
         """Pages of a cursor-paged listing (`cursor` / `next_cursor`)."""

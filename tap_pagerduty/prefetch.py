@@ -19,7 +19,11 @@ if t.TYPE_CHECKING:
     from concurrent.futures import Future
 
     from tap_pagerduty.client import PagerDutyStream
+    from tap_pagerduty.streams.base import ParentStream
     from tap_pagerduty.tap import TapPagerDuty
+
+#: A listing whose first page announces at most this many more pages is read ahead whole.
+MAX_PAGES_AHEAD = 20
 
 #: One request: path, query parameters, JSON body (None for a GET).
 Request = tuple[str, dict[str, t.Any], "dict[str, t.Any] | None"]
@@ -35,17 +39,21 @@ class LookAhead:
     def __init__(self, tap: TapPagerDuty) -> None:
         self.tap = tap
         self.lock = threading.Lock()
-        self.planned = False
+        self.planned: set[str] = set()
+        #: Streams whose pages read ahead get their children requested at once.
+        self.parents_ahead: set[str] = set()
         self.ahead: dict[str, dict[str, Future[dict[str, t.Any]]]] = {}
 
-    def plan_after(self, current: PagerDutyStream) -> None:
+    def plan(self, current: PagerDutyStream, *, clock_known: bool) -> None:
         """Queue the declared first requests of every selected stream after `current`.
 
-        Runs once, on the main thread (planning reads stream state), after the run's first
-        answer, so that streams whose first request ends at PagerDuty's "now" know it."""
-        if self.planned or threading.current_thread() is not threading.main_thread():
+        Runs on the main thread (planning reads stream state), twice per run: before the
+        run's first request for the streams whose first requests do not depend on PagerDuty's
+        clock, and after its first answer for those that do (their range ends at "now")."""
+        phase = "clock" if clock_known else "listings"
+        if phase in self.planned or threading.current_thread() is not threading.main_thread():
             return
-        self.planned = True
+        self.planned.add(phase)
         names = list(self.tap.streams)
         if current.name not in names:
             return
@@ -53,10 +61,38 @@ class LookAhead:
             stream = t.cast("PagerDutyStream", self.tap.streams[name])
             if stream.parent_stream_type is not None or not stream.selected:
                 continue
+            if stream.lookahead_needs_clock != clock_known:
+                continue
+            if stream.children_ahead():
+                self.parents_ahead.add(name)
             for path, params, body in stream.lookahead_requests():
                 future = self.tap.submit(stream.fetch_ahead, path, params, body)
                 with self.lock:
                     self.ahead.setdefault(name, {})[request_key(path, params, body)] = future
+
+    def expand(
+        self,
+        stream: PagerDutyStream,
+        path: str,
+        params: dict[str, t.Any],
+        first: dict[str, t.Any],
+    ) -> None:
+        """After a classic first page answered ahead: request its other pages too (a short
+        listing only). Runs inside the first page's task, so the pages are registered before
+        the stream can see the first page and ask for them itself."""
+        if stream.name in self.parents_ahead:
+            t.cast("ParentStream", stream).prepare_ahead(first.get(stream.key) or [])
+        if params.get("offset") != 0 or params.get("total") != "true":
+            return
+        base = {k: v for k, v in params.items() if k not in ("limit", "offset", "total")}
+        queries = stream.later_page_queries(base, first) or []
+        if len(queries) > MAX_PAGES_AHEAD:
+            return
+        queries = queries[: stream.pages_ahead]
+        for query in queries:
+            future = self.tap.submit(stream.fetch_ahead, path, query)
+            with self.lock:
+                self.ahead.setdefault(stream.name, {})[request_key(path, query, None)] = future
 
     def take(
         self,

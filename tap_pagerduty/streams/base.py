@@ -47,15 +47,34 @@ class ParentStream(PagerDutyStream):
     def get_child_context(self, record: Record, context: Context | None) -> Context:
         return {self.child_key: record["id"]}
 
-    def emit(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
-        records = list(records)
-        children = [
+    def children_ahead(self) -> bool:
+        """Whether every record of a page read ahead will be emitted as read, so that its
+        children can be requested at once (decided on the main thread when planning)."""
+        return True
+
+    def selected_children(self) -> list[ChildStream]:
+        return [
             child
             for child in self.child_streams
             if isinstance(child, ChildStream) and (child.selected or child.has_selected_descendents)
         ]
-        for child in children:
-            child.prepare(records)
+
+    def prepare_ahead(self, records: Records) -> None:
+        """A page of this stream was read ahead: request the children that allow it."""
+        self.prepare_children(records, [c for c in self.selected_children() if c.prepares_ahead])
+
+    @staticmethod
+    def prepare_children(records: Records, children: list[ChildStream]) -> None:
+        """Request children record by record (all children of the first record first), in
+        the order the SDK will sync them: the first record is done soonest."""
+        for record in records:
+            for child in children:
+                child.prepare([record])
+
+    def emit(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
+        records = list(records)
+        children = self.selected_children()
+        self.prepare_children(records, children)
         try:
             yield from records
         except GeneratorExit:  # the sync stopped early: drop children fetched ahead
@@ -90,19 +109,25 @@ class ChildStream(PagerDutyStream):
             super().write_schema_message()
             self._schema_sent = True
 
+    #: Whether children may be requested as soon as the parent's page is read ahead
+    #: (`wanted` must then depend on the parent record alone, not on the run's state).
+    prepares_ahead: t.ClassVar[bool] = True
+
     def wanted(self, parent: dict[str, t.Any]) -> bool:
         """Whether this parent's children must be read (a stream can know some have none)."""
         return True
 
     def prepare(self, parents: Records) -> None:
         for parent in parents:
+            if parent["id"] in self._ready:  # already requested ahead
+                continue
             if self.wanted(parent):
                 self._ready[parent["id"]] = self.tap.submit(self.fetch_children, parent["id"])
             else:
                 self._ready[parent["id"]] = []
 
     def discard_prepared(self) -> None:
-        cancel(r for r in self._ready.values() if isinstance(r, Future))
+        cancel([r for r in list(self._ready.values()) if isinstance(r, Future)])
         self._ready.clear()
 
     def fetch_children(self, parent_id: str) -> Records:
@@ -142,6 +167,7 @@ class IncrementalStream(PagerDutyStream):
     """
 
     is_sorted = True
+    lookahead_needs_clock = True
     #: Re-read this much before the bookmark: PagerDuty can list an entry a little late.
     overlap: t.ClassVar[timedelta] = timedelta(0)
     #: Longest `since`..`until` span the endpoint accepts.

@@ -16,6 +16,8 @@ Changes that write no log entry (priority, title, note edits) are caught by the 
 
 from __future__ import annotations
 
+import itertools
+import time
 import typing as t
 from datetime import datetime, timedelta
 
@@ -31,12 +33,14 @@ from tap_pagerduty.streams.base import (
     WindowedStream,
 )
 from tap_pagerduty.streams.history import analytics_pages
-from tap_pagerduty.windows import iso_z, parse_time, windows_between
+from tap_pagerduty.windows import Window, iso_z, parse_time, windows_between
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
     from singer_sdk.helpers.types import Context
+
+    from tap_pagerduty.prefetch import Request
 
 # PagerDuty allows `/incidents` windows of at most 6 months.
 INCIDENT_WINDOW = timedelta(days=180)
@@ -44,7 +48,10 @@ INCIDENT_WINDOW = timedelta(days=180)
 CHANGE_LOG_WINDOW = timedelta(days=31)
 # Re-read the change log this far before the bookmark, for entries listed late.
 CHANGE_LOG_OVERLAP = timedelta(minutes=10)
-OPEN_STATUSES = ["triggered", "acknowledged"]
+# The open incidents, whenever created.
+OPEN_QUERY = {"date_range": "all", "statuses[]": ["triggered", "acknowledged"]}
+# Creation windows, oldest first: a killed backfill resumes after its last emitted incident.
+BACKFILL = {"sort_by": "created_at:asc"}
 
 
 class IncidentsStream(ParentStream, IncrementalStream):
@@ -63,9 +70,30 @@ class IncidentsStream(ParentStream, IncrementalStream):
     child_key = "incident_id"
     max_window = INCIDENT_WINDOW
     overlap = CHANGE_LOG_OVERLAP
+    pages_ahead = 1
+
+    def children_ahead(self) -> bool:
+        """Only a first backfill emits every incident it reads (later feeds filter)."""
+        return self.bookmark() is None
+
+    def lookahead_requests(self) -> list[Request]:
+        """The first creation windows of a backfill, or the open-incident rescan."""
+        _start, end = self.plan()
+        bookmark = self.bookmark()
+        unfinished = self.stream_state.get("backfill_from")
+        if bookmark is None or unfinished:
+            start = parse_time(unfinished) if unfinished else self.settings.anchor_date
+            windows = itertools.islice(windows_between(start, end, INCIDENT_WINDOW), 1)
+            return [
+                (self.path, self.first_page_query({**BACKFILL, **w.params()}), None)
+                for w in windows
+            ]
+        if end - self.overlap > self._silent_positions(bookmark)["open"]:
+            return [(self.path, self.first_page_query(OPEN_QUERY), None)]
+        return []
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        end = self.sync_end()
+        _start, end = self.plan()
         bookmark = self.bookmark()
         self.versions = Versions(
             self.stream_state.get("versions"), self.stream_state.get("notes_unread")
@@ -131,23 +159,32 @@ class IncidentsStream(ParentStream, IncrementalStream):
         the ids still to emit are kept in state (`noted`), so a resumed run needs no re-read."""
         noted = NotedIncidents.from_state(self.stream_state.get("noted"), start)
         if self.tap.streams[IncidentNotesStream.name].selected:
-            noted.read_log(self, end)
+            for _window in noted.read_log(self, end):
+                self._save(changes_from, backfill_from=iso_z(start), noted=noted.to_state())
         progress = self.progress(start, end)
         windows = windows_between(start, end, INCIDENT_WINDOW)
-        params = {"sort_by": "created_at:asc"}
+        pacer = Pacer(1.0 / self.settings.requests_per_second)
         self._save(changes_from, backfill_from=iso_z(start), noted=noted.to_state())
-        for window, page in self.window_pages(self.path, params, windows):
+        # One window and one page ahead: the children of a page take far longer than the
+        # next page, and a killed run loses only what was read ahead.
+        pages = self.window_pages(
+            self.path, BACKFILL, windows, lookahead=1, pages_ahead=self.pages_ahead
+        )
+        for window, page in pages:
             if page is None:
                 self._save(changes_from, backfill_from=iso_z(window.end), noted=noted.to_state())
                 progress.window_done(window)
                 continue
             progress.count(len(page))
             self.notes_wanted.update(i["id"] for i in page if i["id"] in noted.ids)
-            yield from self.emit(self._newer(page, notes_read=True))
-            if page:  # the page and its children are out: resume after it if killed
-                noted.ids.difference_update(i["id"] for i in page)
-                last = page[-1]["created_at"]
-                self._save(changes_from, backfill_from=last, noted=noted.to_state())
+            for incident in self.emit(self._newer(page, notes_read=True)):
+                yield incident
+                # The SDK has written the incident and its children: a killed run may resume
+                # at its creation time (at most one checkpoint per request slot).
+                noted.ids.discard(incident["id"])
+                if pacer.due():
+                    resume = incident["created_at"]
+                    self._save(changes_from, backfill_from=resume, noted=noted.to_state())
         self._save(changes_from, backfill_from=None, noted=None)
 
     # -- later runs: the change feeds ------------------------------------------------------
@@ -180,8 +217,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
         they emit: a note edit is one such change."""
         moved_on = end - self.overlap
         if moved_on > self.silent_from["open"]:  # PagerDuty's clock moved since the last look
-            query = {"date_range": "all", "statuses[]": OPEN_STATUSES}
-            opened = self.classic_pages(self.path, query)
+            opened = self.classic_pages(self.path, OPEN_QUERY)
             yield from self._emit_silent(opened, since=self.silent_from["open"])
             self.silent_from["open"] = moved_on
             self._save(changes_from)
@@ -294,6 +330,21 @@ class IncidentsStream(ParentStream, IncrementalStream):
         return list(fresh.values())
 
 
+class Pacer:
+    """True at most once per `interval` seconds."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self.last = time.monotonic()
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.interval:
+            return False
+        self.last = now
+        return True
+
+
 class NotedIncidents:
     """Ids of incidents whose log shows a note, read from the log up to `until`."""
 
@@ -310,9 +361,9 @@ class NotedIncidents:
     def to_state(self) -> dict[str, t.Any]:
         return {"ids": sorted(self.ids), "until": iso_z(self.until)}
 
-    def read_log(self, stream: IncidentsStream, end: datetime) -> None:
+    def read_log(self, stream: IncidentsStream, end: datetime) -> Iterator[Window]:
         """Extend to `end`: from what the `log_entries` stream read in this run, and the
-        rest from `/log_entries` itself."""
+        rest from `/log_entries` itself; yields after each window read (to checkpoint)."""
         log_stream = stream.tap.streams.get(LogEntriesStream.name)
         shared = getattr(log_stream, "read", None)
         if isinstance(shared, SharedLogRead) and shared.start <= self.until < shared.end:
@@ -321,9 +372,13 @@ class NotedIncidents:
         if self.until >= end:
             return
         windows = windows_between(self.until, end, CHANGE_LOG_WINDOW)
-        for _window, entries in stream.window_pages("/log_entries", {}, windows, key="log_entries"):
-            self.ids.update(noted_incident_ids(entries or []))
-        self.until = end
+        pages = stream.window_pages("/log_entries", {}, windows, key="log_entries")
+        for window, entries in pages:
+            if entries is None:
+                self.until = window.end
+                yield window
+            else:
+                self.ids.update(noted_incident_ids(entries))
 
 
 class SharedLogRead:
@@ -429,6 +484,7 @@ class IncidentNotesStream(ChildStream):
     parent_stream_type = IncidentsStream
     parent_key = "incident_id"
     records_key = "notes"
+    prepares_ahead = False  # which incidents need notes is known only as the run goes
 
     def wanted(self, parent: dict[str, t.Any]) -> bool:
         incidents = t.cast("IncidentsStream", self.tap.streams["incidents"])

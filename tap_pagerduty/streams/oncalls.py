@@ -20,6 +20,7 @@ class OncallsStream(ListStream):
 
     name = "oncalls"
     path = "/oncalls"
+    lookahead_needs_clock = True
     primary_keys = (
         "escalation_policy_id",
         "escalation_level",

@@ -1,0 +1,355 @@
+"""Analytics end to end: Meltano loads the emulator into a real PostgreSQL and into DuckDB,
+`dbt build` (analytics/, the same models for both) runs on each, and the results are checked
+against the emulator's ground truth.
+
+- PostgreSQL: a private server started in a temporary folder on a free port (tests/support/
+  postgres.py), loaded by `meltano run tap-pagerduty target-postgres`, a full sync and then,
+  after the emulator's clock moved, an incremental one. After each: raw row counts and staging
+  row counts equal ground truth, dbt's own tests pass, and the mart figures equal figures
+  computed from ground truth.
+- DuckDB: `meltano run tap-pagerduty target-duckdb`, `dbt build`, the same mart checks, and the
+  HTML report rendered from it.
+
+The mart checks recompute from the emulator's records, in Python: MTTA, MTTR and incident
+counts per service and week; pages and night pages per user and week; on-call hours per user
+and week (split at week boundaries, including shifts that ended between the two syncs); teams,
+contact methods and last audit activity per user.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+from statistics import mean
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from scripts.dbt_build import DBT, dbt_build, dbt_env, duckdb_env
+from tests.support.postgres import DATABASE, PASSWORD, USER, TempPostgres
+from tests.test_meltano_e2e import (
+    ANCHOR,
+    DAYS,
+    INCIDENTS,
+    NOW,
+    ONCALL_DAYS,
+    STREAMS,
+    MeltanoProject,
+    mismatches,
+    truth_counts,
+)
+
+pytestmark = pytest.mark.slow
+
+ADVANCE_HOURS = 48
+SCHEMA = "analytics"
+# The two syncs of a test run are seconds apart (dbt's default is 10 minutes).
+DBT_VARS = {"sync_gap_seconds": 2}
+NIGHT = (22, 7)  # dbt_project.yml: night_start_hour, night_end_hour
+# Streams whose raw table keeps rows the source no longer lists after a second sync.
+KEPT = {"oncalls", "change_events"}
+
+
+# --------------------------------------------------------------------------- ground truth
+def ts(value: str | None) -> datetime | None:
+    """An API timestamp as a naive UTC datetime (how both warehouses return them)."""
+    if value is None:
+        return None
+    return (
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+        .astimezone(timezone.utc)
+        .replace(tzinfo=None)
+    )
+
+
+def monday(value: datetime) -> datetime:
+    return datetime(value.year, value.month, value.day) - timedelta(days=value.weekday())
+
+
+def service_weeks(emulator, now: str) -> dict[tuple, tuple]:
+    """(service, week) -> (incidents, MTTA s, MTTR s) for incidents created since the anchor."""
+    first_ack: dict[str, datetime] = {}
+    for entry in emulator.truth("log_entries", since=ANCHOR, until=now):
+        if entry["type"] == "acknowledge_log_entry":
+            at = ts(entry["created_at"])
+            incident = entry["incident"]["id"]
+            first_ack[incident] = min(at, first_ack.get(incident, at))
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for incident in emulator.truth("incidents", since=ANCHOR, until=now):
+        created = ts(incident["created_at"])
+        groups[(incident["service"]["id"], monday(created).date())].append(
+            {
+                "ack": (first_ack[incident["id"]] - created).total_seconds()
+                if incident["id"] in first_ack
+                else None,
+                "resolve": (ts(incident["resolved_at"]) - created).total_seconds()
+                if incident["status"] == "resolved"
+                else None,
+            }
+        )
+
+    def avg(values: list) -> float | None:
+        values = [v for v in values if v is not None]
+        return mean(values) if values else None
+
+    return {
+        key: (len(items), avg([i["ack"] for i in items]), avg([i["resolve"] for i in items]))
+        for key, items in groups.items()
+    }
+
+
+def pages(emulator, now: str) -> dict[tuple, tuple]:
+    """(user, week) -> (pages, night pages in the user's time zone)."""
+    zones = {u["id"]: ZoneInfo(u["time_zone"] or "UTC") for u in emulator.truth("users")}
+    counts: dict[tuple, list[int]] = defaultdict(lambda: [0, 0])
+    for notification in emulator.truth("notifications", since=ANCHOR, until=now):
+        user = notification["user"]["id"]
+        started = ts(notification["started_at"])
+        hour = started.replace(tzinfo=timezone.utc).astimezone(zones[user]).hour
+        count = counts[(user, monday(started).date())]
+        count[0] += 1
+        count[1] += hour >= NIGHT[0] or hour < NIGHT[1]
+    return {key: tuple(value) for key, value in counts.items()}
+
+
+def oncall_entries(emulator, now: str) -> list[dict]:
+    start = ts(now)
+    until = (start + timedelta(days=ONCALL_DAYS)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return [e for e in emulator.truth("oncalls", since=now, until=until) if e["start"]]
+
+
+def oncall_hours(current: list[dict], earlier: list[dict] = ()) -> dict[tuple, float]:
+    """(user, week) -> hours on call: current entries, plus earlier ones that have ended."""
+    boundary = min(ts(e["end"]) for e in current)
+    shifts = list(current) + [e for e in earlier if ts(e["end"]) < boundary]
+    hours: dict[tuple, float] = defaultdict(float)
+    for shift in shifts:
+        start, end = ts(shift["start"]), ts(shift["end"])
+        week = monday(start)
+        while week < end:
+            overlap = min(end, week + timedelta(days=7)) - max(start, week)
+            hours[(shift["user"]["id"], week.date())] += overlap.total_seconds() / 3600
+            week += timedelta(days=7)
+    return dict(hours)
+
+
+def access(emulator, now: str) -> dict[str, tuple]:
+    """user -> (teams, contact methods, notification rules, last audit activity)."""
+    teams = defaultdict(int)
+    for member in emulator.truth("team_members"):
+        teams[member["user_id"]] += 1
+    methods = defaultdict(int)
+    for method in emulator.truth("user_contact_methods"):
+        methods[method["user_id"]] += 1
+    rules = defaultdict(int)
+    for rule in emulator.truth("user_notification_rules"):
+        rules[rule["user_id"]] += 1
+    last: dict[str, datetime] = {}
+    for record in emulator.truth("audit_records", since=ANCHOR, until=now):
+        actor = (record.get("actors") or [{}])[0]
+        if actor.get("type") == "user_reference":
+            at = ts(record["execution_time"])
+            last[actor["id"]] = max(at, last.get(actor["id"], at))
+    return {
+        u["id"]: (teams[u["id"]], methods[u["id"]], rules[u["id"]], last.get(u["id"]))
+        for u in emulator.truth("users")
+    }
+
+
+# --------------------------------------------------------------------------- warehouse side
+def fetch(con, sql: str) -> list[tuple]:
+    cursor = con.cursor()
+    cursor.execute(sql)
+    return cursor.fetchall()
+
+
+def counts(con, schema: str, tables: list[str]) -> dict[str, int]:
+    return {t: fetch(con, f'select count(*) from {schema}."{t}"')[0][0] for t in tables}
+
+
+def raw_tables(con) -> list[str]:
+    rows = fetch(
+        con,
+        "select table_name from information_schema.tables where table_schema = 'pagerduty'",
+    )
+    return sorted(name for (name,) in rows)
+
+
+def close(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+
+
+def diff(expected: dict, got: dict, same) -> list[str]:
+    keys = sorted(set(expected) | set(got), key=str)
+    return [
+        f"{key}: expected {expected.get(key)}, got {got.get(key)}"
+        for key in keys
+        if key not in expected or key not in got or not same(expected[key], got[key])
+    ]
+
+
+def check_marts(con, emulator, now: str, earlier_oncalls: list[dict] = ()) -> None:
+    """Every checked mart figure equals the figure computed from ground truth."""
+    got_services = {
+        (service, week): (n, mtta, mttr)
+        for service, week, n, mtta, mttr in fetch(
+            con,
+            f"select service_id, week_start, incidents, mtta_seconds, mttr_seconds "
+            f"from {SCHEMA}.service_health_weekly",
+        )
+    }
+    expected_services = service_weeks(emulator, now)
+    assert sum(n for n, _, _ in expected_services.values()) > 50, "too few incidents to prove much"
+    bad = diff(
+        expected_services,
+        got_services,
+        lambda e, g: e[0] == g[0] and close(g[1], e[1]) and close(g[2], e[2]),
+    )
+    assert not bad, "service_health_weekly differs from ground truth:\n" + "\n".join(bad[:20])
+
+    load = fetch(
+        con,
+        f"select user_id, week_start, pages, night_pages, oncall_hours "
+        f"from {SCHEMA}.oncall_load_weekly",
+    )
+    got_pages = {(u, w): (p, n) for u, w, p, n, _ in load if p}
+    expected_pages = pages(emulator, now)
+    assert any(n for _, n in expected_pages.values()), "no night pages: the check proves little"
+    bad = diff(expected_pages, got_pages, lambda e, g: e == g)
+    assert not bad, "pages per user and week differ:\n" + "\n".join(bad[:20])
+
+    got_hours = {(u, w): h for u, w, _, _, h in load if h}
+    expected_hours = oncall_hours(oncall_entries(emulator, now), earlier_oncalls)
+    bad = diff(expected_hours, got_hours, lambda e, g: close(g, e))
+    assert not bad, "on-call hours per user and week differ:\n" + "\n".join(bad[:20])
+
+    got_access = {
+        user: (teams, methods, rules, last)
+        for user, teams, methods, rules, last in fetch(
+            con,
+            f"select user_id, teams, contact_methods, notification_rules, last_activity_at "
+            f"from {SCHEMA}.access_review",
+        )
+    }
+    bad = diff(access(emulator, now), got_access, lambda e, g: e == g)
+    assert not bad, "access_review differs from ground truth:\n" + "\n".join(bad[:20])
+
+
+def check_build(result) -> None:
+    assert result.returncode == 0, f"dbt build failed:\n{result.output[-4000:]}"
+    assert result.counts.get("ERROR") == 0 and result.counts.get("PASS", 0) >= 150, result.summary
+
+
+def check_staging(con, emulator, now: str, incremental: bool) -> None:
+    expected = truth_counts(emulator, now)
+    got = counts(con, SCHEMA, [f"stg_{s}" for s in STREAMS])
+    got = {name.removeprefix("stg_"): n for name, n in got.items()}
+    # Change events: PagerDuty keeps 90 days; the warehouse keeps what it loaded before.
+    history = {"change_events"} if incremental else set()
+    bad = mismatches({s: n for s, n in expected.items() if s not in history}, got)
+    assert not bad, "staging row counts differ from the emulator's truth:\n" + "\n".join(bad)
+    for stream in history:
+        assert got[stream] >= expected[stream], stream
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, request):
+    if not DBT.exists():
+        pytest.fail(f"dbt is missing ({DBT}): `make venv` installs it into .venv-dbt")
+    from tests.emulator import Emulator
+
+    emulator = Emulator(seed=3, incidents=INCIDENTS, days=DAYS, now=NOW, rate_limit=0).start()
+    request.addfinalizer(emulator.stop)
+    postgres = TempPostgres().start()
+    request.addfinalizer(postgres.stop)
+    tmp = tmp_path_factory.mktemp("analytics")
+    project = MeltanoProject(tmp, emulator)
+    project.env.update(
+        TARGET_POSTGRES_HOST=postgres.host,
+        TARGET_POSTGRES_PORT=str(postgres.port),
+        TARGET_POSTGRES_USER=USER,
+        TARGET_POSTGRES_PASSWORD=PASSWORD,
+        TARGET_POSTGRES_DATABASE=DATABASE,
+    )
+    project.meltano("install", "tap-pagerduty", "target-postgres", "target-duckdb")
+    con = postgres.connect()
+    con.autocommit = True
+    request.addfinalizer(con.close)
+    pg_env = dbt_env(
+        "postgres",
+        DBT_POSTGRES_HOST=postgres.host,
+        DBT_POSTGRES_PORT=str(postgres.port),
+        DBT_POSTGRES_USER=USER,
+        DBT_POSTGRES_PASSWORD=PASSWORD,
+        DBT_POSTGRES_DATABASE=DATABASE,
+    )
+    return emulator, project, con, pg_env, tmp
+
+
+@pytest.fixture(scope="module")
+def duckdb_built(pipeline):
+    emulator, project, _, _, tmp = pipeline
+    project.meltano("run", "tap-pagerduty", "target-duckdb")
+    result = dbt_build(duckdb_env(project.warehouse), tmp / "dbt-duckdb", DBT_VARS)
+    return emulator, project.warehouse, result
+
+
+def test_postgres_full_sync_and_dbt_match_ground_truth(pipeline) -> None:
+    emulator, project, con, pg_env, tmp = pipeline
+    project.meltano("run", "tap-pagerduty", "target-postgres")
+    tables = raw_tables(con)
+    assert tables == STREAMS
+    bad = mismatches(truth_counts(emulator, NOW), counts(con, "pagerduty", tables))
+    assert not bad, "raw row counts differ from the emulator's truth:\n" + "\n".join(bad)
+
+    check_build(dbt_build(pg_env, tmp / "dbt-pg-1", DBT_VARS))
+    check_staging(con, emulator, NOW, incremental=False)
+    check_marts(con, emulator, NOW)
+
+
+def test_duckdb_dbt_build_and_marts_match_ground_truth(duckdb_built) -> None:
+    import duckdb
+
+    emulator, warehouse, result = duckdb_built
+    check_build(result)
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        check_staging(con, emulator, NOW, incremental=False)
+        check_marts(con, emulator, NOW)
+
+
+def test_report_renders_offline_from_the_marts(duckdb_built, tmp_path) -> None:
+    import duckdb
+
+    from scripts.report import write_report
+
+    _, warehouse, _ = duckdb_built
+    page = write_report(warehouse, tmp_path / "report.html", subtitle="test")
+    html = page.read_text(encoding="utf-8")
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        (incidents,) = con.execute(f"select count(*) from {SCHEMA}.incident_lifecycle").fetchone()
+    assert f"<b>{incidents:,}</b><span>incidents</span>" in html, "incident count card"
+    assert html.count("<svg") >= 5, "charts missing"
+    # Offline: nothing is fetched (no script, stylesheet, image or font from elsewhere).
+    for needle in ("<script src", "<link", "@import", 'src="http', "url(http"):
+        assert needle not in html
+    assert "Payments Gateway" in html or "Auth Service" in html, "no service names in the report"
+
+
+def test_postgres_incremental_sync_and_dbt_match_ground_truth(pipeline) -> None:
+    emulator, project, con, pg_env, tmp = pipeline
+    before = oncall_entries(emulator, NOW)
+    now = emulator.advance(ADVANCE_HOURS)
+    project.meltano("run", "tap-pagerduty", "target-postgres")
+    expected = truth_counts(emulator, now)
+    got = counts(con, "pagerduty", raw_tables(con))
+    bad = mismatches({s: n for s, n in expected.items() if s not in KEPT}, got)
+    assert not bad, "raw row counts differ from the emulator's truth:\n" + "\n".join(bad)
+    assert got["oncalls"] > expected["oncalls"], "no on-call entry ended: the check proves little"
+
+    check_build(dbt_build(pg_env, tmp / "dbt-pg-2", DBT_VARS))
+    # Staging drops the on-call entries the second sync no longer listed.
+    check_staging(con, emulator, now, incremental=True)
+    check_marts(con, emulator, now, earlier_oncalls=before)
