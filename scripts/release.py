@@ -17,11 +17,11 @@ import re
 import subprocess
 import sys
 import tempfile
+import tomllib
 import zipfile
 from pathlib import Path
 from typing import Any
 
-import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]

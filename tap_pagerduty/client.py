@@ -3,7 +3,8 @@
 Every request of every stream goes through `PagerDutyStream.fetch`, which takes a throttle
 token per attempt (retries included), retries what PagerDuty says is transient, and turns
 every other error into one line that names the stream, the request path and PagerDuty's
-own message. The paging helpers at the bottom are the only places that loop over pages.
+own message. The paging helpers at the bottom walk PagerDuty's two paging styles (classic
+offset/limit/total and cursor); the analytics query's own paging is in streams/history.py.
 """
 
 from __future__ import annotations

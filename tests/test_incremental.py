@@ -197,3 +197,25 @@ def test_backfill_logs_one_progress_line_per_window(emulator_factory, tmp_path) 
     assert incident_lines[-1].endswith("100.0% of the range done")
     assert f"{len(output.records['incidents'])} records so far" in incident_lines[-1]
     assert len([line for line in lines if "notifications: window" in line]) == 23
+
+
+def test_one_read_of_the_change_log_serves_log_entries_and_the_incidents_feed(
+    emulator_factory,
+) -> None:
+    emulator = emulator_factory(seed=26, incidents=300, days=200, now=NOW, rate_limit=0)
+    config = config_for(emulator)
+    streams = ["incidents", "log_entries"]
+    first = run_in_process(config, streams)
+    emulator.advance(2)
+    emulator.reset_stats()
+    again = run_in_process(config, streams, first.last_state)
+    log_requests = emulator.stats(log=True)["by_path"]["/log_entries"]
+    assert sum(log_requests.values()) == 1, log_requests  # one 31-day window, one page
+    for stream in streams:
+        assert_matches_truth(
+            stream,
+            first.records[stream] + again.records.get(stream, []),
+            emulator.truth(stream, since=ANCHOR),
+        )
+    # The entries are emitted with incident references, as PagerDuty lists them.
+    assert all(e["incident"]["type"] == "incident_reference" for e in again.records["log_entries"])

@@ -49,3 +49,34 @@ def test_backfill_killed_every_three_seconds_repeats_at_most_five_percent(
         f"({repeated:+.1%})"
     )
     assert repeated <= 0.05, f"{drill_requests} requests vs {clean_requests} in a clean run"
+
+
+def test_analytics_incidents_resumes_at_the_page_a_killed_run_reached(
+    emulator_factory, tmp_path
+) -> None:
+    emulator = emulator_factory(
+        seed=42, incidents=2500, days=300, now=NOW, rate_limit=0, latency_ms=1000
+    )
+    config = config_for(emulator, anchor_date="2026-01-01T00:00:00Z")
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog_for(["analytics_incidents"])))
+    truth = emulator.truth("analytics_incidents", since="2026-01-01T00:00:00Z")
+    assert len(truth) > 2000  # three pages of 1000
+    # Kill once the first page is out (later on a slow machine): the state names the next.
+    for delay in (3.6, 4.4, 3.2, 5.2, 6.0):
+        killed = _run_and_maybe_kill(tmp_path, None, delay)
+        bookmarks = (killed.last_state or {}).get("bookmarks", {})
+        saved = bookmarks.get("analytics_incidents", {})
+        if killed.returncode != 0 and saved.get("unfinished_query"):
+            break
+    assert killed.returncode != 0, "the run finished before it could be killed"
+    assert saved["unfinished_query"]["starting_after"], saved
+    pages_read = len(killed.records["analytics_incidents"]) // 1000
+    emulator.reset_stats()
+    resumed = _run_and_maybe_kill(tmp_path, killed.last_state, None)
+    assert resumed.returncode == 0
+    assert emulator.stats()["requests"] == 3 - pages_read  # no page read twice
+    union = killed.records["analytics_incidents"] + resumed.records["analytics_incidents"]
+    assert_matches_truth("analytics_incidents", union, truth)
+    final = resumed.last_state["bookmarks"]["analytics_incidents"]
+    assert final["unfinished_query"] is None and final["replication_key_value"]

@@ -68,3 +68,14 @@ def test_only_reads_and_always_sends_z_and_accept(full_sync) -> None:
         for path, by_status in stats["by_path"].items()
         for status in by_status
     ), stats["by_path"]
+
+
+def test_embedded_children_fail_loudly_when_their_parent_did_not_prepare_them() -> None:
+    import pytest
+
+    from tap_pagerduty.tap import TapPagerDuty
+
+    tap = TapPagerDuty(config={"api_token": "x"}, parse_env_config=False)
+    stream = tap.streams["user_contact_methods"]
+    with pytest.raises(RuntimeError, match="did not hand over the embedded 'contact_methods'"):
+        list(stream.get_records({"user_id": "PUNKNWN"}))

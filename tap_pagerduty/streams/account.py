@@ -34,7 +34,6 @@ class UserContactMethodsStream(EmbeddedChildStream):
     """Contact methods come embedded in `/users?include[]=contact_methods`: no extra calls."""
 
     name = "user_contact_methods"
-    path = "/users"
     parent_stream_type = UsersStream
     parent_key = "user_id"
     embedded_field = "contact_methods"
@@ -81,7 +80,6 @@ class ServiceIntegrationsStream(EmbeddedChildStream):
     """Integrations come embedded in `/services?include[]=integrations`: no extra calls."""
 
     name = "service_integrations"
-    path = "/services"
     parent_stream_type = ServicesStream
     parent_key = "service_id"
     embedded_field = "integrations"

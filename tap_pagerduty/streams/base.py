@@ -1,5 +1,8 @@
-"""The three shapes every stream takes: a full listing, a child of another stream, and
-an incremental listing walked in time windows with a bookmark at each window's end."""
+"""The shapes streams take: a full listing (`ListStream`), a parent whose records have
+children (`ParentStream`), a child read per parent record (`ChildStream`) or embedded in the
+parent's answer (`EmbeddedChildStream`), and an incremental stream (`IncrementalStream`),
+most of them a listing walked in time windows with a bookmark at each window's end
+(`WindowedStream`)."""
 
 from __future__ import annotations
 
@@ -157,6 +160,13 @@ class EmbeddedChildStream(ChildStream):
         for parent in parents:
             self._ready[parent["id"]] = list(parent.get(self.embedded_field) or [])
 
+    def fetch_children(self, parent_id: str) -> Records:
+        """There is no endpoint to ask: the parent must have prepared its records."""
+        raise RuntimeError(
+            f"{self.name}: the parent stream did not hand over the embedded "
+            f"'{self.embedded_field}' of record {parent_id} (a bug: please report it)"
+        )
+
 
 class IncrementalStream(PagerDutyStream):
     """Incremental by time: the bookmark is the end of the last completed window.
@@ -189,13 +199,13 @@ class IncrementalStream(PagerDutyStream):
         """Record that everything before `moment` is synced, and emit STATE now.
 
         `extra` keys are stored alongside (None marks a finished one)."""
-        state = self.stream_state
-        state["replication_key"] = self.replication_key
-        state["replication_key_value"] = iso_z(moment)
         # A finished value is written as null, not dropped: Meltano merges state, so a
         # dropped key would come back from the previous run's state.
-        state.update(extra)
-        self.tap.state_writer.write_state(self.tap_state)
+        self.save_progress(
+            replication_key=self.replication_key,
+            replication_key_value=iso_z(moment),
+            **extra,
+        )
 
     def plan(self) -> tuple[datetime, datetime]:
         """This run's range [start, end), fixed the first time it is asked for (the
@@ -209,6 +219,11 @@ class IncrementalStream(PagerDutyStream):
     def first_windows(self, count: int = 3) -> list[Window]:
         start, end = self.plan()
         return list(itertools.islice(self.windows(start, end), count))
+
+    def save_progress(self, **extra: t.Any) -> None:
+        """Store `extra` in state and emit STATE now, without moving the bookmark."""
+        self.stream_state.update(extra)
+        self.tap.state_writer.write_state(self.tap_state)
 
     def sync_end(self) -> datetime:
         """Upper bound of this run: `end_date`, or PagerDuty's now.
@@ -242,20 +257,32 @@ class IncrementalStream(PagerDutyStream):
 class WindowedStream(IncrementalStream, ListStream):
     """An incremental classic listing filtered by `since`/`until`."""
 
+    def listing_params(self) -> dict[str, t.Any]:
+        """Query parameters of every request besides the window (fixed for the run)."""
+        return {}
+
+    def on_page(self, page: Records) -> None:
+        """Sees every page as read, before the overlap filter (a hook for sharing a read)."""
+
     def lookahead_requests(self) -> list[Request]:
-        return [(self.path, self.first_page_query(w.params()), None) for w in self.first_windows()]
+        params = self.listing_params()
+        return [
+            (self.path, self.first_page_query({**params, **w.params()}), None)
+            for w in self.first_windows()
+        ]
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         start, end = self.plan()
         progress = self.progress(start, end)
         tail = OverlapTail(self, end)
         seen: set[str] = set()  # ids already emitted in this run (windows can overlap edges)
-        pages = self.window_pages(self.path, {}, self.windows(start, end))
+        pages = self.window_pages(self.path, self.listing_params(), self.windows(start, end))
         for window, page in self.skip_if_unavailable(pages):
             if page is None:
                 self.checkpoint(window.end, **tail.state_at(window.end))
                 progress.window_done(window)
                 continue
+            self.on_page(page)
             fresh = tail.unseen(page, self.replication_key or "")
             fresh = [r for r in fresh if r["id"] not in seen]
             seen.update(r["id"] for r in fresh)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from tap_pagerduty.client import PageGuard
 from tap_pagerduty.streams.base import IncrementalStream, WindowedStream
-from tap_pagerduty.windows import iso_z
+from tap_pagerduty.windows import iso_z, parse_time
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -87,13 +87,32 @@ class AnalyticsIncidentsStream(IncrementalStream):
             filters["updated_after"] = iso_z(since)
         return filters
 
+    def first_query(self) -> dict[str, t.Any]:
+        """This run's first request body: a query a killed run left unfinished, resumed at
+        its next page, or a new one."""
+        unfinished = self.stream_state.get(UNFINISHED)
+        return dict(unfinished) if unfinished else analytics_query(self.filters())
+
     def lookahead_requests(self) -> list[Request]:
-        return [(self.path, {}, analytics_query(self.filters()))]
+        return [(self.path, {}, self.first_query())]
 
     def _records(self) -> Iterator[dict[str, t.Any]]:
-        for page in analytics_pages(self, self.filters()):
-            yield from page
-        self.checkpoint(self.plan()[1])
+        first = self.first_query()
+        # The bookmark moves to the query's end once it is read whole; meanwhile the next
+        # page's body is saved after every page, so a killed run resumes there.
+        end = parse_time(first["filters"]["created_at_end"])
+        body: dict[str, t.Any] | None = first
+        guard = analytics_guard(self, first)
+        while body is not None:  # ends: `more` ends every listing, the guard a stuck one
+            rows, body = analytics_page(self, body, guard)
+            yield from rows
+            if body is not None:
+                self.save_progress(**{UNFINISHED: body})
+        self.checkpoint(end, **{UNFINISHED: None})
+
+
+# State key of an analytics query a killed run left unfinished (the next page's body).
+UNFINISHED = "unfinished_query"
 
 
 def analytics_query(filters: dict[str, t.Any]) -> dict[str, t.Any]:
@@ -106,18 +125,36 @@ def analytics_query(filters: dict[str, t.Any]) -> dict[str, t.Any]:
     }
 
 
+def analytics_page(
+    stream: PagerDutyStream, body: dict[str, t.Any], guard: PageGuard
+) -> tuple[list[dict[str, t.Any]], dict[str, t.Any] | None]:
+    """One page of `POST /analytics/raw/incidents` (a read-only query) and the body of the
+    next page (None after the last); `guard` stops a query whose `last` does not advance."""
+    page = stream.fetch(AnalyticsIncidentsStream.path, {}, body=body)
+    rows = page.get("data") or []
+    guard.check_page(rows)
+    if not page.get("more") or not page.get("last"):
+        return rows, None
+    guard.check_cursor(page["last"])
+    return rows, {**body, "starting_after": page["last"]}
+
+
+def analytics_guard(stream: PagerDutyStream, body: dict[str, t.Any]) -> PageGuard:
+    """The guard of one analytics query, which may resume after `starting_after`."""
+    guard = PageGuard(stream.name, AnalyticsIncidentsStream.path, "POST")
+    if body.get("starting_after"):
+        guard.check_cursor(body["starting_after"])
+    return guard
+
+
 def analytics_pages(
     stream: PagerDutyStream, filters: dict[str, t.Any]
 ) -> Iterator[list[dict[str, t.Any]]]:
-    """Pages of `POST /analytics/raw/incidents` (a read-only query), oldest incident first."""
-    body = analytics_query(filters)
+    """Pages of one analytics query, oldest incident first."""
+    body: dict[str, t.Any] | None = analytics_query(filters)
     guard = PageGuard(stream.name, AnalyticsIncidentsStream.path, "POST")
     for _ in range(1_000_000):  # bounded: `more` ends every real listing
-        page = stream.fetch(AnalyticsIncidentsStream.path, {}, body=body)
-        records = page.get("data") or []
-        guard.check_page(records)
-        yield records
-        if not page.get("more") or not page.get("last"):
+        if body is None:
             return
-        guard.check_cursor(page["last"])
-        body = {**body, "starting_after": page["last"]}
+        rows, body = analytics_page(stream, body, guard)
+        yield rows

@@ -191,6 +191,11 @@ class IncidentsStream(ParentStream, IncrementalStream):
 
     def _follow_changes(self, start: datetime, end: datetime) -> Iterator[dict[str, t.Any]]:
         """The change log: every logged change, with the incident in its current version."""
+        log_stream = self.tap.streams.get(LogEntriesStream.name)
+        shared = getattr(log_stream, "read", None)
+        if isinstance(shared, SharedLogRead) and shared.covers(start, end):
+            yield from self._follow_shared_changes(shared, start, end)
+            return
         progress = self.progress(start, end)
         tail = OverlapTail(self, end)
         windows = windows_between(start, end, CHANGE_LOG_WINDOW)
@@ -209,6 +214,21 @@ class IncidentsStream(ParentStream, IncrementalStream):
             progress.count(len(changed))
             notes_read = [i["id"] in self.notes_wanted for i in changed]
             yield from self.emit(self._newer(changed, notes_read))
+
+    def _follow_shared_changes(
+        self, shared: SharedLogRead, start: datetime, end: datetime
+    ) -> Iterator[dict[str, t.Any]]:
+        """The change log as the `log_entries` stream read it in this run (one read)."""
+        tail = OverlapTail(self, end)
+        since, until = iso_z(start), iso_z(end)
+        entries = [e for e in shared.entries or () if since <= e["created_at"] < until]
+        entries = tail.unseen(entries, "created_at")
+        self.notes_wanted.update(e["incident_id"] for e in entries if e["note"])
+        changed = [shared.incidents[e["incident_id"]] for e in entries]
+        changed = [i for i in changed if self._in_range(i)]
+        notes_read = [i["id"] in self.notes_wanted for i in changed]
+        yield from self.emit(self._newer(changed, notes_read))
+        self._save(end, **tail.state_at(end))
 
     def _follow_silent_changes(
         self, end: datetime, changes_from: datetime
@@ -382,13 +402,53 @@ class NotedIncidents:
 
 
 class SharedLogRead:
-    """What the `log_entries` stream read completely in this run: [start, end), and the
-    incidents whose log shows a note there (the incidents backfill uses it)."""
+    """What the `log_entries` stream read completely in this run, [start, end), for the
+    incidents stream: which incidents' log shows a note (the backfill's note gating) and,
+    when asked to keep changes, every entry in short form with the latest version of each
+    incident embedded (`include[]=incidents`), so the change feed need not read it again."""
 
-    def __init__(self, start: datetime, end: datetime, noted: set[str]) -> None:
+    def __init__(self, start: datetime, end: datetime, *, keep_changes: bool) -> None:
         self.start = start
         self.end = end
-        self.noted = noted
+        self.noted: set[str] = set()
+        self.entries: Records | None = [] if keep_changes else None
+        self.incidents: dict[str, dict[str, t.Any]] = {}
+
+    def covers(self, start: datetime, end: datetime) -> bool:
+        return self.entries is not None and self.start <= start and end <= self.end
+
+    def take(self, page: Records) -> None:
+        """Remember what the incidents stream needs from a page; embedded incidents are
+        turned back into references, as the `log_entries` stream emits them."""
+        self.noted.update(noted_incident_ids(page))
+        for entry in page:
+            incident = entry.get("incident")
+            if not isinstance(incident, dict) or incident.get("type") != "incident":
+                continue
+            if self.entries is not None:
+                self.entries.append(
+                    {
+                        "id": entry["id"],
+                        "created_at": entry.get("created_at"),
+                        "incident_id": incident["id"],
+                        "note": is_note(entry),
+                    }
+                )
+                known = self.incidents.get(incident["id"])
+                if known is None or _version(incident) >= _version(known):
+                    self.incidents[incident["id"]] = incident
+            entry["incident"] = reference_to(incident)
+
+
+def reference_to(incident: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The `incident_reference` PagerDuty gives in a log entry without `include[]`."""
+    return {
+        "id": incident["id"],
+        "type": "incident_reference",
+        "summary": incident.get("summary"),
+        "self": incident.get("self"),
+        "html_url": incident.get("html_url"),
+    }
 
 
 def noted_incident_ids(entries: Records) -> Iterator[str]:
@@ -501,19 +561,25 @@ class LogEntriesStream(WindowedStream):
     max_window = CHANGE_LOG_WINDOW
     overlap = CHANGE_LOG_OVERLAP
 
+    def feeds_incidents(self) -> bool:
+        """Whether this run's read also serves the incidents change feed (the incidents
+        stream is selected and past its first backfill): then it asks for the incidents."""
+        incidents = t.cast("IncidentsStream | None", self.tap.streams.get(IncidentsStream.name))
+        return bool(incidents and incidents.selected and incidents.bookmark() is not None)
+
+    def listing_params(self) -> dict[str, t.Any]:
+        return {"include[]": ["incidents"]} if self.feeds_incidents() else {}
+
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         self.read: SharedLogRead | None = None
-        planned_start, end = self.plan()
-        # Entries before the bookmark were read by an earlier run: not covered here.
-        start = self.bookmark() or planned_start
-        self._noted: set[str] = set()
+        start, end = self.plan()
+        reading = SharedLogRead(start, end, keep_changes=self.feeds_incidents())
+        self._reading = reading
         yield from super().get_records(context)
-        self.read = SharedLogRead(start, end, self._noted)
+        self.read = reading  # complete: the incidents stream may use it
 
-    def emit(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
-        records = list(records)
-        self._noted.update(noted_incident_ids(records))
-        yield from records
+    def on_page(self, page: Records) -> None:
+        self._reading.take(page)
 
 
 class NotificationsStream(WindowedStream):

@@ -278,6 +278,7 @@ class Inc:
         "notified",
         "number",
         "priority",
+        "rcache",
         "reassign_count",
         "resolved",
         "resolved_by",
@@ -293,6 +294,7 @@ class Inc:
     def __init__(self) -> None:
         self.cache = None
         self.acache = None
+        self.rcache = None
 
 
 @dataclass
@@ -963,6 +965,7 @@ class World:
         inc.changes.append(ts)
         inc.cache = None
         inc.acache = None
+        inc.rcache = None
 
     # ----------------------------------------------------------------------------------------
     # advance

@@ -493,9 +493,8 @@ class Renderer:
 
     # ---------------------------------------------------------------- incidents & children
     def inc_ref(self, inc: Inc) -> dict:
-        # References keep the title the incident was triggered with: title edits are silent.
-        d = ref("incident", "incidents", inc.id, f"[#{inc.number}] {inc.title0}")
-        return d
+        # A reference's summary is the incident's current one, as in the incident itself.
+        return ref("incident", "incidents", inc.id, f"[#{inc.number}] {inc.title}")
 
     def agent(self, inc: Inc, agent: int) -> dict:
         if agent >= 0:
@@ -657,13 +656,17 @@ class Renderer:
             e = self.w.log[pos]
             inc = self.w.incidents[e[2]]
             prefix = self._log_core(e, inc)[:-1] + b',"incident":'
-            got = (prefix, dumpb(self.inc_ref(inc)) + b"}", e[2])
+            got = (prefix, e[2])
             if len(self.le_cache) > 600_000:
                 self.le_cache.clear()
             self.le_cache[pos] = got
+        inc = self.w.incidents[got[1]]
         if include_incident:
-            return got[0] + self.incident(self.w.incidents[got[2]]) + b"}"
-        return got[0] + got[1]
+            return got[0] + self.incident(inc) + b"}"
+        # The reference is rendered now: it carries the incident's current summary.
+        if inc.rcache is None:
+            inc.rcache = dumpb(self.inc_ref(inc))
+        return got[0] + inc.rcache + b"}"
 
     def _log_core(self, e: tuple, inc: Inc) -> bytes:
         ts, lid, _, kind, agent, extra = e
