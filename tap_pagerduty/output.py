@@ -24,6 +24,7 @@ from singer_sdk.singerlib.encoding.simple import Message
 
 from tap_pagerduty.sdk_seams import (
     StreamSeams,
+    conform_object_data_types,
     conform_primitive_property,
     conform_record_data_types,
     is_exclusive_boolean_type,
@@ -94,23 +95,36 @@ class _Conformer:
     lists and objects with properties are conformed recursively into new containers, and
     every other value goes through the SDK's own `_conform_primitive_property`, except
     str/int/bool/None under a schema that is not exclusively boolean, which that function
-    returns unchanged.
+    returns unchanged. An object schema without properties, and a property schema the
+    SDK's type tests fail on (`{}`, no type), take the SDK's own code at run time, so they
+    fail, or not, where the SDK does. tests/test_conformance.py compares the two.
     """
 
     def __init__(self, schema: dict[str, t.Any]) -> None:
         self.schema = schema
-        self.properties: dict[str, t.Any] = schema["properties"]
+        properties = schema.get("properties")
+        # Without properties the SDK fails on the first key (KeyError) yet gives {} for an
+        # empty object: its own function does exactly that (a list item schema may lack them).
+        self.delegate = not isinstance(properties, dict)
+        self.properties: dict[str, t.Any] = properties if isinstance(properties, dict) else {}
         self.additional = bool(schema.get("additionalProperties"))
-        typed = {name: sub for name, sub in self.properties.items() if isinstance(sub, dict)}
-        self.passthrough = {
-            name for name, sub in typed.items() if not is_exclusive_boolean_type(sub)
-        }
-        self.lists = {name for name, sub in typed.items() if is_uniform_list(sub)}
-        self.objects = {
-            name for name, sub in typed.items() if is_object_type(sub) and "properties" in sub
-        }
-        # Anything else (a non-dict subschema) takes the SDK's own tests at run time.
-        self.untyped = set(self.properties) - set(typed)
+        tests: dict[str, tuple[bool, bool, bool]] = {}
+        for name, sub in self.properties.items():
+            if not isinstance(sub, dict):
+                continue
+            try:
+                tests[name] = (
+                    is_exclusive_boolean_type(sub),
+                    bool(is_uniform_list(sub)),
+                    bool(is_object_type(sub)) and "properties" in sub,
+                )
+            except Exception:  # e.g. `{}`: the SDK fails only when a value needs that test
+                continue
+        self.passthrough = {name for name, test in tests.items() if not test[0]}
+        self.lists = {name for name, test in tests.items() if test[1]}
+        self.objects = {name for name, test in tests.items() if test[2]}
+        # Anything else takes the SDK's own tests at run time, as the SDK does.
+        self.untyped = set(self.properties) - set(tests)
         self._children: dict[int, _Conformer] = {}
 
     def _child(self, schema: dict[str, t.Any]) -> _Conformer:
@@ -122,6 +136,12 @@ class _Conformer:
     def conform(
         self, record: dict[str, t.Any], parent: str | None, unmapped: list[str]
     ) -> dict[str, t.Any]:
+        if self.delegate:
+            output, sub_unmapped = conform_object_data_types(
+                record, self.schema, TypeConformanceLevel.RECURSIVE, parent
+            )
+            unmapped.extend(sub_unmapped)
+            return output
         out: dict[str, t.Any] = {}
         properties = self.properties
         passthrough = self.passthrough
@@ -164,6 +184,8 @@ class _Conformer:
         self, values: list[t.Any], schema: dict[str, t.Any], path: str, unmapped: list[str]
     ) -> list[t.Any]:
         item_schema = schema["items"]
+        if not values:  # the SDK tests the item schema only when there is an item
+            return []
         item_is_object = is_object_type(item_schema)
         output: list[t.Any] = []
         for item in values:

@@ -89,6 +89,13 @@ SEAMS = (
     ),
     Seam(
         _typing,
+        "_conform_record_data_types",
+        ("input_object", "schema", "level", "parent"),
+        "conform an object whose schema lacks properties exactly as the SDK does (the SDK's "
+        "own recursive step, which also reports unmapped properties)",
+    ),
+    Seam(
+        _typing,
         "_is_exclusive_boolean_type",
         ("property_schema",),
         "decide, once per schema, which values the SDK's conformance passes unchanged",
@@ -126,6 +133,7 @@ STREAM_ATTRIBUTES = {
 # The SDK's record helpers under public names (see SEAMS).
 pop_deselected_record_properties = _catalog.pop_deselected_record_properties
 conform_primitive_property = _typing._conform_primitive_property
+conform_object_data_types = _typing._conform_record_data_types
 is_exclusive_boolean_type = _typing._is_exclusive_boolean_type
 warn_unmapped_properties = _typing._warn_unmapped_properties
 conform_record_data_types = _typing.conform_record_data_types

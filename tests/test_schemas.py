@@ -339,3 +339,27 @@ def test_emulator_truth_matches_schema(emulator, stream):
     assert not invalid, f"{stream}: records fail the schema: {sorted(set(invalid))[:20]}"
     assert not undeclared, f"{stream}: fields not declared in the schema: {sorted(undeclared)}"
     assert not bad_times, f"{stream}: unparsable date-time values: {sorted(bad_times)[:20]}"
+
+
+def test_email_parser_predicates_of_any_depth_conform() -> None:
+    """Match predicates nest without bound; the schemas stop at two levels and must let
+    deeper ones through (an object schema without properties crashes the SDK's conformance)."""
+    import logging
+
+    from singer_sdk.helpers._typing import conform_record_data_types
+    from singer_sdk.helpers.conform import TypeConformanceLevel
+
+    deep = {"type": "contains", "matcher": "x", "part": "body", "children": [{"type": "x"}]}
+    predicate = {"type": "all", "children": [{"type": "any", "children": [deep]}]}
+    for name, wrap in (
+        ("service_integrations", lambda p: {"id": "P1", "email_parsers": [p]}),
+        ("services", lambda p: {"id": "P1", "integrations": [{"id": "P2", "email_parsers": [p]}]}),
+    ):
+        schema = json.loads(
+            (Path(__file__).resolve().parents[1] / "schemas" / f"{name}.json").read_text()
+        )
+        record = wrap({"match_predicate": predicate})
+        out = conform_record_data_types(
+            name, record, schema, TypeConformanceLevel.RECURSIVE, logging.getLogger("t")
+        )
+        assert out == record
