@@ -3,6 +3,7 @@ configuration first (its responses also tell us PagerDuty's clock), history last
 
 from __future__ import annotations
 
+from tap_pagerduty.client import PagerDutyStream
 from tap_pagerduty.streams.account import (
     AbilitiesStream,
     AddonsStream,
@@ -42,7 +43,7 @@ from tap_pagerduty.streams.incidents import (
 )
 from tap_pagerduty.streams.oncalls import OncallsStream
 
-STREAM_TYPES = [
+STREAM_TYPES: list[type[PagerDutyStream]] = [
     UsersStream,
     UserContactMethodsStream,
     UserNotificationRulesStream,
@@ -86,7 +87,7 @@ INCREMENTAL_STREAMS = [
 
 # State keys holding times, by stream: checked before a run starts (`TapPagerDuty.load_state`).
 STATE_TIME_KEYS: dict[str, tuple[str, ...]] = {
-    stream_type.name: stream_type.state_time_keys  # type: ignore[misc,attr-defined]
+    stream_type.name: stream_type.state_time_keys  # type: ignore[misc]
     for stream_type in STREAM_TYPES
     if issubclass(stream_type, IncrementalStream)
 }
