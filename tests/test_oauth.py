@@ -104,7 +104,9 @@ def test_optional_stream_without_its_scope_is_skipped(emulator_factory, tmp_path
     assert output.returncode == 0, output.stderr[-1500:]
     assert "licenses" not in output.records
     assert len(output.records["incidents"]) == len(emulator.truth("incidents", since=None))
-    skip = [line for line in output.stderr.splitlines() if "Skipping stream 'licenses'" in line]
+    skip = [
+        line for line in output.stderr.splitlines() if "Skipping optional stream 'licenses'" in line
+    ]
     assert skip and "needs OAuth scope 'licenses.read'" in skip[0], output.stderr[-1500:]
 
 

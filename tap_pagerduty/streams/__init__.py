@@ -3,6 +3,7 @@ configuration first (its responses also tell us PagerDuty's clock), history last
 
 from __future__ import annotations
 
+from tap_pagerduty.client import PagerDutyStream
 from tap_pagerduty.streams.account import (
     AbilitiesStream,
     AddonsStream,
@@ -57,7 +58,7 @@ from tap_pagerduty.streams.metrics import (
 from tap_pagerduty.streams.oncalls import OncallsStream
 from tap_pagerduty.streams.schedules_extra import ScheduleOverridesStream, ScheduleUsersStream
 
-STREAM_TYPES = [
+STREAM_TYPES: list[type[PagerDutyStream]] = [
     UsersStream,
     UserContactMethodsStream,
     UserNotificationRulesStream,
@@ -114,7 +115,7 @@ INCREMENTAL_STREAMS = [
 
 # State keys holding times, by stream: checked before a run starts (`TapPagerDuty.load_state`).
 STATE_TIME_KEYS: dict[str, tuple[str, ...]] = {
-    stream_type.name: stream_type.state_time_keys  # type: ignore[misc,attr-defined]
+    stream_type.name: stream_type.state_time_keys  # type: ignore[misc]
     for stream_type in STREAM_TYPES
     if issubclass(stream_type, IncrementalStream)
 }

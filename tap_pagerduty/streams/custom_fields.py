@@ -13,6 +13,7 @@ import threading
 import typing as t
 import weakref
 
+from tap_pagerduty.availability import UNAVAILABLE_STATUSES
 from tap_pagerduty.client import PagerDutyAPIError
 from tap_pagerduty.prefetch import Request, request_key
 from tap_pagerduty.streams.account import ServicesStream
@@ -29,7 +30,6 @@ if t.TYPE_CHECKING:
     from tap_pagerduty.tap import TapPagerDuty
 
 FIELD_OPTIONS = {"include[]": ["field_options"]}
-UNAVAILABLE = (402, 403)
 
 
 def as_text(value: t.Any) -> str | None:
@@ -54,10 +54,8 @@ class TextValues:
 
 
 class OptionalChild(SinglePageChild):
-    """A child stream that stops, with one warning, when PagerDuty answers 402/403
-    (the account lacks the feature or the token the scope), instead of failing the run."""
-
-    optional = True
+    """A child stream that stops, with one warning, when PagerDuty answers that the account
+    lacks it (`UNAVAILABLE_STATUSES`: feature, scope), instead of failing the run."""
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -69,7 +67,7 @@ class OptionalChild(SinglePageChild):
         try:
             super().prepare(parents)  # asks `wanted`, which may read field definitions
         except PagerDutyAPIError as error:
-            if error.status not in UNAVAILABLE:
+            if error.status not in UNAVAILABLE_STATUSES:
                 raise
             self.give_up(f"cannot read the custom field definitions: {error}")
 
@@ -82,7 +80,7 @@ class OptionalChild(SinglePageChild):
         try:
             yield from super().get_records(context)
         except PagerDutyAPIError as error:
-            if error.status not in UNAVAILABLE:
+            if error.status not in UNAVAILABLE_STATUSES:
                 raise
             self.give_up(str(error))
 
@@ -90,7 +88,7 @@ class OptionalChild(SinglePageChild):
         if not self.unavailable:
             self.unavailable = True
             self.discard_prepared()
-            self.logger.warning("Skipping stream '%s': %s", self.name, reason)
+            self.logger.warning("Skipping optional stream '%s': %s", self.name, reason)
 
 
 class Definitions:
@@ -150,10 +148,9 @@ class IncidentTypesStream(ParentStream, DefinitionList):
     records_key = "incident_types"
     extra_params: t.ClassVar[dict[str, t.Any]] = TYPES[1]
     child_key = "incident_type_id"
-    optional = True
 
 
-class IncidentCustomFieldsStream(TextValues, SinglePageChild):
+class IncidentCustomFieldsStream(TextValues, OptionalChild):
     """Field definitions of each incident type, with their fixed options (`field_options`)."""
 
     name = "incident_custom_fields"
@@ -177,7 +174,6 @@ class ServiceCustomFieldsStream(TextValues, DefinitionList):
     records_key = "fields"
     extra_params = SERVICE_FIELDS[1]
     text_fields = ("default_value",)
-    optional = True
 
 
 class TypesWithFields:

@@ -15,7 +15,6 @@ if t.TYPE_CHECKING:
 class LicensesStream(SinglePageList):
     name = "licenses"
     path = "/licenses"
-    optional = True
 
 
 class LicenseAllocationsStream(ListStream):
@@ -24,7 +23,6 @@ class LicenseAllocationsStream(ListStream):
     name = "license_allocations"
     path = "/license_allocations"
     primary_keys = ("user_id", "license_id")
-    optional = True
 
     def pages(self) -> Iterator[Records]:
         for page in super().pages():

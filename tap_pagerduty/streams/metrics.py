@@ -102,7 +102,6 @@ class MetricsStream(ListStream):
     """One analytics metrics query per window; rows are (entity, period)."""
 
     records_key = "data"
-    optional = True
     lookahead_needs_clock = True  # the range ends at PagerDuty's now
     #: Body keys of the window bounds (responder metrics name them differently).
     bounds: t.ClassVar[tuple[str, str]] = ("created_at_start", "created_at_end")

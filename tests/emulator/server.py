@@ -43,6 +43,7 @@ FORCED_ERRORS = {
     402: ("Account does not have the abilities to perform the action", 2014),
     403: ("Access Denied", 2010),
     404: ("Not Found", 2100),
+    410: ("This endpoint has been retired", 2100),
 }
 
 
@@ -191,6 +192,7 @@ class Emulator:
         services: int = 12,
         port: int = 0,
         force_status: dict | None = None,
+        stale_paging: tuple | list = (),
         silent_changes: int = 0,
         analytics_lag_hours: float = 0,
         fault_401_after: int = 0,
@@ -230,6 +232,8 @@ class Emulator:
         self.date_skew_path = date_skew_path
         self.date_skew_every = date_skew_every
         self._skew_counter = 0
+        # Paths answered as a cache that ignores `offset` and `cursor` would: always page one.
+        self.stale_paging = set(stale_paging)
         self.lock = threading.RLock()
         self.world = World(
             seed=seed,
@@ -335,6 +339,7 @@ class Emulator:
             "date_skew_seconds",
             "date_skew_path",
             "date_skew_every",
+            "stale_paging",
         }
         world = {"silent_changes": 1, "analytics_lag_hours": 3600}  # World attrs, with units
         for k, v in kw.items():
@@ -344,7 +349,7 @@ class Emulator:
                 continue
             if k not in allowed:
                 raise ValueError(f"unknown setting {k!r}")
-            setattr(self, k, set(v) if k == "tokens" else v)
+            setattr(self, k, set(v) if k in ("tokens", "stale_paging") else v)
 
     def truth(self, stream: str, since=None, until=None) -> list[dict]:
         s = None if since is None else self._parse_admin_time(since)
@@ -528,6 +533,9 @@ class Emulator:
                 self._rl_headers(token, peek=True, exhausted=True),
             )
             return 429
+        if path in self.stale_paging:
+            st.fault("stale_page")
+            qs = "&".join(p for p in qs.split("&") if not p.startswith(("offset=", "cursor=")))
         try:
             status, payload = self._route(method, path, Query(qs), body)
         except ApiError as e:
