@@ -196,7 +196,7 @@ class TypesWithFields:
 
     def _read(self) -> set[str]:
         stream, known = self.stream, definitions(self.stream.tap)
-        types = known.get(stream, *TYPES)
+        types = [kind for kind in known.get(stream, *TYPES) if kind.get("id")]
         own = {
             kind["id"]: bool(known.get(stream, type_fields_path(kind["id"]), FIELD_OPTIONS))
             for kind in types
@@ -212,7 +212,7 @@ class TypesWithFields:
                 type_id = (by_id[type_id].get("parent") or {}).get("id") or ""
             return False
 
-        return {kind["name"] for kind in types if not inherited(kind["id"])}
+        return {str(kind.get("name")) for kind in types if not inherited(kind["id"])}
 
 
 class IncidentCustomFieldValuesStream(TextValues, OptionalChild):
