@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DBT_VENV := .venv-dbt
 DBT_STAMP := $(DBT_VENV)/.installed
 
-.PHONY: venv test lint unit demo bench clean
+.PHONY: venv test lint unit demo bench dist clean
 
 venv: $(STAMP) $(DBT_STAMP)
 
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing the project (first run only)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	@# The distribution was called tap-pagerduty before 0.1.0 (a name taken on PyPI by another
+	@# tap); an old editable install of it would shadow the tap-pagerduty executable.
+	-@$(BIN)/uv pip uninstall --quiet --python $(BIN)/python tap-pagerduty 2>/dev/null
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev,bench,analytics,orchestration]"
 	@touch $(STAMP)
 
@@ -40,6 +43,11 @@ demo: venv
 
 bench: venv
 	$(BIN)/python -m benchmarks.run
+
+# sdist + wheel in dist/; the wheel is installed alone in a fresh venv, which must report the
+# version of pyproject.toml and discover every stream.
+dist: venv
+	$(BIN)/python -m scripts.release dist
 
 clean:
 	rm -rf $(VENV) $(DBT_VENV) .meltano output dist build analytics/target analytics/logs

@@ -260,6 +260,12 @@ BASELINE_COMMIT = "324c647"
 TWO_YEARS_ANCHOR = "2024-11-01T00:00:00Z"
 
 
+def _same_as_baseline() -> list[str]:
+    from tap_pagerduty.streams import STREAM_TYPES
+
+    return [cls.name for cls in STREAM_TYPES if cls.name not in NEW_STREAMS]
+
+
 def b7_request_cost() -> Result:
     """Full sync of every stream, before (BASELINE_COMMIT) and after, side by side: requests
     per incident and by endpoint on the demo account and a 3,000-incident account (no
@@ -278,7 +284,11 @@ def b7_request_cost() -> Result:
                 runs = {}
                 for version, root in versions:
                     config = _config(TWO_YEARS_ANCHOR, 1000, 3)
-                    runs[version] = run = run_tap(emu, config, keep_log=True, tap_root=root)
+                    # The same streams on both sides: not the ones added after the baseline.
+                    streams = None if version == "before" else _same_as_baseline()
+                    runs[version] = run = run_tap(
+                        emu, config, streams=streams, keep_log=True, tap_root=root
+                    )
                     row = Row("B7", f"{version}: full sync, {label}", run)
                     row.extra["requests_per_incident"] = round(run.requests / account, 3)
                     row.extra["requests_by_endpoint"] = _requests_per_stream(run)
@@ -298,7 +308,10 @@ def b7_request_cost() -> Result:
         with EmulatorProcess(**SMALL, latency_ms=500) as emu:
             walls = {}
             for version, root in versions:
-                run = run_tap(emu, _config(SMALL_ANCHOR, 5, 3), tap_root=root, timeout=180)
+                streams = None if version == "before" else _same_as_baseline()
+                run = run_tap(
+                    emu, _config(SMALL_ANCHOR, 5, 3), streams=streams, tap_root=root, timeout=180
+                )
                 walls[version] = run.wall
                 rows.append(Row("B7", f"{version}: full sync, 500 ms, 5 req/s (B1 account)", run))
         checks.append(
@@ -316,7 +329,7 @@ def b7_request_cost() -> Result:
 
 # -- attribution of emulator requests to streams ------------------------------------------------
 
-INCREMENTAL_FAMILY = {*HISTORY, "incident_alerts", "incident_notes"}
+INCREMENTAL_FAMILY = {*HISTORY, "incident_alerts", "incident_notes", "incident_custom_field_values"}
 _PATHS = {
     "/incidents": "incidents",
     "/notifications": "notifications",
@@ -338,6 +351,16 @@ def stream_of(path: str, query: str) -> str:
     if path == "/log_entries":  # the incidents stream follows the change log with the incident
         return "incidents" if "include%5B%5D=incidents" in query else "log_entries"
     parts = path.strip("/").split("/")
+    if parts[:2] == ["analytics", "metrics"]:
+        return "analytics_metrics_" + (parts[3] if parts[2] == "incidents" else "responders")
+    if parts[:2] == ["incidents", "types"]:  # incident types and their custom fields
+        return "incident_custom_fields" if len(parts) == 4 else "incident_types"
+    if parts[0] in ("incidents", "services") and parts[-2:] == ["custom_fields", "values"]:
+        return f"{parts[0][:-1]}_custom_field_values"
+    if parts[:2] == ["services", "custom_fields"]:
+        return "service_custom_fields"
+    if len(parts) == 3 and parts[0] == "schedules":
+        return f"schedule_{parts[2]}"
     if len(parts) == 2 and parts[0] == "incidents":
         return "incidents:reread"
     if len(parts) == 3 and parts[0] == "incidents":
@@ -357,10 +380,72 @@ def _requests_per_stream(run: TapRun) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
+# The streams issue 16 added (custom fields, overrides, licenses, metrics).
+NEW_STREAMS = [
+    "incident_types",
+    "incident_custom_fields",
+    "service_custom_fields",
+    "incident_custom_field_values",
+    "service_custom_field_values",
+    "schedule_overrides",
+    "schedule_users",
+    "licenses",
+    "license_allocations",
+    "analytics_metrics_services",
+    "analytics_metrics_teams",
+    "analytics_metrics_escalation_policies",
+    "analytics_metrics_responders",
+]
+
+
+def b6_custom_fields_cost() -> Result:
+    """What the custom-field, override, license and metrics streams cost: a year of 1,000
+    incidents (about a fifth of them of a type with custom fields), a full sync of every
+    stream, then an hourly run."""
+    rows: list[Row] = []
+    checks: list[Check] = []
+    config = _config(YEAR_ANCHOR, 1000, 3)
+    with EmulatorProcess(incidents=1000, days=365) as emu:
+        full = run_tap(emu, config, keep_log=True)
+        incidents = emu.admin("GET", f"truth/incidents?since={YEAR_ANCHOR}")["records"]
+        emu.advance(1)
+        hourly = run_tap(emu, config, state=full.last_state, keep_log=True)
+    typed = sum(1 for i in incidents if i["incident_type"]["name"] != "incident_default")
+    for label, run in (("full sync, 1k incidents, all streams", full), ("hourly rerun", hourly)):
+        per_stream = _requests_per_stream(run)
+        new = {s: per_stream.get(s, 0) for s in NEW_STREAMS}
+        row = Row("B6", label, run)
+        row.extra["requests_per_new_stream"] = new
+        rows.append(row)
+        checks.append(
+            Check(
+                "B6",
+                f"{label}: requests of the 13 new streams",
+                sum(new.values()),
+                "reported (share of all requests in the note)",
+                True,
+                f"{sum(new.values())} of {run.requests}: {new}",
+            )
+        )
+    values = _requests_per_stream(full).get("incident_custom_field_values", 0)
+    checks.append(
+        Check(
+            "B6",
+            "full sync: custom field value requests",
+            values,
+            "== incidents whose type has fields (none for the others)",
+            values == typed,
+            f"{typed} of {len(incidents)} incidents have a type with fields",
+        )
+    )
+    return rows, checks
+
+
 SCENARIOS: dict[str, t.Callable[[], Result]] = {
     "B1": b1_throttled_full_sync,
     "B2": b2_b4_paged_throttle_off,  # B2 and B4 share one run
     "B3": b3_incremental,
     "B5": b5_memory,
+    "B6": b6_custom_fields_cost,
     "B7": b7_request_cost,
 }

@@ -22,12 +22,13 @@ from urllib.parse import urlparse
 import backoff
 import msgspec
 import requests
-from singer_sdk import RESTStream, SchemaDirectory, StreamSchema
+from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.authenticators import APIKeyAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError, SyncLifecycleSignal
 from singer_sdk.streams.rest import HTTPRequest
 
-from tap_pagerduty import redact
+from tap_pagerduty import oauth, redact
+from tap_pagerduty.availability import UNAVAILABLE_STATUSES, is_optional
 from tap_pagerduty.output import FastRecordMessages
 from tap_pagerduty.prefetch import Request
 from tap_pagerduty.schema_files import schema_dir
@@ -64,6 +65,7 @@ HINTS = {
     402: "the PagerDuty account's plan lacks this feature",
     403: "the token lacks the permission or OAuth scope for this endpoint",
     404: "the resource does not exist or the token cannot see it",
+    410: "PagerDuty has retired this endpoint",
 }
 
 
@@ -83,6 +85,70 @@ class RequestFailedError(PagerDutyAPIError):
         super().__init__(message, 0)
 
 
+class PagingError(PagerDutyAPIError):
+    """PagerDuty's paging contradicts itself (a page repeating the previous one, `more` past
+    `total`, a cursor that does not move): following it would loop or emit duplicates."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 200)
+
+
+class PageGuard:
+    """Checks that the pages of one listing move forward, before their records are used.
+
+    A proxy that caches, a gateway that rewrites, or an API bug can answer `more: true`
+    forever; without these checks a stream would page to the offset cap (emitting the same
+    records again) or follow a cursor in a circle. The stream ends with one error instead.
+    """
+
+    def __init__(self, stream: str, path: str, method: str = "GET") -> None:
+        self.where = f"{stream}: {method} {path}"
+        self.previous: set[t.Any] = set()
+        self.cursors: set[str] = set()
+
+    def check_page(
+        self,
+        records: list[dict[str, t.Any]],
+        *,
+        offset: int | None = None,
+        more: bool = False,
+        total: t.Any = None,
+    ) -> None:
+        at = "" if offset is None else f" (offset {offset})"
+        keys = {_record_key(record) for record in records}
+        if keys and keys <= self.previous:
+            raise PagingError(
+                f"{self.where}{at}: the page repeats the previous page's records; the stream "
+                "stops here instead of looping (a caching proxy or an API fault?)"
+            )
+        self.previous = keys
+        if (
+            more
+            and offset is not None
+            and isinstance(total, int)
+            and offset + len(records) >= total
+        ):
+            raise PagingError(
+                f"{self.where}{at}: the page says more records follow offset "
+                f"{offset + len(records)}, beyond PagerDuty's own total of {total}; the stream "
+                "stops here instead of paging on (a caching proxy or an API fault?)"
+            )
+
+    def check_cursor(self, cursor: str) -> None:
+        if cursor in self.cursors:
+            raise PagingError(
+                f"{self.where}: next_cursor {cursor[:40]!r} does not advance; the stream stops "
+                "here instead of looping (a caching proxy or an API fault?)"
+            )
+        self.cursors.add(cursor)
+
+
+def _record_key(record: dict[str, t.Any]) -> t.Any:
+    """What tells records apart: PagerDuty's `id`, or the whole record when it has none."""
+    key = record.get("id") if isinstance(record, dict) else None
+    return key if key is not None else msgspec.json.encode(record)
+
+
 class RateLimitedError(RetriableAPIError):
     """429: retried after `wait` seconds (PagerDuty's `ratelimit-reset`), or with the usual
     exponential backoff when the answer carries no header (`wait` is None)."""
@@ -92,7 +158,7 @@ class RateLimitedError(RetriableAPIError):
         self.wait = wait
 
 
-class PagerDutyStream(FastRecordMessages, RESTStream[int]):
+class PagerDutyStream(FastRecordMessages):
     """Base for every PagerDuty stream."""
 
     schema = StreamSchema(SchemaDirectory(schema_dir()))
@@ -101,11 +167,11 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
     records_key: t.ClassVar[str | None] = None
     #: Query parameters every request of the stream carries (includes, filters).
     extra_params: t.ClassVar[dict[str, t.Any]] = {}
-    #: Optional streams are skipped with a warning on 402/403 (plan feature or scope missing).
-    optional: t.ClassVar[bool] = False
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, tap: TapPagerDuty, *args: t.Any, **kwargs: t.Any) -> None:
+        super().__init__(tap, *args, **kwargs)
+        self._pagerduty_tap = tap
+        self._answered = False  # whether PagerDuty has answered one request of this stream
         self._sessions = threading.local()
         self._tries = threading.local()  # attempts of the request this thread is sending
         self._send = self.request_decorator(self._attempt)
@@ -114,7 +180,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
 
     @property
     def tap(self) -> TapPagerDuty:
-        return t.cast("TapPagerDuty", self._tap)
+        return self._pagerduty_tap
 
     @property
     def settings(self) -> Settings:
@@ -126,7 +192,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
 
     @property
     def authenticator(self) -> APIKeyAuthenticator:
-        return APIKeyAuthenticator(key="Authorization", value=self.settings.authorization)
+        return APIKeyAuthenticator(key="Authorization", value=oauth.authorization(self))
 
     @property
     def http_headers(self) -> dict[str, str]:
@@ -150,16 +216,20 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         return self.records_key or self.name
 
     def skip_if_unavailable(self, items: Iterator[_T]) -> Iterator[_T]:
-        """Optional streams need a plan feature or scope: skip them on a first 402/403."""
-        first = True
+        """`items`, or nothing and one warning when this stream is optional (see
+        `availability`) and its first request is refused as unavailable (402/403/404/410).
+        A refusal after PagerDuty has answered the stream once fails the run as usual: the
+        stream exists, so the refusal is not about availability."""
         try:
-            for item in items:
-                first = False
-                yield item
+            yield from items
         except PagerDutyAPIError as error:
-            if not (self.optional and first and error.status in (402, 403)):
+            if not (
+                is_optional(self.name)
+                and not self._answered
+                and error.status in UNAVAILABLE_STATUSES
+            ):
                 raise
-            self.logger.warning("Skipping stream '%s': %s", self.name, error)
+            self.logger.warning("Skipping optional stream '%s': %s", self.name, error)
 
     def emit(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
         """Hand records to the SDK; parents override this to prepare their children."""
@@ -186,6 +256,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
             payload = ahead.result()
         else:
             payload = self._fetch_now(path, params, body=body, context=context)
+        self._answered = True
         self.tap.prefetch.plan(self, clock_known=True)
         return payload
 
@@ -251,6 +322,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
     def _attempt(
         self, prepared: requests.PreparedRequest, context: Context | None
     ) -> dict[str, t.Any]:
+        oauth.before_request(self)  # an OAuth app token is fetched outside the request slot
         self._tries.count += 1
         with self.tap.throttle.request_slot():
             response = self._send_once(prepared, context)
@@ -273,7 +345,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         their real cause (and never a header value)."""
         where = f"{self.name}: {prepared.method} {urlparse(prepared.url or '').path or '/'}"
         try:
-            return self._request(prepared, context)
+            return self.send_prepared(prepared, context)
         except requests.exceptions.SSLError as error:
             raise RequestFailedError(
                 f"{where}: TLS failed ({_cause(error)}): check that 'api_url' uses https only "
@@ -300,7 +372,8 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
             if wait is not None:
                 self.tap.throttle.pause(wait)  # every thread waits, not just this one
             raise RateLimitedError(self._describe(response), response, wait)
-        if status in RETRY_STATUSES or status >= 500:
+        renew = status == 401 and oauth.retry_after_401(self, response)  # expired app token
+        if status in RETRY_STATUSES or status >= 500 or renew:
             raise RetriableAPIError(self._describe(response), response)
         if status >= 400:
             error = PagerDutyAPIError(self._describe(response), status)
@@ -319,7 +392,7 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         if detail:
             line += f": {detail}"
         if status in HINTS:
-            line += f" ({HINTS[status]})"
+            line += f" ({oauth.hint(self, status, HINTS[status])})"
         return line
 
     @staticmethod
@@ -411,15 +484,6 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         """
         limit = self.settings.page_size
         first = self.fetch(path, self.first_page_query(params))
-        total = first.get("total")
-        if isinstance(total, int) and total > OFFSET_CAP:
-            self.logger.warning(
-                "%s: %s holds %d records; PagerDuty pages only through the first %d",
-                self.name,
-                path,
-                total,
-                OFFSET_CAP,
-            )
         yield from self._remaining_pages(path, params, first, limit)
 
     def sequential_pages(
@@ -429,15 +493,26 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
         limit: int,
         offset: int = 0,
         key: str | None = None,
+        *,
+        guard: PageGuard | None = None,
+        total: bool = False,
     ) -> Iterator[list[dict[str, t.Any]]]:
-        """Pages one after another, following `more`; safe to call from a worker thread."""
+        """Pages one after another, following `more`; safe to call from a worker thread.
+
+        With `total`, each page asks for PagerDuty's total, so that `more` past it is caught.
+        """
+        guard = guard or PageGuard(self.name, path)
+        count = {"total": "true"} if total else {}
         while offset + limit <= OFFSET_CAP:
-            page = self.fetch(path, {**params, "limit": limit, "offset": offset})
+            page = self.fetch(path, {**params, "limit": limit, "offset": offset, **count})
             records = page.get(key or self.key) or []
+            more = bool(page.get("more"))
+            guard.check_page(records, offset=offset, more=more, total=page.get("total"))
             yield records
-            if not page.get("more") or not records:
+            if not more or not records:
                 return
             offset += len(records)
+        self._warn_offset_cap(path, offset)
 
     def window_pages(
         self,
@@ -510,16 +585,21 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
     ) -> Iterator[list[dict[str, t.Any]]]:
         """The pages after `first`, requested concurrently: all at once, or at most
         `pages_ahead` beyond the one being read (a stream whose pages are slow to consume,
-        because of their children, then loses little if it is killed)."""
+        because of their children, then loses little if it is killed). Each page is
+        checked by one `PageGuard` before its records are handed on."""
         key = key or self.key
+        guard = PageGuard(self.name, path)
         records = first.get(key) or []
+        total = first.get("total")
+        guard.check_page(records, offset=0, more=bool(first.get("more")), total=total)
         yield records
         queries = self.later_page_queries(params, first)
         if queries is None:  # no `total`: follow `more`
-            yield from self.sequential_pages(path, params, limit, len(records), key)
+            yield from self.sequential_pages(path, params, limit, len(records), key, guard=guard)
             return
         window = len(queries) if pages_ahead is None else pages_ahead + 1
         waiting = iter(queries)
+        offsets = iter([query["offset"] for query in queries])
         futures: deque[Future[dict[str, t.Any]]] = deque(
             self.tap.submit(self.fetch, path, query) for query in itertools.islice(waiting, window)
         )
@@ -530,12 +610,31 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
                 upcoming = next(waiting, None)
                 if upcoming is not None:
                     futures.append(self.tap.submit(self.fetch, path, upcoming))
-                yield last.get(key) or []
+                page = last.get(key) or []
+                guard.check_page(page, offset=next(offsets), more=bool(last.get("more")))
+                yield page
         finally:
             cancel(futures)
-        if last.get("more") and queries:
+        if not queries:
+            return
+        if isinstance(total, int) and total > OFFSET_CAP:
+            self._warn_offset_cap(path, OFFSET_CAP, total)
+        elif last.get("more"):  # the listing grew while it was read
             offset = queries[-1]["offset"] + limit
-            yield from self.sequential_pages(path, params, limit, offset, key)
+            yield from self.sequential_pages(
+                path, params, limit, offset, key, guard=guard, total=True
+            )
+
+    def _warn_offset_cap(self, path: str, offset: int, total: int | None = None) -> None:
+        """Never silently short: records past PagerDuty's offset cap cannot be read."""
+        held = f"holds {total} records; " if total is not None else "has more records; "
+        self.logger.warning(
+            "%s: %s %sPagerDuty's offset paging reaches only the first %d, the rest is not synced",
+            self.name,
+            path,
+            held,
+            min(offset, OFFSET_CAP),
+        )
 
     def later_page_queries(
         self, params: dict[str, t.Any], first: dict[str, t.Any]
@@ -553,16 +652,20 @@ class PagerDutyStream(FastRecordMessages, RESTStream[int]):
 
     def cursor_pages(self, path: str, params: dict[str, t.Any]) -> Iterator[list[dict[str, t.Any]]]:
         """Pages of a cursor-paged listing (`cursor` / `next_cursor`)."""
+        guard = PageGuard(self.name, path)
         cursor: str | None = None
-        for _ in range(1_000_000):  # bounded: a cursor that never ends is a server bug
+        for _ in range(1_000_000):  # bounded; a server that loops is caught by the guard
             query = self.cursor_first_query(params)
             if cursor:
                 query["cursor"] = cursor
             page = self.fetch(path, query)
-            yield page.get(self.key) or []
+            records = page.get(self.key) or []
+            guard.check_page(records)
+            yield records
             cursor = page.get("next_cursor")
             if not cursor:
                 return
+            guard.check_cursor(cursor)
 
     def server_now(self) -> datetime:
         """PagerDuty's current time (from the `Date` header), one probe if none seen yet."""

@@ -30,7 +30,7 @@ class ServerClock:
     ) -> None:
         self._lock = threading.Lock()
         self._latest: datetime | None = None
-        self._logger = logger
+        self._log = logger
         self._local_now = local_now
         self._warned = False
 
@@ -63,7 +63,7 @@ class ServerClock:
             if self._warned:
                 return
             self._warned = True
-        self._logger.warning(
+        self._log.warning(
             "A response's Date header (%s) is %s ahead of this machine's clock (%s): using "
             "this machine's clock. A proxy may rewrite Date, or this clock is behind (check NTP).",
             seen.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -18,27 +18,27 @@ import weakref
 
 import singer_sdk.singerlib as singer
 from singer_sdk.contrib.msgspec import encoder as _msgspec_encoder
-from singer_sdk.helpers._catalog import pop_deselected_record_properties
-from singer_sdk.helpers._typing import (
-    _conform_primitive_property,
-    _conform_record_data_types,
-    _is_exclusive_boolean_type,
-    _warn_unmapped_properties,
-    conform_record_data_types,
-    is_object_type,
-    is_uniform_list,
-)
-from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import GenericSingerWriter, SingerMessageType
 from singer_sdk.singerlib.encoding.simple import Message
-from singer_sdk.streams import Stream
+
+from tap_pagerduty.sdk_seams import (
+    StreamSeams,
+    conform_object_data_types,
+    conform_primitive_property,
+    conform_record_data_types,
+    is_exclusive_boolean_type,
+    is_object_type,
+    is_uniform_list,
+    pop_deselected_record_properties,
+    warn_unmapped_properties,
+)
 
 
-class FastRecordMessages(Stream):
-    """Mixin for streams: the SDK's RECORD message generation, same output, faster."""
+class FastRecordMessages(StreamSeams):
+    """Base for streams: the SDK's RECORD message generation, same output, faster."""
 
-    def _generate_record_messages(
+    def record_messages(
         self, record: dict[str, t.Any]
     ) -> t.Generator[singer.RecordMessage, None, None]:
         """The SDK's RECORD message generation with the same output, only faster.
@@ -58,7 +58,7 @@ class FastRecordMessages(Stream):
             unmapped: list[str] = []
             record = conformer.conform(record, None, unmapped)
             if unmapped:
-                _warn_unmapped_properties(self.name, tuple(unmapped), self.logger)
+                warn_unmapped_properties(self.name, tuple(unmapped), self.logger)
         else:
             record = conform_record_data_types(
                 stream_name=self.name,
@@ -73,8 +73,8 @@ class FastRecordMessages(Stream):
                 yield singer.RecordMessage(
                     stream=stream_map.stream_alias,
                     record=mapped_record,
-                    version=self._stream_version,
-                    time_extracted=utc_now(),
+                    version=self.stream_version,
+                    time_extracted=datetime.datetime.now(datetime.timezone.utc),
                 )
 
     def _has_deselected(self) -> bool:
@@ -114,7 +114,7 @@ class _Conformer:
                 continue
             try:
                 tests[name] = (
-                    _is_exclusive_boolean_type(sub),
+                    is_exclusive_boolean_type(sub),
                     bool(is_uniform_list(sub)),
                     bool(is_object_type(sub)) and "properties" in sub,
                 )
@@ -137,7 +137,7 @@ class _Conformer:
         self, record: dict[str, t.Any], parent: str | None, unmapped: list[str]
     ) -> dict[str, t.Any]:
         if self.delegate:
-            output, sub_unmapped = _conform_record_data_types(
+            output, sub_unmapped = conform_object_data_types(
                 record, self.schema, TypeConformanceLevel.RECURSIVE, parent
             )
             unmapped.extend(sub_unmapped)
@@ -177,7 +177,7 @@ class _Conformer:
                 path = name if parent is None else f"{parent}.{name}"
                 out[name] = self._child(sub).conform(value, path, unmapped)
             else:
-                out[name] = _conform_primitive_property(value, sub)
+                out[name] = conform_primitive_property(value, sub)
         return out
 
     def _conform_list(
@@ -192,7 +192,7 @@ class _Conformer:
             if item_is_object and isinstance(item, dict):
                 output.append(self._child(item_schema).conform(item, path, unmapped))
             else:
-                output.append(_conform_primitive_property(item, item_schema))
+                output.append(conform_primitive_property(item, item_schema))
         return output
 
 

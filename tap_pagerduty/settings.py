@@ -16,6 +16,8 @@ from urllib.parse import urlparse
 
 from singer_sdk import typing as th
 
+from tap_pagerduty.extra_settings import EXTRA_PROPERTIES, ExtraSettings, uses_client_credentials
+
 REGION_URLS = {
     "us": "https://api.pagerduty.com",
     "eu": "https://api.eu.pagerduty.com",
@@ -31,6 +33,27 @@ DEFAULT_USER_AGENT = "tap-pagerduty"
 DEFAULT_ANALYTICS_LAG_HOURS = 24
 # Look-back rescan of incident creation windows when analytics is not available.
 DEFAULT_RECONCILE_DAYS_WITHOUT_ANALYTICS = 7
+
+
+#: The numeric settings: lowest, highest, whole numbers only. The JSON schema (what `--about`
+#: and Meltano show) and the checks in `Settings.from_config` both read them here.
+BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "requests_per_second": (0.01, 1000, False),
+    "max_concurrency": (1, 16, True),
+    "page_size": (1, 100, True),
+    "request_timeout": (1, 600, False),
+    "max_retries": (0, 50, True),
+    "oncall_days": (1, 90, True),
+    "analytics_lag_hours": (0, 72, False),
+    "reconcile_days": (0, 180, True),
+}
+
+
+def _bounded(name: str) -> th.JSONTypeHelper[t.Any]:
+    low, high, whole = BOUNDS[name]
+    # Typed `t.Any`: the SDK annotates NumberType's bounds as int, though JSON allows 0.01.
+    kind: t.Any = th.IntegerType if whole else th.NumberType
+    return t.cast("th.JSONTypeHelper[t.Any]", kind(minimum=low, maximum=high))
 
 
 class SettingsError(Exception):
@@ -85,32 +108,32 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "requests_per_second",
-        th.NumberType,
+        _bounded("requests_per_second"),
         default=DEFAULT_REQUESTS_PER_SECOND,
         description="Most requests sent in any second, shared by all streams and threads. "
         "PagerDuty allows 960 per minute per token.",
     ),
     th.Property(
         "max_concurrency",
-        th.IntegerType,
+        _bounded("max_concurrency"),
         default=DEFAULT_MAX_CONCURRENCY,
         description="Most requests in flight at once.",
     ),
     th.Property(
         "page_size",
-        th.IntegerType,
+        _bounded("page_size"),
         default=DEFAULT_PAGE_SIZE,
         description="Records per page (`limit`), 1 to 100.",
     ),
     th.Property(
         "request_timeout",
-        th.NumberType,
+        _bounded("request_timeout"),
         default=DEFAULT_REQUEST_TIMEOUT,
         description="Seconds to wait for a response before retrying.",
     ),
     th.Property(
         "max_retries",
-        th.IntegerType,
+        _bounded("max_retries"),
         default=DEFAULT_MAX_RETRIES,
         description="Retries of a failed request (429, 408, 5xx, timeouts, dropped connections, "
         "truncated bodies) before the sync fails. A refused connection is tried 3 times in all; "
@@ -118,13 +141,13 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "oncall_days",
-        th.IntegerType,
+        _bounded("oncall_days"),
         default=DEFAULT_ONCALL_DAYS,
         description="How many days ahead the `oncalls` stream reads, 1 to 90.",
     ),
     th.Property(
         "analytics_lag_hours",
-        th.NumberType,
+        _bounded("analytics_lag_hours"),
         default=DEFAULT_ANALYTICS_LAG_HOURS,
         description="How late PagerDuty's analytics API may show an incident change, 0 to 72. "
         "The incidents stream re-asks analytics this far back on every run, so changes that "
@@ -132,7 +155,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "reconcile_days",
-        th.IntegerType,
+        _bounded("reconcile_days"),
         description="Re-read incidents created in the last N days on every run (0 to 180) and "
         "emit those whose `updated_at` moved. Default: 7 when the token has no analytics "
         "access, else 0 (analytics already reports those changes).",
@@ -144,6 +167,7 @@ CONFIG_SCHEMA = th.PropertiesList(
         "token, it is masked as `***` in logs and errors.",
     ),
 ).to_dict()
+CONFIG_SCHEMA["properties"].update(EXTRA_PROPERTIES)
 
 
 @dataclass(frozen=True)
@@ -163,6 +187,7 @@ class Settings:
     user_agent: str
     analytics_lag: timedelta
     reconcile_days: int | None
+    extra: ExtraSettings
 
     @classmethod
     def from_config(cls, config: t.Mapping[str, t.Any], *, now: datetime | None = None) -> Settings:
@@ -180,18 +205,25 @@ class Settings:
             authorization=_authorization(config),
             anchor_date=anchor,
             end_date=end,
-            requests_per_second=_number(config, "requests_per_second", 0.01, 1000.0),
-            max_concurrency=int(_number(config, "max_concurrency", 1, 16, integer=True)),
-            page_size=int(_number(config, "page_size", 1, 100, integer=True)),
-            request_timeout=_number(config, "request_timeout", 1, 600),
-            max_retries=int(_number(config, "max_retries", 0, 50, integer=True)),
-            oncall_days=int(_number(config, "oncall_days", 1, 90, integer=True)),
+            requests_per_second=_number(config, "requests_per_second"),
+            max_concurrency=int(_number(config, "max_concurrency")),
+            page_size=int(_number(config, "page_size")),
+            request_timeout=_number(config, "request_timeout"),
+            max_retries=int(_number(config, "max_retries")),
+            oncall_days=int(_number(config, "oncall_days")),
             user_agent=_header_text(config, "user_agent") or DEFAULT_USER_AGENT,
-            analytics_lag=timedelta(hours=_number(config, "analytics_lag_hours", 0, 72)),
+            analytics_lag=timedelta(hours=_number(config, "analytics_lag_hours")),
             reconcile_days=(
                 None
                 if config.get("reconcile_days") is None
-                else int(_number(config, "reconcile_days", 0, 180, integer=True))
+                else int(_number(config, "reconcile_days"))
+            ),
+            extra=ExtraSettings.from_config(
+                config,
+                anchor=anchor,
+                error=SettingsError,
+                parse_date=lambda config, name: _date(config, name, now),
+                check_url=_checked_url,
             ),
         )
 
@@ -203,6 +235,8 @@ class Settings:
         values = [self.authorization, credential]
         if self.user_agent != DEFAULT_USER_AGENT:
             values.append(self.user_agent)
+        if self.extra.oauth is not None:  # app tokens are registered as they come (oauth.py)
+            values.append(self.extra.oauth.client_secret)
         return values
 
 
@@ -223,6 +257,8 @@ _DEFAULTS: dict[str, float] = {
 
 
 def _authorization(config: t.Mapping[str, t.Any]) -> str:
+    if uses_client_credentials(config):
+        return ""  # a token from the identity service, fetched when needed (oauth.py)
     api_token = _header_text(config, "api_token")
     oauth_token = _header_text(config, "oauth_token")
     if api_token and oauth_token:
@@ -258,12 +294,17 @@ def _base_url(config: t.Mapping[str, t.Any]) -> str:
         raise SettingsError(
             f"Setting 'api_url' ({api_url!r}) is not a URL: use e.g. https://api.pagerduty.com."
         )
-    if parsed.scheme == "http" and not _is_loopback(parsed.hostname):
+    return _checked_url("api_url", str(api_url)).rstrip("/")
+
+
+def _checked_url(name: str, url: str) -> str:
+    host = urlparse(url).hostname or ""
+    if urlparse(url).scheme == "http" and not _is_loopback(host):
         raise SettingsError(
-            f"Setting 'api_url' uses plain http for remote host {parsed.hostname!r}: "
+            f"Setting '{name}' uses plain http for remote host {host!r}: "
             "use https (plain http is allowed only for localhost)."
         )
-    return api_url.rstrip("/")
+    return url
 
 
 def _is_loopback(host: str) -> bool:
@@ -353,14 +394,8 @@ def _date(config: t.Mapping[str, t.Any], name: str, now: datetime) -> datetime |
     return parsed
 
 
-def _number(
-    config: t.Mapping[str, t.Any],
-    name: str,
-    low: float,
-    high: float,
-    *,
-    integer: bool = False,
-) -> float:
+def _number(config: t.Mapping[str, t.Any], name: str) -> float:
+    low, high, integer = BOUNDS[name]
     value = config.get(name)
     if value is None:
         return _DEFAULTS[name]

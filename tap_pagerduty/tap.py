@@ -9,12 +9,11 @@ import typing as t
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 
-from singer_sdk import Tap
-
 from tap_pagerduty import redact
 from tap_pagerduty.clock import ServerClock
 from tap_pagerduty.output import FastSingerWriter
 from tap_pagerduty.prefetch import LookAhead
+from tap_pagerduty.sdk_seams import TapSeams
 from tap_pagerduty.settings import CONFIG_SCHEMA, Settings, SettingsError, unknown_settings
 from tap_pagerduty.state import check_bookmarks, read_state_text
 from tap_pagerduty.streams import STATE_TIME_KEYS, STREAM_TYPES
@@ -26,11 +25,14 @@ if t.TYPE_CHECKING:
 _T = t.TypeVar("_T")
 
 
-class TapPagerDuty(Tap):
+class TapPagerDuty(TapSeams):
     """Copies a whole PagerDuty account (REST API v2): configuration, incidents and their
     history, on-calls, notifications, audit trail and analytics."""
 
     name = "tap-pagerduty"
+    #: The PyPI distribution (not `tap-pagerduty`, an unrelated tap): `--about` reads the
+    #: version from its metadata, so the wheel and `--about` report the same one.
+    package_name = "pagerduty-singer-tap"
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = FastSingerWriter
 
@@ -40,7 +42,8 @@ class TapPagerDuty(Tap):
         self._fatal: BaseException | None = None
         super().__init__(*args, **kwargs)
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+    def validate_settings(self, *, raise_errors: bool = True) -> list[str]:
+        """The settings' own checks, with one-line errors (see `settings.Settings`)."""
         try:
             Settings.from_config(self.config)
         except SettingsError as error:
@@ -135,10 +138,12 @@ class TapPagerDuty(Tap):
     @property
     def streams(self) -> dict[str, Stream]:
         """Streams in the order of STREAM_TYPES (the SDK sorts them by name): configuration
-        first, whose answers also tell us PagerDuty's clock."""
-        streams = super().streams
-        order: dict[type, int] = {stream_type: i for i, stream_type in enumerate(STREAM_TYPES)}
-        ordered = dict(sorted(streams.items(), key=lambda item: order[type(item[1])]))
-        if list(ordered) != list(streams):
-            self._streams = ordered
-        return ordered
+        first, whose answers also tell us PagerDuty's clock. Every SDK use of the streams
+        goes through this property, so the run follows this order."""
+        by_name = super().streams
+        ordered = self.__dict__.get("_ordered_streams")
+        if ordered is None or ordered[0] is not by_name or len(ordered[1]) != len(by_name):
+            order: dict[type, int] = {kind: i for i, kind in enumerate(STREAM_TYPES)}
+            in_order = dict(sorted(by_name.items(), key=lambda item: order[type(item[1])]))
+            ordered = self.__dict__["_ordered_streams"] = (by_name, in_order)
+        return t.cast("dict[str, Stream]", ordered[1])

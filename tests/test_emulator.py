@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.tap_runs import as_written
+
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
 ACCEPT = "application/vnd.pagerduty+json;version=2"
 MAX_PAGES = 2000
@@ -387,7 +389,13 @@ def test_fault_latency_and_concurrency_stats(emulator):
     elapsed = time.monotonic() - t0
     assert results == [200] * 6
     assert 0.3 <= elapsed < 1.5  # slept concurrently, not serialised
-    st = emulator.stats(log=True)
+    # A request is counted when its handler returns, just after the client got the reply:
+    # on a busy machine the last one can lag by a few milliseconds.
+    for _ in range(100):
+        st = emulator.stats(log=True)
+        if sum(st["by_path"].get("/priorities", {}).values()) == 6:
+            break
+        time.sleep(0.01)
     assert st["peak_in_flight"] >= 4
     assert st["peak_per_second"] >= 6
     assert st["requests"] == 6 and st["by_path"]["/priorities"]["200"] == 6
@@ -558,8 +566,10 @@ def test_truth_records_match_project_schemas(emulator):
         kw = {}
         if stream == "oncalls":
             kw = {"since": "2026-11-02T00:00:00Z", "until": "2026-11-09T00:00:00Z"}
+        if stream.startswith("analytics_metrics_"):
+            kw = {"since": "2026-08-01T00:00:00Z", "until": "2026-11-02T00:00:00Z"}
         try:
-            records = emulator.truth(stream, **kw)
+            records = [as_written(stream, r) for r in emulator.truth(stream, **kw)]
         except KeyError:
             continue
         validator = jsonschema.Draft7Validator(json.loads(path.read_text()))

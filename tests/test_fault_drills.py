@@ -6,12 +6,13 @@ import re
 
 import pytest
 
-from tests.support.tap_runs import config_for, run_process
+from tap_pagerduty.streams import STREAM_TYPES
+from tests.support.tap_runs import assert_matches_truth, config_for, run_process
 
 NOW = "2026-11-01T00:00:00Z"
 
 
-@pytest.mark.parametrize("status", [401, 402, 403, 404])
+@pytest.mark.parametrize("status", [401, 402, 403, 404, 410])
 def test_refused_first_request_is_one_line_and_a_nonzero_exit(
     emulator_factory, tmp_path, status: int
 ) -> None:
@@ -36,19 +37,52 @@ def test_refused_first_request_is_one_line_and_a_nonzero_exit(
     assert not output.records.get("teams")
 
 
-@pytest.mark.parametrize("status", [402, 403])
-def test_optional_stream_refused_is_skipped_and_the_sync_succeeds(
-    emulator_factory, tmp_path, status: int
+# One optional endpoint of each kind of absence: retired (410), unknown (404), no scope (403).
+UNAVAILABLE = {"/rulesets": 410, "/extensions": 404, "/audit/records": 403}
+
+
+def test_unavailable_optional_streams_are_skipped_and_the_rest_equals_truth(
+    emulator_factory, tmp_path
 ) -> None:
+    from tests.test_sync_truth import truth_for
+
     emulator = emulator_factory(
-        seed=1, incidents=30, days=20, now=NOW, force_status={"/audit/records": status}
+        seed=7, incidents=60, days=400, now=NOW, force_status=dict(UNAVAILABLE)
     )
-    output = run_process(config_for(emulator), tmp_path, ["audit_records", "priorities"])
+    output = run_process(config_for(emulator), tmp_path)
     assert output.returncode == 0, output.stderr[-3000:]
-    assert output.records["priorities"]
-    assert "audit_records" not in output.records
-    warnings = [line for line in output.stderr.splitlines() if "Skipping stream" in line]
-    assert len(warnings) == 1 and "audit_records" in warnings[0]
+    warnings = [line for line in output.stderr.splitlines() if "Skipping optional stream" in line]
+    assert len(warnings) == 3, warnings
+    for (path, status), stream in zip(
+        UNAVAILABLE.items(), ["rulesets", "extensions", "audit_records"], strict=True
+    ):
+        (line,) = [w for w in warnings if f"'{stream}'" in w]
+        assert f"HTTP {status}" in line and path in line, line
+        assert "WARN" in line and "Traceback" not in output.stderr
+        assert stream not in output.records
+    for cls in STREAM_TYPES:
+        if cls.name not in {"rulesets", "extensions", "audit_records"}:
+            truth = truth_for(emulator, cls.name)
+            assert_matches_truth(cls.name, output.records.get(cls.name, []), truth)
+
+
+def test_a_retired_analytics_endpoint_does_not_stop_incremental_incidents(
+    emulator_factory, caplog
+) -> None:
+    """Incidents read analytics for changes that write no log entry; a 410 there is the
+    same absence as for the analytics stream: one warning, and the sync goes on."""
+    from tests.support.tap_runs import run_in_process
+
+    emulator = emulator_factory(seed=2, incidents=40, days=30, now=NOW)
+    config = config_for(emulator)
+    first = run_in_process(config, ["incidents", "analytics_incidents"])
+    emulator.advance(24)
+    emulator.configure(force_status={"/analytics/raw/incidents": 410})
+    second = run_in_process(config, ["incidents", "analytics_incidents"], first.last_state)
+    assert "analytics_incidents" not in second.records
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("analytics is not available" in m and "HTTP 410" in m for m in messages)
+    assert any("Skipping optional stream 'analytics_incidents'" in m for m in messages)
 
 
 def test_truncated_bodies_are_retried(emulator_factory) -> None:

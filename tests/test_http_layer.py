@@ -86,7 +86,7 @@ def test_bad_token_fails_in_one_line_without_the_token(emulator_factory, tmp_pat
     assert SECRET not in output.stderr
 
 
-@pytest.mark.parametrize("status", [402, 403, 404])
+@pytest.mark.parametrize("status", [402, 403, 404, 410])
 def test_refused_core_stream_names_stream_path_and_message(status: int) -> None:
     body = {"error": {"message": f"Refused {status}", "code": 2010, "errors": ["nope"]}}
     config = {"api_token": SECRET, "api_url": "https://pd.test"}
@@ -100,7 +100,7 @@ def test_refused_core_stream_names_stream_path_and_message(status: int) -> None:
     assert SECRET not in message and "\n" not in message
 
 
-@pytest.mark.parametrize("status", [402, 403])
+@pytest.mark.parametrize("status", [402, 403, 404, 410])
 def test_optional_stream_without_plan_or_scope_is_skipped(status: int, caplog) -> None:
     config = {"api_token": SECRET, "api_url": "https://pd.test"}
     body = {"error": {"message": "Account does not have the ability", "code": 2014}}
@@ -113,8 +113,37 @@ def test_optional_stream_without_plan_or_scope_is_skipped(status: int, caplog) -
         output = run_in_process(config, ["extensions", "priorities"])
     assert output.records.get("extensions") is None
     assert [r["id"] for r in output.records["priorities"]] == ["P1"]
-    warnings = [r.getMessage() for r in caplog.records if "Skipping stream" in r.getMessage()]
+    messages = [r.getMessage() for r in caplog.records]
+    warnings = [m for m in messages if "Skipping optional stream" in m]
     assert len(warnings) == 1 and "extensions" in warnings[0] and str(status) in warnings[0]
+
+
+def test_optional_stream_refused_after_answering_fails_the_run() -> None:
+    """A refusal once the endpoint has answered is not about availability: no silent skip."""
+    config = {"api_token": SECRET, "api_url": "https://pd.test"}
+    first = {"extensions": [{"id": f"E{i}"} for i in range(100)], "more": True, "total": 150}
+    with requests_mock.Mocker() as mock:
+        mock.get(
+            re.compile(r"https://pd.test/extensions\?.*offset=0"), json=first, complete_qs=False
+        )
+        mock.get(
+            re.compile(r"https://pd.test/extensions\?.*offset=100"),
+            status_code=404,
+            json={"error": {"message": "Not Found", "code": 2100}},
+        )
+        with pytest.raises(PagerDutyAPIError, match="HTTP 404"):
+            run_in_process(config, ["extensions"])
+
+
+def test_optional_streams_are_one_declared_set_of_real_streams() -> None:
+    from tap_pagerduty.availability import OPTIONAL_STREAMS
+    from tap_pagerduty.streams import STREAM_TYPES
+
+    names = {cls.name for cls in STREAM_TYPES}
+    assert names >= OPTIONAL_STREAMS, OPTIONAL_STREAMS - names
+    core = names - OPTIONAL_STREAMS
+    assert {"users", "teams", "services", "incidents", "log_entries", "oncalls"} <= core
+    assert not any(hasattr(cls, "optional") for cls in STREAM_TYPES)
 
 
 @pytest.mark.parametrize(

@@ -53,7 +53,11 @@ def truth_counts(emulator, now: str) -> dict[str, int]:
             start = datetime.fromisoformat(now.replace("Z", "+00:00"))
             until = z(start + timedelta(days=ONCALL_DAYS))
             records = emulator.truth("oncalls", since=now, until=until)
-        elif stream in FROM_ANCHOR:
+        elif stream in ("schedule_overrides", "schedule_users"):  # anchor .. now + 90 days
+            start = datetime.fromisoformat(now.replace("Z", "+00:00"))
+            until = z(start + timedelta(days=90))
+            records = emulator.truth(stream, since=ANCHOR, until=until)
+        elif stream in FROM_ANCHOR or stream.startswith("analytics_metrics_"):
             records = emulator.truth(stream, since=ANCHOR, until=now)
         else:
             records = emulator.truth(stream)

@@ -1,58 +1,76 @@
-"""The built wheel carries the schemas: installed alone in a fresh venv, it finds every stream."""
+"""Release readiness: the distribution `make dist` builds works alone and has one version.
+
+The checks are those of `scripts/release.py` (what `make dist` runs), so a failure here
+reads the same as a failure of `make dist`.
+"""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
+import yaml
+
+from scripts import release
+from scripts.meltano_run import meltano_env
 from tap_pagerduty.streams import STREAM_TYPES
+from tap_pagerduty.tap import TapPagerDuty
 
-ROOT = Path(__file__).resolve().parents[1]
-UV = Path(sys.executable).with_name("uv")
+NAMES = {cls.name for cls in STREAM_TYPES}
 
 
-def test_wheel_in_a_fresh_venv_discovers_every_stream(tmp_path) -> None:
+def test_sdist_and_wheel_install_alone_report_the_version_and_discover_every_stream(
+    tmp_path,
+) -> None:
+    sdist, wheel = release.build(tmp_path / "dist")
+    assert sdist.name == f"pagerduty_singer_tap-{release.version()}.tar.gz"
+    release.check_wheel(wheel, NAMES)
+    about, catalog = release.install_and_run(wheel, tmp_path / "venv")
+    release.check_installed(about, catalog, NAMES)
+
+
+def test_one_version_named_by_changelog_plugin_definition_and_about() -> None:
+    release.check_sources()  # CHANGELOG.md's newest entry, meltano-plugin.yml's pip_url
+    assert TapPagerDuty.plugin_version == release.version()
+    assert TapPagerDuty.package_name == release.project()["name"] != "tap-pagerduty"
+    assert release.project()["scripts"] == {"tap-pagerduty": "tap_pagerduty.cli:main"}
+
+
+def test_meltano_adds_the_plugin_from_its_definition_file(tmp_path) -> None:
+    """`meltano add --from-ref meltano-plugin.yml` in a new project, without the Hub."""
+    meltano = str(Path(sys.executable).with_name("meltano"))
+    env = meltano_env(MELTANO_SEND_ANONYMOUS_USAGE_STATS="false")
     subprocess.run(
-        [str(UV), "build", "--wheel", "--out-dir", str(tmp_path / "dist"), str(ROOT)],
+        [meltano, "init", "project", "--no-usage-stats"],
+        cwd=tmp_path,
+        env=env,
         check=True,
         capture_output=True,
-        timeout=300,
+        timeout=120,
     )
-    (wheel,) = (tmp_path / "dist").glob("tap_pagerduty-*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
-    shipped = {Path(n).stem for n in names if n.startswith("tap_pagerduty/schemas/")}
-    assert shipped == {cls.name for cls in STREAM_TYPES}
-
-    venv = tmp_path / "venv"
-    subprocess.run([str(UV), "venv", "--quiet", "--python", sys.executable, str(venv)], check=True)
-    subprocess.run(
-        [
-            str(UV),
-            "pip",
-            "install",
-            "--quiet",
-            "--python",
-            str(venv / "bin" / "python"),
-            str(wheel),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    config = tmp_path / "config.json"
-    config.write_text(json.dumps({"api_token": "x"}))
-    run = subprocess.run(
-        [str(venv / "bin" / "tap-pagerduty"), "--config", str(config), "--discover"],
+    project = tmp_path / "project"
+    from_ref = ["--from-ref", str(release.PLUGIN_FILE)]
+    add = subprocess.run(
+        [meltano, "add", "extractor", "tap-pagerduty", "--no-install", *from_ref],
+        cwd=project,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=tmp_path,  # not the repository: schemas must come from the installed package
     )
-    assert run.returncode == 0, run.stderr[-2000:]
-    catalog = json.loads(run.stdout)
-    streams = {entry["tap_stream_id"]: entry for entry in catalog["streams"]}
-    assert set(streams) == {cls.name for cls in STREAM_TYPES}
-    assert all(entry["schema"]["properties"] for entry in streams.values())
+    assert add.returncode == 0, add.stderr[-2000:]
+    added = yaml.safe_load((project / "meltano.yml").read_text())
+    (tap,) = added["plugins"]["extractors"]
+    assert tap["name"] == "tap-pagerduty"
+    assert tap["pip_url"] == f"pagerduty-singer-tap=={release.version()}"
+    listed = subprocess.run(
+        [meltano, "config", "list", "tap-pagerduty", "--all"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert listed.returncode == 0, listed.stderr[-2000:]
+    assert "api_token" in listed.stdout and "requests_per_second" in listed.stdout

@@ -193,3 +193,29 @@ def test_cli_refuses_before_any_request_without_printing_the_value(tmp_path, con
     assert "Traceback" not in run.stderr
     for secret in (TOKEN, "inner", "4711471147114711"):
         assert secret not in run.stderr + run.stdout
+
+
+def test_meltano_settings_match_the_tap_schema() -> None:
+    """Every setting meltano.yml declares exists in the tap's schema (or the SDK's built-in
+    ones), with the same default where meltano.yml gives one, and the numeric bounds the
+    checks enforce are the schema's."""
+    from pathlib import Path
+
+    import yaml
+
+    from tap_pagerduty.settings import BOUNDS
+    from tap_pagerduty.tap import TapPagerDuty
+
+    project = yaml.safe_load((Path(__file__).resolve().parents[1] / "meltano.yml").read_text())
+    extractor = next(p for p in project["plugins"]["extractors"] if p["name"] == "tap-pagerduty")
+    schema = TapPagerDuty.config_jsonschema["properties"]
+    known = TapPagerDuty.known_settings()
+    for setting in extractor["settings"]:
+        name = setting["name"]
+        assert name in known, f"meltano.yml declares {name!r}, which the tap does not read"
+        if "value" in setting and name in schema:
+            assert setting["value"] == schema[name].get("default"), name
+    for name, (low, high, _whole) in BOUNDS.items():
+        assert (schema[name]["minimum"], schema[name]["maximum"]) == (low, high), name
+        with pytest.raises(SettingsError, match=name):
+            Settings.from_config({"api_token": TOKEN, name: high + 1})

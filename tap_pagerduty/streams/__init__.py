@@ -3,6 +3,7 @@ configuration first (its responses also tell us PagerDuty's clock), history last
 
 from __future__ import annotations
 
+from tap_pagerduty.client import PagerDutyStream
 from tap_pagerduty.streams.account import (
     AbilitiesStream,
     AddonsStream,
@@ -28,6 +29,13 @@ from tap_pagerduty.streams.account import (
     WebhookSubscriptionsStream,
 )
 from tap_pagerduty.streams.base import IncrementalStream
+from tap_pagerduty.streams.custom_fields import (
+    IncidentCustomFieldsStream,
+    IncidentCustomFieldValuesStream,
+    IncidentTypesStream,
+    ServiceCustomFieldsStream,
+    ServiceCustomFieldValuesStream,
+)
 from tap_pagerduty.streams.history import (
     AnalyticsIncidentsStream,
     AuditRecordsStream,
@@ -40,18 +48,30 @@ from tap_pagerduty.streams.incidents import (
     LogEntriesStream,
     NotificationsStream,
 )
+from tap_pagerduty.streams.licenses import LicenseAllocationsStream, LicensesStream
+from tap_pagerduty.streams.metrics import (
+    EscalationPolicyMetricsStream,
+    ResponderMetricsStream,
+    ServiceMetricsStream,
+    TeamMetricsStream,
+)
 from tap_pagerduty.streams.oncalls import OncallsStream
+from tap_pagerduty.streams.schedules_extra import ScheduleOverridesStream, ScheduleUsersStream
 
-STREAM_TYPES = [
+STREAM_TYPES: list[type[PagerDutyStream]] = [
     UsersStream,
     UserContactMethodsStream,
     UserNotificationRulesStream,
     TeamsStream,
     TeamMembersStream,
+    ServiceCustomFieldsStream,
     ServicesStream,
     ServiceIntegrationsStream,
+    ServiceCustomFieldValuesStream,
     EscalationPoliciesStream,
     SchedulesStream,
+    ScheduleOverridesStream,
+    ScheduleUsersStream,
     PrioritiesStream,
     TagsStream,
     BusinessServicesStream,
@@ -66,14 +86,23 @@ STREAM_TYPES = [
     EventOrchestrationsStream,
     RulesetsStream,
     StatusDashboardsStream,
+    IncidentTypesStream,
+    IncidentCustomFieldsStream,
+    LicensesStream,
+    LicenseAllocationsStream,
     LogEntriesStream,
     IncidentsStream,
     IncidentAlertsStream,
     IncidentNotesStream,
+    IncidentCustomFieldValuesStream,
     NotificationsStream,
     AuditRecordsStream,
     ChangeEventsStream,
     AnalyticsIncidentsStream,
+    ServiceMetricsStream,
+    TeamMetricsStream,
+    EscalationPolicyMetricsStream,
+    ResponderMetricsStream,
 ]
 
 # Streams read from `anchor_date` on: the incremental ones and the children of incidents.
@@ -86,7 +115,7 @@ INCREMENTAL_STREAMS = [
 
 # State keys holding times, by stream: checked before a run starts (`TapPagerDuty.load_state`).
 STATE_TIME_KEYS: dict[str, tuple[str, ...]] = {
-    stream_type.name: stream_type.state_time_keys  # type: ignore[misc,attr-defined]
+    stream_type.name: stream_type.state_time_keys  # type: ignore[misc]
     for stream_type in STREAM_TYPES
     if issubclass(stream_type, IncrementalStream)
 }

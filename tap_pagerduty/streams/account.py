@@ -92,10 +92,11 @@ class EscalationPoliciesStream(ListStream):
     path = "/escalation_policies"
 
 
-class SchedulesStream(ListStream):
+class SchedulesStream(ParentStream, ListStream):
     name = "schedules"
     path = "/schedules"
     extra_params: t.ClassVar[dict[str, t.Any]] = {"include[]": ["schedule_layers"]}
+    child_key = "schedule_id"
 
 
 class PrioritiesStream(ListStream):
@@ -141,38 +142,32 @@ class AbilitiesStream(ListStream):
 class ExtensionsStream(ListStream):
     name = "extensions"
     path = "/extensions"
-    optional = True
 
 
 class AddonsStream(ListStream):
     name = "addons"
     path = "/addons"
-    optional = True
 
 
 class WebhookSubscriptionsStream(ListStream):
     name = "webhook_subscriptions"
     path = "/webhook_subscriptions"
-    optional = True
 
 
 class IncidentWorkflowsStream(ListStream):
     name = "incident_workflows"
     path = "/incident_workflows"
-    optional = True
 
 
 class EventOrchestrationsStream(ListStream):
     name = "event_orchestrations"
     path = "/event_orchestrations"
     records_key = "orchestrations"
-    optional = True
 
 
 class RulesetsStream(ListStream):
     name = "rulesets"
     path = "/rulesets"
-    optional = True
 
 
 class StatusDashboardsStream(ListStream):
@@ -180,7 +175,6 @@ class StatusDashboardsStream(ListStream):
 
     name = "status_dashboards"
     path = "/status_dashboards"
-    optional = True
 
     def pages(self) -> Iterator[Records]:
         yield from self.cursor_pages(self.path, {})

@@ -116,11 +116,11 @@ class ChildStream(PagerDutyStream):
         self._ready: dict[str, Future[Records] | Records] = {}
         self._schema_sent = False
 
-    def _write_schema_message(self) -> None:
+    def write_schema_message(self) -> None:
         """Once per run: the SDK would repeat SCHEMA for every parent record, and targets
         such as target-duckdb flush all their buffers on each SCHEMA (minutes per sync)."""
         if not self._schema_sent:
-            super()._write_schema_message()
+            super().write_schema_message()
             self._schema_sent = True
 
     #: Whether children may be requested as soon as the parent's page is read ahead
@@ -198,9 +198,7 @@ class IncrementalStream(PagerDutyStream):
     #: State keys holding times: checked before the run starts (see `TapPagerDuty.load_state`).
     state_time_keys: t.ClassVar[tuple[str, ...]] = ("replication_key_value",)
 
-    def _increment_stream_state(
-        self, latest_record: Record, *, context: Context | None = None
-    ) -> None:
+    def advance_bookmark(self, latest_record: Record, context: Context | None) -> None:
         """Bookmarks move at window ends only (see `checkpoint`)."""
 
     def bookmark(self) -> datetime | None:
@@ -262,8 +260,7 @@ class IncrementalStream(PagerDutyStream):
     def save_progress(self, **extra: t.Any) -> None:
         """Store `extra` in state and emit STATE now, without moving the bookmark."""
         self.stream_state.update(extra)
-        self.state_manager.is_flushed = False
-        self._write_state_message()
+        self.tap.state_writer.write_state(self.tap_state)
 
     def sync_end(self) -> datetime:
         """Upper bound of this run: `end_date`, or PagerDuty's now (see `trusted_now`)."""

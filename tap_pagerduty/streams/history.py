@@ -6,7 +6,9 @@ from __future__ import annotations
 import typing as t
 from datetime import timedelta
 
+from tap_pagerduty.client import PageGuard
 from tap_pagerduty.streams.base import IncrementalStream, WindowedStream
+from tap_pagerduty.streams.metrics import access_filter, needs_access_filter
 from tap_pagerduty.windows import iso_z, parse_time
 
 if t.TYPE_CHECKING:
@@ -30,7 +32,6 @@ class AuditRecordsStream(IncrementalStream):
     replication_key = "execution_time"
     max_window = timedelta(days=31)
     retention = timedelta(days=365)
-    optional = True
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         return self.skip_if_unavailable(self._records())
@@ -59,7 +60,6 @@ class ChangeEventsStream(WindowedStream):
     replication_key = "timestamp"
     max_window = timedelta(days=30)
     retention = timedelta(days=90)
-    optional = True
 
 
 class AnalyticsIncidentsStream(IncrementalStream):
@@ -71,16 +71,16 @@ class AnalyticsIncidentsStream(IncrementalStream):
     path = "/analytics/raw/incidents"
     records_key = "data"
     replication_key = "updated_at"
-    optional = True
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         return self.skip_if_unavailable(self._records())
 
     def filters(self) -> dict[str, t.Any]:
         _start, end = self.plan()
-        filters = {
+        filters: dict[str, t.Any] = {
             "created_at_start": iso_z(self.settings.anchor_date),
             "created_at_end": iso_z(end),
+            **access_filter(self, "service_ids"),  # required for OAuth and user tokens
         }
         bookmark = self.bookmark()
         if bookmark is not None:
@@ -96,6 +96,8 @@ class AnalyticsIncidentsStream(IncrementalStream):
         return dict(unfinished) if unfinished else analytics_query(self.filters())
 
     def lookahead_requests(self) -> list[Request]:
+        if needs_access_filter(self) and not self.stream_state.get(UNFINISHED):
+            return []  # its id filter is read when the stream starts
         return [(self.path, {}, self.first_query())]
 
     def _records(self) -> Iterator[dict[str, t.Any]]:
@@ -104,8 +106,9 @@ class AnalyticsIncidentsStream(IncrementalStream):
         # page's body is saved after every page, so a killed run resumes there.
         end = parse_time(first["filters"]["created_at_end"])
         body: dict[str, t.Any] | None = first
-        while body is not None:
-            rows, body = analytics_page(self, body)
+        guard = analytics_guard(self, first)
+        while body is not None:  # ends: `more` ends every listing, the guard a stuck one
+            rows, body = analytics_page(self, body, guard)
             yield from rows
             if body is not None:
                 self.save_progress(**{UNFINISHED: body})
@@ -127,15 +130,25 @@ def analytics_query(filters: dict[str, t.Any]) -> dict[str, t.Any]:
 
 
 def analytics_page(
-    stream: PagerDutyStream, body: dict[str, t.Any]
+    stream: PagerDutyStream, body: dict[str, t.Any], guard: PageGuard
 ) -> tuple[list[dict[str, t.Any]], dict[str, t.Any] | None]:
     """One page of `POST /analytics/raw/incidents` (a read-only query) and the body of the
-    next page (None after the last)."""
+    next page (None after the last); `guard` stops a query whose `last` does not advance."""
     page = stream.fetch(AnalyticsIncidentsStream.path, {}, body=body)
     rows = page.get("data") or []
+    guard.check_page(rows)
     if not page.get("more") or not page.get("last"):
         return rows, None
+    guard.check_cursor(page["last"])
     return rows, {**body, "starting_after": page["last"]}
+
+
+def analytics_guard(stream: PagerDutyStream, body: dict[str, t.Any]) -> PageGuard:
+    """The guard of one analytics query, which may resume after `starting_after`."""
+    guard = PageGuard(stream.name, AnalyticsIncidentsStream.path, "POST")
+    if body.get("starting_after"):
+        guard.check_cursor(body["starting_after"])
+    return guard
 
 
 def analytics_pages(
@@ -143,8 +156,9 @@ def analytics_pages(
 ) -> Iterator[list[dict[str, t.Any]]]:
     """Pages of one analytics query, oldest incident first."""
     body: dict[str, t.Any] | None = analytics_query(filters)
+    guard = PageGuard(stream.name, AnalyticsIncidentsStream.path, "POST")
     for _ in range(1_000_000):  # bounded: `more` ends every real listing
         if body is None:
             return
-        rows, body = analytics_page(stream, body)
+        rows, body = analytics_page(stream, body, guard)
         yield rows

@@ -21,6 +21,7 @@ import time
 import typing as t
 from datetime import datetime, timedelta
 
+from tap_pagerduty.availability import UNAVAILABLE_STATUSES
 from tap_pagerduty.client import PagerDutyAPIError, cancel
 from tap_pagerduty.settings import DEFAULT_RECONCILE_DAYS_WITHOUT_ANALYTICS
 from tap_pagerduty.streams.base import (
@@ -272,7 +273,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
 
     def _analytics_changes(self, end: datetime) -> tuple[Records, str]:
         """Analytics rows of incidents changed since the version emitted last, and why
-        analytics is unavailable (402/403), if it is."""
+        analytics is unavailable (402/403/404/410, see `availability`), if it is."""
         filters = {
             "created_at_start": iso_z(self.settings.anchor_date),
             "created_at_end": iso_z(end),
@@ -283,7 +284,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
             for page in analytics_pages(self, filters):
                 changed.extend(r for r in page if self.versions.wants(r))
         except PagerDutyAPIError as error:
-            if error.status not in (402, 403):
+            if error.status not in UNAVAILABLE_STATUSES:
                 raise
             return [], str(error)
         return changed, ""

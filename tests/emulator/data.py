@@ -353,6 +353,8 @@ class World:
         self.notifs: list[tuple] = []
         self.notif_ts: list[int] = []
         self.svc_last: dict[int, int] = {}
+        # Name of an incident's type (the emulator's extras module gives some incidents others).
+        self.incident_type_name = lambda inc: "incident_default"
         # initial incidents
         rng = random.Random(seed * 31 + 1)
         start = now - days * DAY

@@ -544,7 +544,7 @@ class Renderer:
                 "resolved": n_alerts if inc.status == "resolved" else 0,
             },
             is_mergeable=True,
-            incident_type={"name": "incident_default"},
+            incident_type={"name": self.w.incident_type_name(inc)},
             escalation_policy=self.ep_ref[inc.ep],
             teams=[self.team_ref[t] for t in svc["teams"]],
             pending_actions=pending,
@@ -639,7 +639,7 @@ class Renderer:
             f'"html_url":"{WEB}/incidents/{iid}/log_entries/{le}"}},'
             f'"alert_counts":{{"all":{n},"triggered":{0 if resolved else n},'
             f'"resolved":{n if resolved else 0}}},'
-            f'"is_mergeable":true,"incident_type":{{"name":"incident_default"}},'
+            f'"is_mergeable":true,"incident_type":{{"name":"{self.w.incident_type_name(inc)}"}},'
             f'"escalation_policy":{f["ep"][inc.ep]},"teams":{f["teams"][inc.service]},'
             f'"pending_actions":[{",".join(pend)}],"acknowledgements":[{acks}],'
             f'"last_status_change_by":{last_by},'

@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 from .data import DAY, World, iso, parse_utc
+from .extras import POST_PATHS, TOKEN_PATH, Extras
 from .render import Renderer, dumpb
 
 try:
@@ -42,6 +43,7 @@ FORCED_ERRORS = {
     402: ("Account does not have the abilities to perform the action", 2014),
     403: ("Access Denied", 2010),
     404: ("Not Found", 2100),
+    410: ("This endpoint has been retired", 2100),
 }
 
 
@@ -217,6 +219,7 @@ class Emulator:
         services: int = 12,
         port: int = 0,
         force_status: dict | None = None,
+        stale_paging: tuple | list = (),
         silent_changes: int = 0,
         analytics_lag_hours: float = 0,
         fault_401_after: int = 0,
@@ -256,6 +259,8 @@ class Emulator:
         self.date_skew_path = date_skew_path
         self.date_skew_every = date_skew_every
         self._skew_counter = 0
+        # Paths answered as a cache that ignores `offset` and `cursor` would: always page one.
+        self.stale_paging = set(stale_paging)
         self.lock = threading.RLock()
         self.world = World(
             seed=seed,
@@ -269,6 +274,8 @@ class Emulator:
             analytics_lag=int(analytics_lag_hours * 3600),
         )
         self.r = Renderer(self.world)
+        self.extras = Extras(self)  # custom fields, overrides, licenses, metrics, OAuth
+        self.world.incident_type_name = self.extras.incident_type_name
         self.stats_ = Stats()
         self._fault_lock = threading.Lock()
         self._fault_rng = random.Random(seed * 7 + 12345)
@@ -337,7 +344,9 @@ class Emulator:
         """Move the clock; with `changes=False` nothing happens meanwhile (a quiet period)."""
         with self.lock:
             if changes:
+                old = self.world.now
                 self.world.advance(hours)
+                self.extras.after_advance(old)  # custom field values edited meanwhile
             else:
                 self.world.now += int(hours * 3600)
                 self.world.version += 1
@@ -357,6 +366,7 @@ class Emulator:
             "date_skew_seconds",
             "date_skew_path",
             "date_skew_every",
+            "stale_paging",
         }
         world = {"silent_changes": 1, "analytics_lag_hours": 3600}  # World attrs, with units
         for k, v in kw.items():
@@ -366,7 +376,7 @@ class Emulator:
                 continue
             if k not in allowed:
                 raise ValueError(f"unknown setting {k!r}")
-            setattr(self, k, set(v) if k == "tokens" else v)
+            setattr(self, k, set(v) if k in ("tokens", "stale_paging") else v)
 
     def truth(self, stream: str, since=None, until=None) -> list[dict]:
         s = None if since is None else self._parse_admin_time(since)
@@ -470,7 +480,8 @@ class Emulator:
             st.bump("missing_accept")
         if method != "GET" and not (
             method == "POST"
-            and path in ("/analytics/raw/incidents", "/analytics/metrics/incidents/all")
+            and path
+            in ("/analytics/raw/incidents", "/analytics/metrics/incidents/all", *POST_PATHS)
         ):
             st.bump("write_attempts")
             h.reply(
@@ -487,8 +498,16 @@ class Emulator:
                 self._rl_headers(token, peek=True),
             )
             return 405
+        if path == TOKEN_PATH:  # the identity service: no API token, form body
+            status, payload = self.extras.h_token(body)
+            h.reply(status, payload, {})
+            return status
         auth = h.headers.get("Authorization")
-        if token is None or token not in self.tokens or revoked:
+        if (
+            token is None
+            or revoked
+            or (token not in self.tokens and not self.extras.token_valid(token))
+        ):
             if auth and auth.startswith("Bearer "):
                 h.reply(401, b"Unauthorized", {}, content_type="text/plain; charset=utf-8")
             else:
@@ -515,6 +534,25 @@ class Emulator:
                 self._rl_headers(token, peek=True),
             )
             return status
+        missing = self.extras.missing_scope(token, path)
+        if missing:
+            errors = [f"The access token does not have the required scope: {missing}"]
+            h.reply(
+                403,
+                dumpb({"error": {"message": "Forbidden", "code": 2010, "errors": errors}}),
+                self._rl_headers(token, peek=True),
+            )
+            return 403
+        if self.extras.analytics_unfiltered(token, path, body):
+            errors = ["OAuth and user-level tokens must filter by team_ids or service_ids."]
+            h.reply(
+                400,
+                dumpb(
+                    {"error": {"message": "Invalid Input Provided", "code": 2001, "errors": errors}}
+                ),
+                self._rl_headers(token, peek=True),
+            )
+            return 400
         rl = self._rate_limit(token)
         st.token_request(token, h.arrived_at, limited=rl is None)
         if rl is None:
@@ -524,6 +562,9 @@ class Emulator:
                 self._rl_headers(token, peek=True, exhausted=True),
             )
             return 429
+        if path in self.stale_paging:
+            st.fault("stale_page")
+            qs = "&".join(p for p in qs.split("&") if not p.startswith(("offset=", "cursor=")))
         try:
             status, payload = self._route(method, path, Query(qs), body)
         except ApiError as e:
@@ -713,6 +754,7 @@ class Emulator:
                 self.h_one,
             ),
         ]
+        self.extras.add_routes(simple, patterns)
         return simple, patterns
 
     def _route(self, method: str, path: str, q: Query, body: bytes) -> tuple[int, bytes]:
@@ -720,7 +762,7 @@ class Emulator:
         fn = simple.get(path)
         with self.lock:
             if fn is not None:
-                if path.startswith("/analytics/"):
+                if path.startswith("/analytics/") or path in POST_PATHS:
                     return fn(q, body)
                 return fn(q)
             for rx, f in patterns:
@@ -1439,6 +1481,9 @@ class Emulator:
             if since is None or until is None:
                 raise ValueError("oncalls truth needs since and until")
             return [loads(r.oncall(o)) for o in w.oncalls(since, until)]
+        extra = self.extras.truth(stream, since, until)
+        if extra is not None:
+            return extra
         raise KeyError(f"unknown stream {stream!r}")
 
 

@@ -20,7 +20,17 @@ ANCHOR = "2025-11-01T00:00:00Z"
 ROOT = Path(__file__).resolve().parents[2]
 
 # Fields the tap adds to API records (flat key fields); ground truth has only API fields.
-TAP_ADDED = {"oncalls": {"user_id", "escalation_policy_id", "schedule_id", "shift_start"}}
+TAP_ADDED = {
+    "oncalls": {"user_id", "escalation_policy_id", "schedule_id", "shift_start"},
+    "license_allocations": {"user_id", "license_id"},
+}
+# Custom field values are typed per field; the tap writes them as text (JSON unless a string).
+AS_TEXT = {
+    "incident_custom_fields": ("default_value",),
+    "service_custom_fields": ("default_value",),
+    "incident_custom_field_values": ("value",),
+    "service_custom_field_values": ("value",),
+}
 KEYS = {cls.name: tuple(cls.primary_keys or ()) for cls in STREAM_TYPES}
 
 
@@ -133,9 +143,25 @@ def oncall_key(record: dict[str, Any]) -> tuple:
     )
 
 
+def as_written(stream: str, record: dict[str, Any]) -> dict[str, Any]:
+    """A truth record as the tap writes it (custom field values as text)."""
+    fields = AS_TEXT.get(stream, ())
+    if not fields:
+        return record
+    text = {
+        f: v if v is None or isinstance(v, str) else json.dumps(v, separators=(",", ":"))
+        for f, v in record.items()
+        if f in fields
+    }
+    return {**record, **text}
+
+
 def truth_by_key(stream: str, records: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+    records = [as_written(stream, r) for r in records]
     if stream == "oncalls":
         return {oncall_key(r): r for r in records}
+    if stream == "license_allocations":
+        return {(r["user"]["id"], r["license"]["id"]): r for r in records}
     return {key_of(stream, r): r for r in records}
 
 

@@ -1,6 +1,6 @@
-"""B6 - partitioned backfill on Dagster vs one sequential run, same range, same latency.
+"""B8 - partitioned backfill on Dagster vs one sequential run, same range, same latency.
 
-``python -m benchmarks.b6_backfill [--incidents N] [--no-save]``
+``python -m benchmarks.b8_backfill [--incidents N] [--no-save]``
 
 One emulator process (500 ms latency, PagerDuty's 960 requests/min per key, two keys). The
 history streams of a year (incidents with alerts and notes, log entries, notifications,
@@ -36,10 +36,10 @@ from orchestration.tap_run import discover_catalog, run_tap, select_streams
 from tap_pagerduty.streams import INCREMENTAL_STREAMS
 
 HERE = Path(__file__).resolve().parent
-RESULT = HERE / "results" / "b6_backfill.json"
+RESULT = HERE / "results" / "b8_backfill.json"
 NOW = "2026-11-01T00:00:00Z"
 ANCHOR = "2025-11-01T00:00:00Z"
-KEYS = {"B6_KEY_1": "b6-key-1", "B6_KEY_2": "b6-key-2"}
+KEYS = {"B8_KEY_1": "b8-key-1", "B8_KEY_2": "b8-key-2"}
 BUDGET = 4.0  # requests/s per key (PagerDuty allows 16; the rest for other tools)
 RUNS_PER_KEY = 2
 PARTITIONS = 4
@@ -49,7 +49,7 @@ TARGET_SPEEDUP = 1.8
 
 def sequential(emu: EmulatorProcess, folder: Path) -> dict[str, Any]:
     config = {
-        "api_token": KEYS["B6_KEY_1"],
+        "api_token": KEYS["B8_KEY_1"],
         "api_url": emu.url,
         "anchor_date": ANCHOR,
         "requests_per_second": BUDGET,
@@ -135,13 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(KEYS)
     began = datetime.now(timezone.utc)
     with (
-        tempfile.TemporaryDirectory(prefix="b6-") as scratch,
+        tempfile.TemporaryDirectory(prefix="b8-") as scratch,
         EmulatorProcess(
             incidents=args.incidents,
             days=365,
             latency_ms=LATENCY_MS,
             rate_limit=960,
-            token=KEYS["B6_KEY_1"],
+            token=KEYS["B8_KEY_1"],
         ) as emu,
     ):
         emu.configure(tokens=list(KEYS.values()))
@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     speedup = one["wall_s"] / many["wall_s"]
     budget = budget_report(many["stats"])
     report = {
-        "scenario": "B6",
+        "scenario": "B8",
         "when": iso(began),
         "machine": machine(),
         "account": {"incidents": args.incidents, "days": 365, "anchor_date": ANCHOR},

@@ -1,0 +1,180 @@
+"""Aggregated incident metrics from PagerDuty's analytics API (read-only POST queries).
+
+Each stream asks for the whole range, `anchor_date` to now, on every run, in parts of at
+most one year (PagerDuty's limit) that start on a unit boundary, so no day, week or month
+is split between two parts. Aggregates of past periods change while their incidents are
+still open, so re-reading them is what keeps them right; it costs one request per year of
+range and stream. PagerDuty's analytics data lags up to 24 hours behind.
+"""
+
+from __future__ import annotations
+
+import threading
+import typing as t
+import weakref
+from datetime import datetime, timedelta, timezone
+
+from tap_pagerduty.client import PagerDutyStream
+from tap_pagerduty.streams.base import ListStream, Records
+from tap_pagerduty.windows import Window, iso_z
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tap_pagerduty.prefetch import Request
+    from tap_pagerduty.tap import TapPagerDuty
+
+YEAR = timedelta(days=365)
+_filters: weakref.WeakKeyDictionary[TapPagerDuty, dict[str, dict[str, list[str]]]] = (
+    weakref.WeakKeyDictionary()
+)
+_filters_lock = threading.Lock()
+
+
+def access_filter(stream: PagerDutyStream, kind: str) -> dict[str, list[str]]:
+    """The `team_ids`/`service_ids` filter analytics queries need under OAuth and user-level
+    tokens (PagerDuty refuses them unfiltered there). `auto` sends every service id with
+    OAuth (every incident has a service, not every one a team) and nothing with an API key.
+
+    `kind` is the filter the endpoint accepts when it has a choice ("service_ids", or
+    "team_ids" for responder metrics, which take no service filter). Read once per run.
+    """
+    if not needs_access_filter(stream):
+        return {}
+    setting = stream.settings.extra.analytics_filter
+    wanted = kind if setting == "auto" else setting
+    if kind == "team_ids":
+        wanted = "team_ids"
+    with _filters_lock:
+        cached = _filters.setdefault(stream.tap, {})
+        if wanted not in cached:
+            path = "/teams" if wanted == "team_ids" else "/services"
+            ids = _ids(stream, path, path.strip("/"))
+            cached[wanted] = {wanted: ids}
+            stream.logger.info(
+                "%s: analytics queries filtered by %d %s (needed for OAuth and user tokens)",
+                stream.name,
+                len(ids),
+                wanted,
+            )
+        return cached[wanted]
+
+
+def needs_access_filter(stream: PagerDutyStream) -> bool:
+    settings = stream.settings
+    oauth = settings.extra.oauth is not None or settings.authorization.startswith("Bearer ")
+    setting = settings.extra.analytics_filter
+    return setting in ("team_ids", "service_ids") or (setting == "auto" and oauth)
+
+
+def _ids(stream: PagerDutyStream, path: str, key: str) -> list[str]:
+    ids: list[str] = []
+    for page in stream.sequential_pages(path, {}, stream.settings.page_size, key=key):
+        ids.extend(record["id"] for record in page)
+    return ids
+
+
+def unit_start(moment: datetime, unit: str) -> datetime:
+    """The start (UTC) of the day, ISO week (Monday) or month holding `moment`."""
+    day = moment.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    if unit == "week":
+        return day - timedelta(days=day.weekday())
+    if unit == "month":
+        return day.replace(day=1)
+    return day
+
+
+def unit_windows(start: datetime, end: datetime, unit: str) -> Iterator[Window]:
+    """Windows of at most a year covering [unit_start(start), end), cut on unit boundaries."""
+    cursor = unit_start(start, unit)
+    while cursor < end:
+        if unit == "month":
+            upper = cursor.replace(year=cursor.year + 1)
+        elif unit == "week":
+            upper = cursor + timedelta(weeks=52)
+        else:
+            upper = cursor + YEAR
+        yield Window(cursor, min(upper, end))
+        cursor = upper
+
+
+class MetricsStream(ListStream):
+    """One analytics metrics query per window; rows are (entity, period)."""
+
+    records_key = "data"
+    lookahead_needs_clock = True  # the range ends at PagerDuty's now
+    #: Body keys of the window bounds (responder metrics name them differently).
+    bounds: t.ClassVar[tuple[str, str]] = ("created_at_start", "created_at_end")
+    #: Which id filter the endpoint takes for OAuth and user-level tokens.
+    access_kind: t.ClassVar[str] = "service_ids"
+    #: Whether rows are aggregated by `metrics_unit` (then they carry `range_start`).
+    by_unit: t.ClassVar[bool] = True
+
+    def pages(self) -> Iterator[Records]:
+        access = access_filter(self, self.access_kind)
+        for window, body in self.queries(access):
+            rows = self.fetch(self.path, body=body).get(self.key) or []
+            yield [self.keyed(row, window) for row in rows]
+
+    def queries(self, access: dict[str, list[str]]) -> list[tuple[Window, dict[str, t.Any]]]:
+        """One query per window of this run's range (its end fixed the first time)."""
+        if getattr(self, "_end", None) is None:
+            self._end = self.server_now()
+        unit = self.settings.extra.metrics_unit if self.by_unit else "day"
+        first, last = self.bounds
+        out = []
+        for window in unit_windows(self.settings.anchor_date, self._end, unit):
+            body: dict[str, t.Any] = {
+                "filters": {first: iso_z(window.start), last: iso_z(window.end), **access},
+                "time_zone": "Etc/UTC",
+            }
+            if self.by_unit:
+                body["aggregate_unit"] = unit
+            out.append((window, body))
+        return out
+
+    def lookahead_requests(self) -> list[Request]:
+        """Known ahead unless the queries need an id filter (OAuth), read when they start."""
+        if needs_access_filter(self):
+            return []
+        return [(self.path, {}, body) for _window, body in self.queries({})]
+
+    def keyed(self, row: dict[str, t.Any], window: Window) -> dict[str, t.Any]:
+        return row
+
+
+class ServiceMetricsStream(MetricsStream):
+    name = "analytics_metrics_services"
+    path = "/analytics/metrics/incidents/services"
+    primary_keys = ("service_id", "range_start")
+
+
+class TeamMetricsStream(MetricsStream):
+    name = "analytics_metrics_teams"
+    path = "/analytics/metrics/incidents/teams"
+    primary_keys = ("team_id", "range_start")
+
+
+class EscalationPolicyMetricsStream(MetricsStream):
+    name = "analytics_metrics_escalation_policies"
+    path = "/analytics/metrics/incidents/escalation_policies"
+    primary_keys = ("escalation_policy_id", "range_start")
+
+
+class ResponderMetricsStream(MetricsStream):
+    """Per responder and window (this query has no aggregation unit): the tap adds the
+    window as `date_range_start` / `date_range_end`."""
+
+    name = "analytics_metrics_responders"
+    path = "/analytics/metrics/responders/all"
+    primary_keys = ("responder_id", "date_range_start")
+    bounds = ("date_range_start", "date_range_end")
+    access_kind = "team_ids"
+    by_unit = False
+
+    def keyed(self, row: dict[str, t.Any], window: Window) -> dict[str, t.Any]:
+        return {
+            **row,
+            "date_range_start": iso_z(window.start),
+            "date_range_end": iso_z(window.end),
+        }
