@@ -162,3 +162,24 @@ def test_a_run_killed_while_reading_the_silent_feeds_resumes_without_loss(
     assert output.returncode == 0 and attempt > 0, "the runs must be killed, then finish"
     for stream in STREAMS:
         assert_matches_truth(stream, union[stream], emulator.truth(stream, since=ANCHOR))
+
+
+def test_a_backfill_with_an_end_date_reads_notes_added_after_it(emulator_factory) -> None:
+    import random
+
+    emulator = emulator_factory(seed=35, incidents=400, days=200, now=NOW, rate_limit=0)
+    emulator.advance(24, changes=False)
+    world = emulator.world
+    # A note added a day after the end date to incidents of the range that had none.
+    with emulator.lock:
+        plain = [i for i in world.incidents if not i.notes and i.status == "resolved"][:5]
+        logs: list = []
+        for incident in plain:
+            world._apply(incident, world.now - 60, "note", "late", random.Random(1), logs, [])
+        world._commit(logs, [])
+        world.version += 1
+    config = config_for(emulator, end_date=NOW)
+    output = run_in_process(config, STREAMS)
+    truth = emulator.truth("incident_notes", since=ANCHOR, until=NOW)
+    assert {i.id for i in plain} <= {n["incident_id"] for n in truth}
+    assert_matches_truth("incident_notes", output.records.get("incident_notes", []), truth)

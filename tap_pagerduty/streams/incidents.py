@@ -165,7 +165,10 @@ class IncidentsStream(ParentStream, IncrementalStream):
         the ids still to emit are kept in state (`noted`), so a resumed run needs no re-read."""
         noted = NotedIncidents.from_state(self.stream_state.get("noted"), start)
         if self.tap.streams[IncidentNotesStream.name].selected:
-            for _window in noted.read_log(self, end):
+            # Up to PagerDuty's now even with an `end_date`: a note may be added to an
+            # incident of the range at any time after it.
+            log_end = max(end, self.server_now() + timedelta(seconds=1))
+            for _window in noted.read_log(self, log_end):
                 self._save(changes_from, backfill_from=iso_z(start), noted=noted.to_state())
         progress = self.progress(start, end)
         windows = windows_between(start, end, INCIDENT_WINDOW)
