@@ -17,6 +17,7 @@ from urllib.parse import urlparse
 from singer_sdk import typing as th
 
 from tap_pagerduty.extra_settings import EXTRA_PROPERTIES, ExtraSettings, uses_client_credentials
+from tap_pagerduty.windows import iso_z, parse_time
 
 REGION_URLS = {
     "us": "https://api.pagerduty.com",
@@ -197,7 +198,7 @@ class Settings:
         end = _date(config, "end_date", now)
         if end is not None and end <= anchor:
             raise SettingsError(
-                f"Setting 'end_date' ({_iso(end)}) is not after 'anchor_date' ({_iso(anchor)}): "
+                f"Setting 'end_date' ({iso_z(end)}) is not after 'anchor_date' ({iso_z(anchor)}): "
                 "set an end_date later than the anchor_date, or remove it."
             )
         return cls(
@@ -356,7 +357,7 @@ def _anchor_date(config: t.Mapping[str, t.Any], now: datetime) -> datetime | Non
     alias = _date(config, "start_date", now)
     if anchor is not None and alias is not None and anchor != alias:
         raise SettingsError(
-            f"Settings 'anchor_date' ({_iso(anchor)}) and 'start_date' ({_iso(alias)}) differ: "
+            f"Settings 'anchor_date' ({iso_z(anchor)}) and 'start_date' ({iso_z(alias)}) differ: "
             "'start_date' is another name for 'anchor_date', keep only one of them."
         )
     return anchor or alias
@@ -370,7 +371,7 @@ def _date(config: t.Mapping[str, t.Any], name: str, now: datetime) -> datetime |
         parsed = value
     elif isinstance(value, str):
         try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = parse_time(value)
         except ValueError:
             raise SettingsError(
                 f"Setting '{name}' ({value!r}) is not an ISO 8601 date: "
@@ -388,7 +389,7 @@ def _date(config: t.Mapping[str, t.Any], name: str, now: datetime) -> datetime |
         # Bookmarks would be written at PagerDuty's now, and everything before this date
         # skipped for good once the date is corrected.
         raise SettingsError(
-            f"Setting '{name}' ({_iso(parsed)}) is in the future (now is {_iso(now)}): "
+            f"Setting '{name}' ({iso_z(parsed)}) is in the future (now is {iso_z(now)}): "
             "set a date in the past, or remove it."
         )
     return parsed
@@ -414,7 +415,3 @@ def _number(config: t.Mapping[str, t.Any], name: str) -> float:
     if not low <= value <= high:
         raise SettingsError(f"Setting '{name}' is {value!r}: use {kind} from {low:g} to {high:g}.")
     return float(value)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
