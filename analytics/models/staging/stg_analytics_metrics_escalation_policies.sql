@@ -1,16 +1,2 @@
--- PagerDuty's aggregated incident metrics per escalation_policy and period (`metrics_unit`).
-with source as (
-    {{ latest_rows('analytics_metrics_escalation_policies', ['escalation_policy_id', 'range_start'], full_table=true) }}
-)
-
-select
-    escalation_policy_id,
-    {{ as_timestamp('range_start') }} as period_start,
-    {{ as_bigint('total_incident_count') }} as incident_count,
-    {{ as_bigint('total_incidents_acknowledged') }} as incidents_acknowledged,
-    {{ as_bigint('mean_seconds_to_first_ack') }} as mean_seconds_to_first_ack,
-    {{ as_bigint('mean_seconds_to_resolve') }} as mean_seconds_to_resolve,
-    {{ as_bigint('total_notifications') }} as notifications,
-    {{ as_bigint('total_interruptions') }} as interruptions,
-    _sdc_batched_at as loaded_at
-from source
+-- PagerDuty's aggregated incident metrics per escalation policy and period (`metrics_unit`).
+{{ stg_incident_metrics('analytics_metrics_escalation_policies', 'escalation_policy_id') }}
