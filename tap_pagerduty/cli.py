@@ -14,7 +14,7 @@ import sys
 import click
 
 from tap_pagerduty import redact
-from tap_pagerduty.client import PagerDutyAPIError
+from tap_pagerduty.errors import PagerDutyAPIError
 from tap_pagerduty.settings import SettingsError
 from tap_pagerduty.state import StateError
 from tap_pagerduty.tap import TapPagerDuty

@@ -12,18 +12,27 @@ from __future__ import annotations
 import threading
 import time
 import typing as t
-import weakref
 from urllib.parse import urlparse
 
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_pagerduty import client, redact
+from tap_pagerduty import redact
+from tap_pagerduty.errors import (
+    RETRY_STATUSES,
+    PagerDutyAPIError,
+    RateLimitedError,
+    rate_limit_wait,
+)
 
 if t.TYPE_CHECKING:
-    from tap_pagerduty.client import PagerDutyStream
+    from collections.abc import Iterable
+
+    from singer_sdk.streams import Stream
+
+    from tap_pagerduty.engine import Engine
     from tap_pagerduty.extra_settings import OAuthSettings
-    from tap_pagerduty.tap import TapPagerDuty
+    from tap_pagerduty.settings import Settings
 
 # Scopes each stream needs (`x-pd-requires-scope` of the endpoints it reads, in PagerDuty's
 # OpenAPI spec). PagerDuty requires `analytics.write` for its read-only analytics queries.
@@ -77,9 +86,6 @@ ANALYTICS_SCOPE = ("analytics.write",)
 # Renew this long before expiry (PagerDuty's tokens live a day; at most a fifth of the life).
 RENEW_MARGIN = 600.0
 
-_tokens: weakref.WeakKeyDictionary[TapPagerDuty, AppToken] = weakref.WeakKeyDictionary()
-_tokens_lock = threading.Lock()
-
 
 def scopes_of(stream_name: str) -> tuple[str, ...]:
     if stream_name.startswith("analytics_"):
@@ -87,42 +93,9 @@ def scopes_of(stream_name: str) -> tuple[str, ...]:
     return STREAM_SCOPES.get(stream_name, ())
 
 
-def app_token(tap: TapPagerDuty) -> AppToken | None:
-    """The run's app token, when the settings use client credentials."""
-    oauth = tap.settings.extra.oauth
-    if oauth is None:
-        return None
-    with _tokens_lock:
-        token = _tokens.get(tap)
-        if token is None:
-            token = _tokens[tap] = AppToken(oauth)
-        return token
-
-
-def authorization(stream: PagerDutyStream) -> str:
-    """The Authorization header for the next request of `stream`."""
-    token = app_token(stream.tap)
-    return stream.settings.authorization if token is None else token.header()
-
-
-def before_request(stream: PagerDutyStream) -> None:
-    """Obtain or renew the app token now, before the request takes its slot."""
-    token = app_token(stream.tap)
-    if token is not None:
-        token.ensure(stream)
-
-
-def retry_after_401(stream: PagerDutyStream, response: requests.Response) -> bool:
-    """A 401 for an app token that should still be valid: renew it and retry."""
-    token = app_token(stream.tap)
-    sent = response.request.headers.get("Authorization") if response.request else None
-    return token is not None and token.expire(str(sent or ""))
-
-
-def hint(stream: PagerDutyStream, status: int, usual: str) -> str:
+def hint(settings: Settings, stream_name: str, status: int, usual: str) -> str:
     """What to check after an error `status`, for the credentials in use: under OAuth a 403
     names the scope the stream needs, and a 401 the client credential settings."""
-    settings = stream.settings
     client_credentials = settings.extra.oauth is not None
     if status == 401 and client_credentials:
         return (
@@ -131,41 +104,43 @@ def hint(stream: PagerDutyStream, status: int, usual: str) -> str:
         )
     if status != 403 or not (client_credentials or settings.authorization.startswith("Bearer ")):
         return usual
-    scopes = " ".join(scopes_of(stream.name)) or "unknown"
+    scopes = " ".join(scopes_of(stream_name)) or "unknown"
     return (
-        f"{usual}; stream '{stream.name}' needs OAuth scope {scopes!r}: grant it to the app "
+        f"{usual}; stream '{stream_name}' needs OAuth scope {scopes!r}: grant it to the app "
         "(and list it in 'oauth_scopes' if set), or deselect the stream"
     )
 
 
-def selected_scopes(tap: TapPagerDuty) -> list[str]:
+def selected_scopes(streams: Iterable[Stream]) -> list[str]:
     """Read scopes covering every selected stream."""
     scopes = {"abilities.read"}  # the server-clock probe
-    for stream in tap.streams.values():
+    for stream in streams:
         if stream.selected:
             scopes.update(scopes_of(stream.name))
     return sorted(scopes)
 
 
 class AppToken:
-    """One app token for all threads; renewed by whichever thread finds it due."""
+    """One app token for all threads of a run; renewed by whichever thread finds it due."""
 
-    def __init__(self, settings: OAuthSettings) -> None:
+    def __init__(self, settings: OAuthSettings, engine: Engine) -> None:
         self.settings = settings
+        self.engine = engine
         self.lock = threading.Lock()
         self.value: str | None = None
         self.renew_at = 0.0
 
     def header(self) -> str:
-        # Never fetches: it runs inside a request slot (see `before_request`).
+        # Never fetches: it runs inside a request slot (see `ensure`).
         return f"Bearer {self.value}" if self.value else "Bearer"
 
-    def ensure(self, stream: PagerDutyStream) -> None:
+    def ensure(self) -> None:
+        """Obtain or renew the token now if it is due (before a request takes its slot)."""
         if time.monotonic() < self.renew_at:
             return
         with self.lock:
             if time.monotonic() >= self.renew_at:
-                self._fetch(stream)
+                self._fetch()
 
     def expire(self, sent_header: str) -> bool:
         """PagerDuty refused the token in `sent_header`: renew it (if it is still the current
@@ -178,9 +153,9 @@ class AppToken:
                 self.renew_at = 0.0  # the next `ensure` renews it; others keep sending it
             return True
 
-    def _fetch(self, stream: PagerDutyStream) -> None:
+    def _fetch(self) -> None:
         oauth = self.settings
-        scopes = list(oauth.scopes or selected_scopes(stream.tap))
+        scopes = list(oauth.scopes or selected_scopes(self.engine.streams().values()))
         account = f"as_account-{oauth.region}.{oauth.subdomain}"
         request = requests.Request(
             "POST",
@@ -191,37 +166,38 @@ class AppToken:
                 "client_secret": oauth.client_secret,
                 "scope": " ".join([account, *scopes]),
             },
-            headers={"Accept": "application/json", "User-Agent": stream.settings.user_agent},
+            headers={
+                "Accept": "application/json",
+                "User-Agent": self.engine.settings.user_agent,
+            },
         ).prepare()
-        attempt = t.cast("t.Any", lambda: self._attempt(stream, request, scopes))
-        send = t.cast("t.Callable[[], dict[str, t.Any]]", stream.request_decorator(attempt))
+        send = self.engine.retrying(self._attempt)
         started = time.monotonic()
-        payload = send()
+        payload = send(request, scopes)
         lifetime = float(payload.get("expires_in") or 3600)
         self.value = str(payload["access_token"])
         redact.register([self.value])  # masked in every log line from now on
         self.renew_at = started + lifetime - min(RENEW_MARGIN, lifetime / 5)
-        stream.logger.info(
+        self.engine.logger.info(
             "OAuth: app token for %s obtained (scopes: %s), valid %.0f s",
             account,
             payload.get("scope") or " ".join(scopes),
             lifetime,
         )
 
-    def _attempt(
-        self, stream: PagerDutyStream, request: requests.PreparedRequest, scopes: list[str]
-    ) -> dict[str, t.Any]:
-        with stream.tap.throttle.request_slot():
-            response = stream.requests_session.send(request, timeout=stream.timeout)
+    def _attempt(self, request: requests.PreparedRequest, scopes: list[str]) -> dict[str, t.Any]:
+        engine = self.engine
+        with engine.throttle.request_slot():
+            response = engine.session().send(request, timeout=engine.settings.request_timeout)
         where = f"POST {urlparse(self.settings.token_url).netloc}/oauth/token"
         status = response.status_code
         line = f"OAuth token request ({where}) failed with HTTP {status}"
         if status == 429:
-            wait = client._rate_limit_wait(response)
+            wait = rate_limit_wait(response)
             if wait is not None:
-                stream.tap.throttle.pause(wait)
-            raise client.RateLimitedError(line, response, wait)
-        if status in client.RETRY_STATUSES or status >= 500:
+                engine.throttle.pause(wait)
+            raise RateLimitedError(line, response, wait)
+        if status in RETRY_STATUSES or status >= 500:
             raise RetriableAPIError(line, response)
         try:
             payload = response.json()
@@ -231,7 +207,7 @@ class AppToken:
             else:
                 raise RetriableAPIError(f"{line}: truncated or non-JSON body", response) from None
         if status >= 400 or not isinstance(payload, dict) or not payload.get("access_token"):
-            raise client.PagerDutyAPIError(self._refusal(line, payload, scopes), status)
+            raise PagerDutyAPIError(self._refusal(line, payload, scopes), status)
         return payload
 
     def _refusal(self, line: str, payload: t.Any, scopes: list[str]) -> str:

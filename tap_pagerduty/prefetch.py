@@ -6,7 +6,8 @@ for one round trip. A stream that knows its first requests before it starts decl
 first answer), those of every later selected stream are queued on the worker pool, in stream
 order; when a stream sends the same request, it takes the answer instead of sending it again.
 The requests are the same, only sent sooner, and nothing but fetching happens ahead: records,
-messages and state stay with the stream when the SDK syncs it.
+messages and state stay with the stream when the SDK syncs it. The engine (`engine.py`)
+consults the look-ahead on every request.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ if t.TYPE_CHECKING:
     from concurrent.futures import Future
 
     from tap_pagerduty.client import PagerDutyStream
+    from tap_pagerduty.engine import Engine
     from tap_pagerduty.streams.base import ParentStream
-    from tap_pagerduty.tap import TapPagerDuty
 
 #: A listing whose first page announces at most this many more pages is read ahead whole.
 MAX_PAGES_AHEAD = 20
@@ -36,8 +37,8 @@ def request_key(path: str, params: dict[str, t.Any] | None, body: dict[str, t.An
 class LookAhead:
     """Answers to upcoming streams' declared first requests, requested ahead once per run."""
 
-    def __init__(self, tap: TapPagerDuty) -> None:
-        self.tap = tap
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         self.lock = threading.Lock()
         self.planned: set[str] = set()
         #: Streams whose pages read ahead get their children requested at once.
@@ -54,11 +55,12 @@ class LookAhead:
         if phase in self.planned or threading.current_thread() is not threading.main_thread():
             return
         self.planned.add(phase)
-        names = list(self.tap.streams)
+        streams = self.engine.streams()
+        names = list(streams)
         if current.name not in names:
             return
         for name in names[names.index(current.name) + 1 :]:
-            stream = t.cast("PagerDutyStream", self.tap.streams[name])
+            stream = t.cast("PagerDutyStream", streams[name])
             if stream.parent_stream_type is not None or not stream.selected:
                 continue
             if stream.lookahead_needs_clock != clock_known:
@@ -66,7 +68,7 @@ class LookAhead:
             if stream.children_ahead():
                 self.parents_ahead.add(name)
             for path, params, body in stream.lookahead_requests():
-                future = self.tap.submit(stream.fetch_ahead, path, params, body)
+                future = self.engine.submit(self.engine.fetch_ahead, stream, path, params, body)
                 with self.lock:
                     self.ahead.setdefault(name, {})[request_key(path, params, body)] = future
 
@@ -90,7 +92,7 @@ class LookAhead:
             return
         queries = queries[: stream.pages_ahead]
         for query in queries:
-            future = self.tap.submit(stream.fetch_ahead, path, query)
+            future = self.engine.submit(self.engine.fetch_ahead, stream, path, query)
             with self.lock:
                 self.ahead.setdefault(stream.name, {})[request_key(path, query, None)] = future
 

@@ -8,7 +8,10 @@ instead of breaking a sync. `SEAMS` lists them, each with what it replaces and w
 Replaced by public interfaces (no longer used): `Stream._tap` (streams keep the tap they are
 built with), `Tap._streams` (the stream order is set in `Tap.load_streams`),
 `Stream._write_state_message` and `state_manager.is_flushed` (`Tap.state_writer`), and
-`singer_sdk.helpers._util.utc_now` (`datetime.now(timezone.utc)`).
+`singer_sdk.helpers._util.utc_now` (`datetime.now(timezone.utc)`), `RESTStream._request` (the
+engine sends, checks and meters requests itself, see `engine.py`) and
+`PluginBase._validate_config` (the SDK validates settings against the schema; `TapPagerDuty`
+turns its errors into one line).
 """
 
 from __future__ import annotations
@@ -16,15 +19,13 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
-from singer_sdk import RESTStream, Tap
+from singer_sdk import RESTStream
 from singer_sdk.helpers import _catalog, _typing
-from singer_sdk.plugin_base import PluginBase
 from singer_sdk.streams.core import Stream
 
 if t.TYPE_CHECKING:
     from collections.abc import Generator
 
-    import requests
     import singer_sdk.singerlib as singer
     from singer_sdk.helpers.types import Context, Record
 
@@ -60,20 +61,6 @@ SEAMS = (
         ("self", "latest_record", "context"),
         "keep bookmarks at window ends: the SDK moves them on every record, which would skip "
         "the rest of a window after a killed run",
-    ),
-    Seam(
-        RESTStream,
-        "_request",
-        ("self", "prepared_request", "context"),
-        "send one prepared request with the SDK's authenticator, request metrics and "
-        "validate_response, inside the tap's own throttle and retry loop",
-    ),
-    Seam(
-        PluginBase,
-        "_validate_config",
-        ("self", "raise_errors"),
-        "validate settings with the tap's one-line errors (settings.Settings) instead of the "
-        "SDK's JSON-schema dump; the SDK calls it while the tap is constructed",
     ),
     Seam(
         _catalog,
@@ -178,20 +165,3 @@ class StreamSeams(RESTStream[int]):
     def stream_version(self) -> int | None:
         """The version stamped on RECORD messages (None unless the stream is versioned)."""
         return self._stream_version
-
-    def send_prepared(
-        self, prepared: requests.PreparedRequest, context: Context | None
-    ) -> requests.Response:
-        """Send one request: authenticate, send, log the request metric, validate."""
-        return self._request(prepared, context)
-
-
-class TapSeams(Tap):
-    """The SDK's private tap hooks, forwarded to public methods."""
-
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        return self.validate_settings(raise_errors=raise_errors)
-
-    def validate_settings(self, *, raise_errors: bool = True) -> list[str]:
-        """Check the configuration; raise, or return the errors. Default: the SDK's check."""
-        return PluginBase._validate_config(self, raise_errors=raise_errors)

@@ -1,7 +1,10 @@
 """The tap's settings: the config JSON schema and its validation into a typed object.
 
-Every rule lives here, so a wrong setting fails with one line that names the setting and
-says what to do, before any request is sent.
+Every rule lives here. The schema carries what JSON Schema can say (types, bounds, allowed
+values, printable header text), and the SDK validates the config against it when the tap is
+built. `Settings.from_config` says the same rules in the tap's words and adds those a schema
+cannot say (dates not in the future, one credential, https for remote hosts). Either way a
+wrong setting fails with one line that names it and says what to do, before any request.
 """
 
 from __future__ import annotations
@@ -50,6 +53,10 @@ BOUNDS: dict[str, tuple[float, float, bool]] = {
 }
 
 
+#: Text sent in an HTTP header: printable ASCII only (no line break can inject a header).
+HEADER_TEXT = r"^[ -~]*$"
+
+
 def _bounded(name: str) -> th.JSONTypeHelper[t.Any]:
     low, high, whole = BOUNDS[name]
     # Typed `t.Any`: the SDK annotates NumberType's bounds as int, though JSON allows 0.01.
@@ -64,14 +71,14 @@ class SettingsError(Exception):
 CONFIG_SCHEMA = th.PropertiesList(
     th.Property(
         "api_token",
-        th.StringType,
+        th.StringType(pattern=HEADER_TEXT),
         secret=True,
         title="API token",
         description="PagerDuty REST API key, sent as `Token token=…`. Set this or `oauth_token`.",
     ),
     th.Property(
         "oauth_token",
-        th.StringType,
+        th.StringType(pattern=HEADER_TEXT),
         secret=True,
         title="OAuth token",
         description="OAuth access token, sent as `Bearer …`. Set this or `api_token`.",
@@ -86,7 +93,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "api_url",
-        th.StringType,
+        th.StringType(pattern=r"^https?://[^\s]+$"),
         description="Base URL that overrides `region` (for proxies and the local emulator). "
         "Must be HTTPS unless the host is loopback.",
     ),
@@ -163,7 +170,7 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
     th.Property(
         "user_agent",
-        th.StringType,
+        th.StringType(pattern=HEADER_TEXT),
         description="User-Agent header sent with every request (printable ASCII). Like the "
         "token, it is masked as `***` in logs and errors.",
     ),
@@ -239,6 +246,39 @@ class Settings:
         if self.extra.oauth is not None:  # app tokens are registered as they come (oauth.py)
             values.append(self.extra.oauth.client_secret)
         return values
+
+
+def schema_error_line(config: t.Mapping[str, t.Any], sdk_errors: t.Sequence[str]) -> str:
+    """One line for the SDK's schema validation errors (a list of JSON Schema messages).
+
+    The tap's own check of the same config words it best: it names the setting, its range
+    or allowed values and what to write instead, and never prints a secret. When only the
+    schema objects (a built-in SDK setting, say), the SDK's first message is used, with the
+    values of secret settings left out."""
+    try:
+        Settings.from_config(config)
+    except SettingsError as error:
+        return str(error)
+    first = sdk_errors[0] if sdk_errors else "the configuration does not match its schema"
+    named = [name for name in CONFIG_SCHEMA["properties"] if f"config[{name!r}]" in first]
+    setting = named[0] if named else None
+    if setting is None:
+        return f"Settings do not match the tap's schema: {first} (see `tap-pagerduty --about`)."
+    value = config.get(setting)
+    if CONFIG_SCHEMA["properties"][setting].get("secret"):
+        first = first.replace(repr(value), "the value")
+    elif isinstance(value, str) and _looks_numeric(value):
+        first += " (a number given as text: environment variables carry only whole numbers, "
+        first += "so set it in the config file or in Meltano)"
+    return f"Setting '{setting}' is invalid: {first} (see `tap-pagerduty --about`)."
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def unknown_settings(config: t.Mapping[str, t.Any], known: t.Iterable[str]) -> list[str]:

@@ -4,28 +4,30 @@ from __future__ import annotations
 
 import copy
 import io
-import threading
 import typing as t
-from concurrent.futures import Future, ThreadPoolExecutor
 from functools import cached_property
 
+from singer_sdk import Tap
+from singer_sdk.exceptions import ConfigValidationError
+
 from tap_pagerduty import redact
-from tap_pagerduty.clock import ServerClock
+from tap_pagerduty.engine import Engine
 from tap_pagerduty.output import FastSingerWriter
-from tap_pagerduty.prefetch import LookAhead
-from tap_pagerduty.sdk_seams import TapSeams
-from tap_pagerduty.settings import CONFIG_SCHEMA, Settings, SettingsError, unknown_settings
+from tap_pagerduty.settings import (
+    CONFIG_SCHEMA,
+    Settings,
+    SettingsError,
+    schema_error_line,
+    unknown_settings,
+)
 from tap_pagerduty.state import check_bookmarks, read_state_text
 from tap_pagerduty.streams import STATE_TIME_KEYS, STREAM_TYPES
-from tap_pagerduty.throttle import Stopped, Throttle
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
 
-_T = t.TypeVar("_T")
 
-
-class TapPagerDuty(TapSeams):
+class TapPagerDuty(Tap):
     """Copies a whole PagerDuty account (REST API v2): configuration, incidents and their
     history, on-calls, notifications, audit trail and analytics."""
 
@@ -36,21 +38,16 @@ class TapPagerDuty(TapSeams):
     config_jsonschema = CONFIG_SCHEMA
     message_writer_class = FastSingerWriter
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        #: Held while a worker decides to log, so that nothing follows the final error line.
-        self.stop_lock = threading.Lock()
-        self._fatal: BaseException | None = None
-        super().__init__(*args, **kwargs)
-
-    def validate_settings(self, *, raise_errors: bool = True) -> list[str]:
-        """The settings' own checks, with one-line errors (see `settings.Settings`)."""
+    def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
+        """The SDK validates the config against `CONFIG_SCHEMA` while the tap is built; its
+        errors become one `SettingsError` line, and the rules a schema cannot say (see
+        `settings.Settings`) are checked right after, still before any request."""
         try:
-            Settings.from_config(self.config)
-        except SettingsError as error:
-            if raise_errors:
-                raise
-            return [str(error)]
-        return []
+            super().__init__(*args, validate_config=validate_config, **kwargs)
+        except ConfigValidationError as error:
+            raise SettingsError(schema_error_line(self.config, error.errors)) from None
+        if validate_config:
+            self.settings  # noqa: B018 - validates, and registers the secrets to mask
 
     @classmethod
     def invoke(cls, *, state: t.IO[str] | None = None, **kwargs: t.Any) -> None:
@@ -86,51 +83,10 @@ class TapPagerDuty(TapSeams):
         return set(schema["properties"])
 
     @cached_property
-    def throttle(self) -> Throttle:
-        """One throttle for every stream and thread of this run."""
-        return Throttle(self.settings.requests_per_second, self.settings.max_concurrency)
-
-    @cached_property
-    def clock(self) -> ServerClock:
-        return ServerClock(self.logger)
-
-    @cached_property
-    def _pool(self) -> ThreadPoolExecutor:
-        return ThreadPoolExecutor(
-            max_workers=self.settings.max_concurrency, thread_name_prefix="pagerduty-http"
-        )
-
-    def submit(self, fn: t.Callable[..., _T], *args: t.Any) -> Future[_T]:
-        """Run `fn` on a worker thread. Workers fetch and parse only; they never write
-        messages or touch state, which stay on the main thread."""
-        if self.throttle.stopped:
-            stopped: Future[_T] = Future()
-            stopped.set_exception(Stopped())
-            return stopped
-        return self._pool.submit(fn, *args)
-
-    # -- stopping after a fatal error --------------------------------------------------------
-
-    def stop(self, error: BaseException) -> BaseException:
-        """End the run after a fatal error (any thread): no further request is sent, queued
-        ones are cancelled. Returns the run's first fatal error, the one to report (errors
-        of other threads after it are its echoes: Stopped, cancelled futures)."""
-        with self.stop_lock:
-            if self._fatal is None:
-                self._fatal = error
-            self.throttle.stop()
-            fatal = self._fatal
-        if "_pool" in self.__dict__:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-        return fatal
-
-    # -- first pages of upcoming streams ------------------------------------------------------
-
-    @cached_property
-    def prefetch(self) -> LookAhead:
-        """First requests of upcoming streams, sent while earlier streams run, so that
-        starting a stream does not leave the request slots idle."""
-        return LookAhead(self)
+    def engine(self) -> Engine:
+        """The run's HTTP engine (throttle, workers, sessions, clock, look-ahead): every
+        request of every stream goes through it, see `engine.py`."""
+        return Engine(self.settings, self.logger, streams=lambda: self.streams)
 
     def discover_streams(self) -> list[Stream]:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]

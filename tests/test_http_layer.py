@@ -8,7 +8,7 @@ import re
 import pytest
 import requests_mock
 
-from tap_pagerduty.client import PagerDutyAPIError
+from tap_pagerduty.errors import PagerDutyAPIError
 from tests.support.tap_runs import (
     ANCHOR,
     assert_matches_truth,

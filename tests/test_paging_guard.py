@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests_mock
 
-from tap_pagerduty.client import PagerDutyAPIError, PagingError
+from tap_pagerduty.errors import PagerDutyAPIError, PagingError
 from tap_pagerduty.streams import STREAM_TYPES
 from tap_pagerduty.tap import TapPagerDuty
 from tests.support.tap_runs import SyncOutput, catalog_for, config_for, run_process

@@ -219,3 +219,49 @@ def test_meltano_settings_match_the_tap_schema() -> None:
         assert (schema[name]["minimum"], schema[name]["maximum"]) == (low, high), name
         with pytest.raises(SettingsError, match=name):
             Settings.from_config({"api_token": TOKEN, name: high + 1})
+
+
+@pytest.mark.parametrize(
+    ("config", "setting", "words"),
+    [
+        # Rules the schema carries: the SDK finds them, the line is the tap's.
+        ({"page_size": 500}, "page_size", "from 1 to 100"),
+        ({"region": "asia"}, "region", "'us' or 'eu'"),
+        ({"user_agent": "agent\r\nX-Injected: 1"}, "user_agent", "line break"),
+        # Only the schema knows this one (an SDK setting): the SDK's words, in one line.
+        ({"flattening_max_depth": "deep"}, "flattening_max_depth", "not of type 'integer'"),
+        # A number that came as text, as environment variables pass it.
+        ({"requests_per_second": "2.5"}, "requests_per_second", "environment variables"),
+    ],
+)
+def test_the_sdk_validates_the_schema_and_the_error_is_one_line(
+    config: dict, setting: str, words: str
+) -> None:
+    from tap_pagerduty.tap import TapPagerDuty
+
+    with pytest.raises(SettingsError) as error:
+        TapPagerDuty(config={"api_token": TOKEN, **config}, parse_env_config=False)
+    message = str(error.value)
+    assert f"'{setting}'" in message and words in message, message
+    assert "\n" not in message and TOKEN not in message
+
+
+def test_the_schema_carries_every_bound_and_the_sdk_checks_it(monkeypatch) -> None:
+    """The SDK's validation is on: a value out of a schema bound fails in the SDK even when
+    the tap's own check would let it through."""
+    from tap_pagerduty.settings import BOUNDS, CONFIG_SCHEMA
+    from tap_pagerduty.tap import TapPagerDuty
+
+    for name, (low, high, _) in BOUNDS.items():
+        schema = CONFIG_SCHEMA["properties"][name]
+        assert (schema["minimum"], schema["maximum"]) == (low, high), name
+    seen: list[list[str]] = []
+
+    def record(config: object, errors: list[str]) -> str:
+        seen.append(list(errors))
+        return "rejected"
+
+    monkeypatch.setattr("tap_pagerduty.tap.schema_error_line", record)
+    with pytest.raises(SettingsError, match="rejected"):
+        TapPagerDuty(config={"api_token": TOKEN, "oncall_days": 91}, parse_env_config=False)
+    assert seen and "91 is greater than the maximum of 90" in seen[0][0], seen

@@ -11,7 +11,8 @@ import typing as t
 from concurrent.futures import Future
 from datetime import datetime, timedelta
 
-from tap_pagerduty.client import PagerDutyStream, cancel
+from tap_pagerduty.client import PagerDutyStream
+from tap_pagerduty.engine import cancel
 from tap_pagerduty.windows import Window, iso_z, parse_time, windows_between
 
 if t.TYPE_CHECKING:
@@ -136,7 +137,7 @@ class ChildStream(PagerDutyStream):
             if parent["id"] in self._ready:  # already requested ahead
                 continue
             if self.wanted(parent):
-                self._ready[parent["id"]] = self.tap.submit(self.fetch_children, parent["id"])
+                self._ready[parent["id"]] = self.engine.submit(self.fetch_children, parent["id"])
             else:
                 self._ready[parent["id"]] = []
 

@@ -14,7 +14,7 @@ import typing as t
 import weakref
 
 from tap_pagerduty.availability import UNAVAILABLE_STATUSES
-from tap_pagerduty.client import PagerDutyAPIError
+from tap_pagerduty.errors import PagerDutyAPIError
 from tap_pagerduty.prefetch import Request, request_key
 from tap_pagerduty.streams.account import ServicesStream
 from tap_pagerduty.streams.base import ParentStream, Records

@@ -22,7 +22,8 @@ import typing as t
 from datetime import datetime, timedelta
 
 from tap_pagerduty.availability import UNAVAILABLE_STATUSES
-from tap_pagerduty.client import PagerDutyAPIError, cancel
+from tap_pagerduty.engine import cancel
+from tap_pagerduty.errors import PagerDutyAPIError
 from tap_pagerduty.settings import DEFAULT_RECONCILE_DAYS_WITHOUT_ANALYTICS
 from tap_pagerduty.streams.base import (
     ChildStream,
@@ -308,7 +309,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
 
     def _reread(self, rows: list[dict[str, t.Any]]) -> Iterator[Records]:
         """The current version of each incident an analytics row names, read concurrently."""
-        futures = [self.tap.submit(self.fetch, f"{self.path}/{row['id']}") for row in rows]
+        futures = [self.engine.submit(self.fetch, f"{self.path}/{row['id']}") for row in rows]
         try:
             for future in futures:
                 try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import typing as t
 from datetime import timedelta
 
-from tap_pagerduty.client import PagerDutyAPIError
+from tap_pagerduty.errors import PagerDutyAPIError
 from tap_pagerduty.streams.account import SchedulesStream
 from tap_pagerduty.streams.base import ChildStream, Records
 from tap_pagerduty.windows import Window, floor_second
