@@ -280,7 +280,7 @@ class Engine:
         with self.throttle.request_slot():
             outgoing.prepared.headers["Authorization"] = self._authorization()
             response = self._transmit(outgoing)
-        self._check(outgoing, response)
+            self._check(outgoing, response)  # in the slot: a 429 pauses before it is freed
         try:
             payload = _decode_json(response)
         except ValueError:

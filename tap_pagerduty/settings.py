@@ -248,6 +248,27 @@ class Settings:
         return values
 
 
+def numbers_from_text(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """`config` with numeric settings given as text or Decimal turned into JSON numbers.
+
+    Meltano hands decimal settings over as text (they are `kind: string` in meltano.yml:
+    Meltano renders a float as "Decimal('5.0')"), and JSON config files are read with
+    Decimals, which JSON Schema does not count as integers. Values that are not numbers are
+    left as they are, for the schema to refuse."""
+    normalized = dict(config)
+    for name, schema in CONFIG_SCHEMA["properties"].items():
+        kinds = set(schema.get("type") or [])
+        value = config.get(name)
+        if not kinds & {"number", "integer"} or not isinstance(value, str | decimal.Decimal):
+            continue
+        try:
+            number = float(value)
+        except (ValueError, decimal.InvalidOperation):
+            continue
+        normalized[name] = int(number) if number.is_integer() else number
+    return normalized
+
+
 def schema_error_line(config: t.Mapping[str, t.Any], sdk_errors: t.Sequence[str]) -> str:
     """One line for the SDK's schema validation errors (a list of JSON Schema messages).
 
@@ -268,8 +289,8 @@ def schema_error_line(config: t.Mapping[str, t.Any], sdk_errors: t.Sequence[str]
     if CONFIG_SCHEMA["properties"][setting].get("secret"):
         first = first.replace(repr(value), "the value")
     elif isinstance(value, str) and _looks_numeric(value):
-        first += " (a number given as text: environment variables carry only whole numbers, "
-        first += "so set it in the config file or in Meltano)"
+        first += " (a number given as text: with `--config ENV` the SDK reads only whole "
+        first += "numbers from the environment, so set it in a config file or in Meltano)"
     return f"Setting '{setting}' is invalid: {first} (see `tap-pagerduty --about`)."
 
 
@@ -284,17 +305,6 @@ def _looks_numeric(text: str) -> bool:
 def unknown_settings(config: t.Mapping[str, t.Any], known: t.Iterable[str]) -> list[str]:
     """Keys of `config` that no setting reads (a typo, or another tap's setting)."""
     return sorted(set(config) - set(known))
-
-
-_DEFAULTS: dict[str, float] = {
-    "requests_per_second": DEFAULT_REQUESTS_PER_SECOND,
-    "max_concurrency": DEFAULT_MAX_CONCURRENCY,
-    "page_size": DEFAULT_PAGE_SIZE,
-    "request_timeout": DEFAULT_REQUEST_TIMEOUT,
-    "max_retries": DEFAULT_MAX_RETRIES,
-    "oncall_days": DEFAULT_ONCALL_DAYS,
-    "analytics_lag_hours": DEFAULT_ANALYTICS_LAG_HOURS,
-}
 
 
 def _authorization(config: t.Mapping[str, t.Any]) -> str:
@@ -439,7 +449,7 @@ def _number(config: t.Mapping[str, t.Any], name: str) -> float:
     low, high, integer = BOUNDS[name]
     value = config.get(name)
     if value is None:
-        return _DEFAULTS[name]
+        return float(CONFIG_SCHEMA["properties"][name]["default"])  # the schema's default
     kind = "a whole number" if integer else "a number"
     if isinstance(value, str | decimal.Decimal):  # env vars pass strings, JSON files Decimals
         with contextlib.suppress(ValueError, decimal.InvalidOperation):

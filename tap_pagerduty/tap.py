@@ -1,4 +1,4 @@
-"""tap-pagerduty: the tap class (settings, shared HTTP resources, stream list)."""
+"""tap-pagerduty: the tap class (settings, state checks, the run's HTTP engine, stream list)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from tap_pagerduty.settings import (
     CONFIG_SCHEMA,
     Settings,
     SettingsError,
+    numbers_from_text,
     schema_error_line,
     unknown_settings,
 )
@@ -39,9 +40,12 @@ class TapPagerDuty(Tap):
     message_writer_class = FastSingerWriter
 
     def __init__(self, *args: t.Any, validate_config: bool = True, **kwargs: t.Any) -> None:
-        """The SDK validates the config against `CONFIG_SCHEMA` while the tap is built; its
-        errors become one `SettingsError` line, and the rules a schema cannot say (see
+        """The SDK validates the config against `CONFIG_SCHEMA` while the tap is built (numbers
+        given as text first become numbers, see `numbers_from_text`); its errors become one
+        `SettingsError` line, and the rules a schema cannot say (see
         `settings.Settings`) are checked right after, still before any request."""
+        if isinstance(kwargs.get("config"), dict):
+            kwargs["config"] = numbers_from_text(kwargs["config"])
         try:
             super().__init__(*args, validate_config=validate_config, **kwargs)
         except ConfigValidationError as error:

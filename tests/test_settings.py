@@ -230,8 +230,8 @@ def test_meltano_settings_match_the_tap_schema() -> None:
         ({"user_agent": "agent\r\nX-Injected: 1"}, "user_agent", "line break"),
         # Only the schema knows this one (an SDK setting): the SDK's words, in one line.
         ({"flattening_max_depth": "deep"}, "flattening_max_depth", "not of type 'integer'"),
-        # A number that came as text, as environment variables pass it.
-        ({"requests_per_second": "2.5"}, "requests_per_second", "environment variables"),
+        # A whole-number setting given a fraction as text.
+        ({"page_size": "2.5"}, "page_size", "whole number"),
     ],
 )
 def test_the_sdk_validates_the_schema_and_the_error_is_one_line(
@@ -265,3 +265,26 @@ def test_the_schema_carries_every_bound_and_the_sdk_checks_it(monkeypatch) -> No
     with pytest.raises(SettingsError, match="rejected"):
         TapPagerDuty(config={"api_token": TOKEN, "oncall_days": 91}, parse_env_config=False)
     assert seen and "91 is greater than the maximum of 90" in seen[0][0], seen
+
+
+def test_numbers_as_meltano_and_json_files_pass_them_reach_the_sdk_as_numbers() -> None:
+    from decimal import Decimal
+
+    from tap_pagerduty.tap import TapPagerDuty
+
+    config = {"api_token": TOKEN, "requests_per_second": "2.5", "page_size": Decimal("50")}
+    tap = TapPagerDuty(config=config, parse_env_config=False)
+    assert (tap.config["requests_per_second"], tap.config["page_size"]) == (2.5, 50)
+    assert (tap.settings.requests_per_second, tap.settings.page_size) == (2.5, 50)
+
+
+def test_a_decimal_from_the_environment_is_refused_with_the_reason(monkeypatch) -> None:
+    from tap_pagerduty.tap import TapPagerDuty
+
+    monkeypatch.setenv("TAP_PAGERDUTY_API_TOKEN", TOKEN)
+    monkeypatch.setenv("TAP_PAGERDUTY_REQUEST_TIMEOUT", "12.5")
+    with pytest.raises(SettingsError) as error:
+        TapPagerDuty(config={}, parse_env_config=True)
+    message = str(error.value)
+    assert "'request_timeout'" in message and "--config ENV" in message, message
+    assert TOKEN not in message
