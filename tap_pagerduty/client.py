@@ -97,7 +97,12 @@ def _record_key(record: dict[str, t.Any]) -> t.Any:
 
 
 class PagerDutyStream(FastRecordMessages):
-    """Base for every PagerDuty stream."""
+    """Base for every PagerDuty stream.
+
+    Streams override `get_records` and fetch through the engine, so the SDK's own request
+    machinery (`get_new_paginator`, `http_headers`, `authenticator`, `requests_session`,
+    `request_decorator`) is never used: headers, credentials, sessions and retries are the
+    engine's (`engine.py`)."""
 
     schema = StreamSchema(SchemaDirectory(schema_dir()))
     primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)

@@ -44,7 +44,8 @@ def read_state_text(handle: t.IO[str]) -> str:
 
 
 def check_bookmarks(state: t.Any, time_keys: Mapping[str, Iterable[str]]) -> None:
-    """Every bookmark of the streams in `time_keys` is an object whose time keys parse."""
+    """Every bookmark of the streams in `time_keys` is an object whose time keys parse (a
+    dotted key names a time inside an object of the bookmark)."""
     if not isinstance(state, dict):
         raise StateError(f"The state holds {_kind(state)}, not a JSON object: {FIX}.")
     bookmarks = state.get("bookmarks", {})
@@ -56,7 +57,7 @@ def check_bookmarks(state: t.Any, time_keys: Mapping[str, Iterable[str]]) -> Non
                 f"The bookmark of stream '{stream}' is {_kind(bookmark)}, not an object: {FIX}."
             )
         for key in time_keys.get(stream, ()):
-            value = bookmark.get(key)
+            value = _at(bookmark, key, stream)
             if value is None:
                 continue
             try:
@@ -66,6 +67,23 @@ def check_bookmarks(state: t.Any, time_keys: Mapping[str, Iterable[str]]) -> Non
                     f"The bookmark of stream '{stream}' has {key} {value!r}, which is not an "
                     f"ISO 8601 time: {FIX}."
                 ) from None
+
+
+def _at(bookmark: dict[str, t.Any], key: str, stream: str) -> t.Any:
+    """The value at `key` in a bookmark; a dotted key ("silent_from.open") walks objects."""
+    value: t.Any = bookmark
+    walked: list[str] = []
+    for part in key.split("."):
+        if value is None:
+            return None
+        if not isinstance(value, dict):
+            raise StateError(
+                f"The bookmark of stream '{stream}' has {'.'.join(walked)} {_kind(value)}, "
+                f"not an object: {FIX}."
+            )
+        walked.append(part)
+        value = value.get(part)
+    return value
 
 
 def _kind(value: t.Any) -> str:

@@ -61,6 +61,9 @@ def _run_cli(tmp_path, config: dict, state_path) -> subprocess.CompletedProcess:
             "notifications",
         ),
         (b'{"bookmarks": {"incidents": {"backfill_from": "soon"}}}', "incidents"),
+        (b'{"bookmarks": {"incidents": {"silent_from": {"open": "soon"}}}}', "silent_from.open"),
+        (b'{"bookmarks": {"incidents": {"silent_from": "2026-10-01"}}}', "silent_from"),
+        (b'{"bookmarks": {"incidents": {"noted": {"until": 17}}}}', "noted.until"),
     ],
 )
 def test_unusable_state_is_one_line_before_any_request(

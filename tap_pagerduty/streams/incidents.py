@@ -53,6 +53,8 @@ CHANGE_LOG_OVERLAP = timedelta(minutes=10)
 OPEN_QUERY = {"date_range": "all", "statuses[]": ["triggered", "acknowledged"]}
 # Creation windows, oldest first: a killed backfill resumes after its last emitted incident.
 BACKFILL = {"sort_by": "created_at:asc"}
+# The feeds of changes that write no log entry, each with its position in `silent_from`.
+FEEDS = ("open", "analytics", "lookback")
 
 
 class IncidentsStream(ParentStream, IncrementalStream):
@@ -71,7 +73,12 @@ class IncidentsStream(ParentStream, IncrementalStream):
     child_key = "incident_id"
     max_window = INCIDENT_WINDOW
     overlap = CHANGE_LOG_OVERLAP
-    state_time_keys = ("replication_key_value", "backfill_from")
+    state_time_keys = (
+        "replication_key_value",
+        "backfill_from",
+        *(f"silent_from.{feed}" for feed in FEEDS),
+        "noted.until",
+    )
     pages_ahead = 1
 
     def records_ahead(self) -> int:
@@ -501,9 +508,6 @@ def noted_incident_ids(entries: Records) -> Iterator[str]:
     for entry in entries:
         if is_note(entry) and entry.get("incident"):
             yield entry["incident"]["id"]
-
-
-FEEDS = ("open", "analytics", "lookback")
 
 
 class Versions:
