@@ -259,13 +259,9 @@ def numbers_from_text(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     for name, schema in CONFIG_SCHEMA["properties"].items():
         kinds = set(schema.get("type") or [])
         value = config.get(name)
-        if not kinds & {"number", "integer"} or not isinstance(value, str | decimal.Decimal):
-            continue
-        try:
-            number = float(value)
-        except (ValueError, decimal.InvalidOperation):
-            continue
-        normalized[name] = int(number) if number.is_integer() else number
+        number = _as_number(value) if kinds & {"number", "integer"} else None
+        if number is not None and not isinstance(value, int | float):
+            normalized[name] = int(number) if number.is_integer() else number
     return normalized
 
 
@@ -288,18 +284,23 @@ def schema_error_line(config: t.Mapping[str, t.Any], sdk_errors: t.Sequence[str]
     value = config.get(setting)
     if CONFIG_SCHEMA["properties"][setting].get("secret"):
         first = first.replace(repr(value), "the value")
-    elif isinstance(value, str) and _looks_numeric(value):
+    elif isinstance(value, str) and _as_number(value) is not None:
         first += " (a number given as text: with `--config ENV` the SDK reads only whole "
         first += "numbers from the environment, so set it in a config file or in Meltano)"
     return f"Setting '{setting}' is invalid: {first} (see `tap-pagerduty --about`)."
 
 
-def _looks_numeric(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+def _as_number(value: t.Any) -> float | None:
+    """A number, or text or a Decimal that reads as one (env vars pass text, JSON files
+    Decimals); None for anything else, true/false included."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str | decimal.Decimal):
+        with contextlib.suppress(ValueError, decimal.InvalidOperation):
+            return float(value)
+    return None
 
 
 def unknown_settings(config: t.Mapping[str, t.Any], known: t.Iterable[str]) -> list[str]:
@@ -451,17 +452,11 @@ def _number(config: t.Mapping[str, t.Any], name: str) -> float:
     if value is None:
         return float(CONFIG_SCHEMA["properties"][name]["default"])  # the schema's default
     kind = "a whole number" if integer else "a number"
-    if isinstance(value, str | decimal.Decimal):  # env vars pass strings, JSON files Decimals
-        with contextlib.suppress(ValueError, decimal.InvalidOperation):
-            value = float(value)
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or (integer and not float(value).is_integer())
-    ):
+    number = _as_number(value)
+    if number is None or (integer and not number.is_integer()):
         raise SettingsError(
             f"Setting '{name}' ({value!r}) must be {kind} from {low:g} to {high:g}."
         )
-    if not low <= value <= high:
+    if not low <= number <= high:
         raise SettingsError(f"Setting '{name}' is {value!r}: use {kind} from {low:g} to {high:g}.")
-    return float(value)
+    return number
