@@ -122,13 +122,13 @@ class Engine:
         self.logger = logger
         self.streams = streams
         self.throttle = Throttle(settings.requests_per_second, settings.max_concurrency)
-        self.clock = ServerClock(logger)
-        self.lookahead = LookAhead(self)
-        self.app_token = (
+        self._clock = ServerClock(logger)
+        self._lookahead = LookAhead(self)
+        self._app_token = (
             oauth.AppToken(settings.extra.oauth, self) if settings.extra.oauth else None
         )
         #: Held while a thread decides to log, so that nothing follows the final error line.
-        self.stop_lock = threading.Lock()
+        self._stop_lock = threading.Lock()
         self._fatal: BaseException | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
@@ -151,13 +151,13 @@ class Engine:
 
         The first call of the run also queues the declared first requests of later streams
         (look-ahead); a request already answered ahead is not sent again."""
-        self.lookahead.plan(stream, clock_known=False)
-        ahead = self.lookahead.take(stream, path, params, body)
+        self._lookahead.plan(stream, clock_known=False)
+        ahead = self._lookahead.take(stream, path, params, body)
         if ahead is not None:
             payload = ahead.result()
         else:
             payload = self._send(stream, path, params, body, context)
-        self.lookahead.plan(stream, clock_known=True)
+        self._lookahead.plan(stream, clock_known=True)
         return payload
 
     def fetch_ahead(
@@ -172,7 +172,7 @@ class Engine:
         if not threading.main_thread().is_alive():
             raise CancelledError
         payload = self._send(stream, path, params, body)
-        self.lookahead.expand(stream, path, params, payload)
+        self._lookahead.expand(stream, path, params, payload)
         return payload
 
     def submit(self, fn: Callable[..., _T], *args: t.Any) -> Future[_T]:
@@ -191,7 +191,7 @@ class Engine:
 
     def server_now(self, stream: PagerDutyStream) -> datetime:
         """PagerDuty's current time (from the `Date` header); one request if none seen yet."""
-        return self.clock.now(probe=lambda: self._probe_clock(stream))
+        return self._clock.now(probe=lambda: self._probe_clock(stream))
 
     def session(self) -> requests.Session:
         """This thread's session (connections are reused per thread, never shared)."""
@@ -204,7 +204,7 @@ class Engine:
         """End the run after a fatal error (any thread): no further request is sent, queued
         ones are cancelled. Returns the run's first fatal error, the one to report (errors
         of other threads after it are its echoes: Stopped, cancelled futures)."""
-        with self.stop_lock:
+        with self._stop_lock:
             if self._fatal is None:
                 self._fatal = error
             self.throttle.stop()
@@ -274,8 +274,8 @@ class Engine:
         return Outgoing(stream.name, endpoint, self.session().prepare_request(request), context)
 
     def _attempt(self, outgoing: Outgoing) -> dict[str, t.Any]:
-        if self.app_token is not None:  # fetched or renewed outside the request slot
-            self.app_token.ensure()
+        if self._app_token is not None:  # fetched or renewed outside the request slot
+            self._app_token.ensure()
         outgoing.tries += 1
         with self.throttle.request_slot():
             outgoing.prepared.headers["Authorization"] = self._authorization()
@@ -294,8 +294,8 @@ class Engine:
         return payload
 
     def _authorization(self) -> str:
-        if self.app_token is not None:
-            return self.app_token.header()
+        if self._app_token is not None:
+            return self._app_token.header()
         return self.settings.authorization
 
     def _transmit(self, outgoing: Outgoing) -> requests.Response:
@@ -327,7 +327,7 @@ class Engine:
     def _check(self, outgoing: Outgoing, response: requests.Response) -> None:
         """Raise for anything but a 2xx/3xx answer: retriable, rate-limited or fatal."""
         status = response.status_code
-        self.clock.observe(response.headers.get("Date"), status)
+        self._clock.observe(response.headers.get("Date"), status)
         if status == 429:
             wait = rate_limit_wait(response)
             if wait is not None:
@@ -335,8 +335,8 @@ class Engine:
             raise RateLimitedError(self._describe(outgoing, response), response, wait)
         renew = (  # an app token that expired early: renew it and retry
             status == 401
-            and self.app_token is not None
-            and self.app_token.expire(str(outgoing.prepared.headers.get("Authorization", "")))
+            and self._app_token is not None
+            and self._app_token.expire(str(outgoing.prepared.headers.get("Authorization", "")))
         )
         if status in RETRY_STATUSES or status >= 500 or renew:
             raise RetriableAPIError(self._describe(outgoing, response), response)
@@ -381,7 +381,7 @@ class Engine:
         exc = details.get("exception")
         args = details.get("args") or ()
         stream = args[0].stream if args and isinstance(args[0], Outgoing) else "OAuth"
-        with self.stop_lock:  # once the run has stopped, its error line is the last
+        with self._stop_lock:  # once the run has stopped, its error line is the last
             if self.throttle.stopped:
                 return
             self.logger.warning(
