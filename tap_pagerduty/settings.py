@@ -176,6 +176,16 @@ CONFIG_SCHEMA = th.PropertiesList(
     ),
 ).to_dict()
 CONFIG_SCHEMA["properties"].update(EXTRA_PROPERTIES)
+# Decimal settings also take text that reads as a number: with `--config ENV` the SDK parses
+# whole numbers from the environment but leaves decimals as text. Text is turned into a
+# number before validation where the tap can (`numbers_from_text`); what comes from the
+# environment is bounded by `Settings.from_config`, with the same `BOUNDS`.
+NUMBER_TEXT = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"
+for _name, (_low, _high, _whole) in BOUNDS.items():
+    if not _whole:
+        CONFIG_SCHEMA["properties"][_name].update(
+            type=["number", "string", "null"], pattern=NUMBER_TEXT
+        )
 
 
 @dataclass(frozen=True)
@@ -284,9 +294,6 @@ def schema_error_line(config: t.Mapping[str, t.Any], sdk_errors: t.Sequence[str]
     value = config.get(setting)
     if CONFIG_SCHEMA["properties"][setting].get("secret"):
         first = first.replace(repr(value), "the value")
-    elif isinstance(value, str) and _as_number(value) is not None:
-        first += " (a number given as text: with `--config ENV` the SDK reads only whole "
-        first += "numbers from the environment, so set it in a config file or in Meltano)"
     return f"Setting '{setting}' is invalid: {first} (see `tap-pagerduty --about`)."
 
 
