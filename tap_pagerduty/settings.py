@@ -275,6 +275,25 @@ def numbers_from_text(config: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
     return normalized
 
 
+def environment_number_error(
+    schema: t.Mapping[str, t.Any], environ: t.Mapping[str, str], prefix: str
+) -> str | None:
+    """The line for a whole-number setting whose environment variable is not a whole number
+    (with `--config ENV` the SDK converts them with `int()`, which fails without a name)."""
+    for name, prop in schema.get("properties", {}).items():
+        variable = prefix + name.upper().replace("-", "_")
+        if "integer" not in (prop.get("type") or []) or variable not in environ:
+            continue
+        try:
+            int(environ[variable])
+        except ValueError:
+            return (
+                f"Setting '{name}' (environment variable {variable}={environ[variable]!r}) "
+                "must be a whole number."
+            )
+    return None
+
+
 def schema_error_line(config: t.Mapping[str, t.Any], sdk_errors: t.Sequence[str]) -> str:
     """One line for the SDK's schema validation errors (a list of JSON Schema messages).
 

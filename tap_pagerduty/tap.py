@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import os
 import typing as t
 from functools import cached_property
 
@@ -17,6 +18,7 @@ from tap_pagerduty.settings import (
     CONFIG_SCHEMA,
     Settings,
     SettingsError,
+    environment_number_error,
     numbers_from_text,
     schema_error_line,
     unknown_settings,
@@ -26,6 +28,9 @@ from tap_pagerduty.streams import STATE_TIME_KEYS, STREAM_TYPES
 
 if t.TYPE_CHECKING:
     from singer_sdk.streams import Stream
+
+#: What the SDK puts before a setting's name to read it from the environment.
+ENV_PREFIX = "TAP_PAGERDUTY_"
 
 
 class TapPagerDuty(Tap):
@@ -50,6 +55,13 @@ class TapPagerDuty(Tap):
             super().__init__(*args, validate_config=validate_config, **kwargs)
         except ConfigValidationError as error:
             raise SettingsError(schema_error_line(self.config, error.errors)) from None
+        except ValueError:  # the SDK's `int()` of a whole-number environment variable
+            schema = copy.deepcopy(self.config_jsonschema)
+            self.append_builtin_config(schema)
+            line = environment_number_error(schema, os.environ, ENV_PREFIX)
+            if not kwargs.get("parse_env_config") or line is None:
+                raise
+            raise SettingsError(line) from None
         if validate_config:
             self.settings  # noqa: B018 - validates, and registers the secrets to mask
 

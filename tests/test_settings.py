@@ -295,3 +295,7 @@ def test_decimals_from_the_environment_are_read_and_bounded(monkeypatch) -> None
         message = str(error.value)
         assert "'request_timeout'" in message and words in message, message
         assert TOKEN not in message and "\n" not in message
+    monkeypatch.setenv("TAP_PAGERDUTY_REQUEST_TIMEOUT", "12.5")
+    monkeypatch.setenv("TAP_PAGERDUTY_PAGE_SIZE", "fifty")  # the SDK's int() fails unnamed
+    with pytest.raises(SettingsError, match=r"'page_size' \(environment variable TAP_PAG"):
+        TapPagerDuty(config={}, parse_env_config=True)
