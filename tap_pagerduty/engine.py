@@ -35,13 +35,14 @@ import threading
 import typing as t
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from urllib.parse import urlencode, urlparse
+from urllib.parse import urlparse
 
 import backoff
 import msgspec
 import requests
 from singer_sdk import metrics
 from singer_sdk.exceptions import RetriableAPIError
+from singer_sdk.streams.rest import HTTPRequest
 
 from tap_pagerduty import oauth, redact
 from tap_pagerduty.clock import ServerClock
@@ -261,12 +262,21 @@ class Engine:
         body: dict[str, t.Any] | None,
         context: Context | None,
     ) -> Outgoing:
-        query = _encode_query({**stream.extra_params, **(params or {})})
-        request = requests.Request(
-            "POST" if body is not None else "GET",
-            f"{self.settings.base_url}{path}",
-            params=query,
+        # The SDK's request description encodes the query: lists repeat their key, None is
+        # left out, and `[]` and `:` stay readable (PagerDuty's own examples, times such as
+        # `10:00:00Z`).
+        described = HTTPRequest(
+            url=f"{self.settings.base_url}{path}",
+            method="POST" if body is not None else "GET",
+            params={**stream.extra_params, **(params or {})},
             headers={"Accept": ACCEPT, "User-Agent": self.settings.user_agent},
+            safe_query_chars="[]:",
+        )
+        request = requests.Request(
+            described.method,
+            described.url,
+            params=described.encode_params(),
+            headers=described.headers,
             json=body,
         )
         template = getattr(stream, "path", None)
@@ -404,16 +414,6 @@ class Engine:
 
 
 # -- helpers ---------------------------------------------------------------------------------
-
-
-def _encode_query(params: dict[str, t.Any]) -> str:
-    """`a=1&include[]=x&include[]=y`: lists repeat their key, None is left out, and `[]`
-    and `:` stay readable (PagerDuty's own examples, and times such as `10:00:00Z`)."""
-    pairs: list[tuple[str, t.Any]] = []
-    for key, value in params.items():
-        values = value if isinstance(value, list | tuple) else [value]
-        pairs.extend((key, item) for item in values if item is not None)
-    return urlencode(pairs, safe="[]:")
 
 
 def _waits() -> Generator[float, t.Any, None]:
