@@ -56,7 +56,7 @@ def _proc_cpu_seconds(pid: int) -> float:
 
 
 class EmulatorProcess:
-    """`python -m tests.emulator` in its own process, so its CPU is measured apart."""
+    """`python -m pagerduty_emulator` in its own process, so its CPU is measured apart."""
 
     def __init__(self, *, startup_timeout: float = 120.0, **options: Any) -> None:
         self.options = {"seed": 1, "now": NOW, "rate_limit": 0, **options}
@@ -67,7 +67,7 @@ class EmulatorProcess:
         self.banner = ""
 
     def __enter__(self) -> EmulatorProcess:
-        args = [sys.executable, "-m", "tests.emulator", "--port", str(self.port)]
+        args = [sys.executable, "-m", "pagerduty_emulator", "--port", str(self.port)]
         for key, value in self.options.items():
             args += [f"--{key.replace('_', '-')}", str(value)]
         self.proc = subprocess.Popen(

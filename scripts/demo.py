@@ -67,13 +67,13 @@ def step(message: str) -> None:
 
 # --------------------------------------------------------------------------- emulator
 class EmulatorProcess:
-    """`python -m tests.emulator` as a child process, driven through its admin API."""
+    """`python -m pagerduty_emulator` as a child process, driven through its admin API."""
 
     def __init__(self, incidents: int, days: int) -> None:
         args = [
             sys.executable,
             "-m",
-            "tests.emulator",
+            "pagerduty_emulator",
             "--port",
             "0",
             "--seed",

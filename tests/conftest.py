@@ -1,7 +1,7 @@
-# --- PagerDuty emulator fixtures (tests/emulator) ---------------------------------------------
+# --- PagerDuty emulator fixtures (pagerduty_emulator) ---------------------------------------------
 import pytest
 
-from tests.emulator import Emulator
+from pagerduty_emulator import Emulator
 
 
 @pytest.fixture

@@ -259,7 +259,7 @@ def check_staging(con, emulator, now: str, incremental: bool) -> None:
 def pipeline(tmp_path_factory, request):
     if not DBT.exists():
         pytest.fail(f"dbt is missing ({DBT}): `make venv` installs it into .venv-dbt")
-    from tests.emulator import Emulator
+    from pagerduty_emulator import Emulator
 
     emulator = Emulator(seed=3, incidents=INCIDENTS, days=DAYS, now=NOW, rate_limit=0).start()
     request.addfinalizer(emulator.stop)

@@ -33,10 +33,10 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.schema.source import SchemaDirectory
 from singer_sdk.streams import Stream
 
+from pagerduty_emulator import Emulator
 from tap_pagerduty.output import FastRecordMessages, _Conformer
 from tap_pagerduty.schema_files import schema_dir
 from tap_pagerduty.tap import TapPagerDuty
-from tests.emulator import Emulator
 
 RECURSIVE = TypeConformanceLevel.RECURSIVE
 

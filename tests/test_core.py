@@ -10,8 +10,8 @@ import atexit
 
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 
+from pagerduty_emulator import Emulator
 from tap_pagerduty.tap import TapPagerDuty
-from tests.emulator import Emulator
 
 _EMULATOR = Emulator(seed=11, incidents=120, days=90, now="2026-11-01T00:00:00Z").start()
 atexit.register(_EMULATOR.stop)

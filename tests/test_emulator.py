@@ -1,4 +1,4 @@
-"""Tests for the PagerDuty REST API v2 emulator in tests/emulator."""
+"""Tests for the PagerDuty REST API v2 emulator in pagerduty_emulator."""
 
 from __future__ import annotations
 

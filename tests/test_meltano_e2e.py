@@ -133,7 +133,7 @@ def mismatches(expected: dict[str, int], got: dict[str, int]) -> list[str]:
 def setup(tmp_path_factory, request):
     if not MELTANO.exists():
         pytest.fail(f"{MELTANO} is missing: install the dev extras (`make venv`)")
-    from tests.emulator import Emulator
+    from pagerduty_emulator import Emulator
 
     emulator = Emulator(seed=3, incidents=INCIDENTS, days=DAYS, now=NOW, rate_limit=0).start()
     request.addfinalizer(emulator.stop)

@@ -308,7 +308,7 @@ class Drill(threading.Thread):
 
 @pytest.fixture(scope="module")
 def backfilled(tmp_path_factory):
-    from tests.emulator import Emulator
+    from pagerduty_emulator import Emulator
 
     folder = tmp_path_factory.mktemp("backfill")
     emulator = Emulator(

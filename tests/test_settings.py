@@ -175,7 +175,7 @@ def test_unknown_settings_warn_once_and_sdk_settings_do_not(caplog) -> None:
     ],
 )
 def test_cli_refuses_before_any_request_without_printing_the_value(tmp_path, config) -> None:
-    from tests.emulator import Emulator
+    from pagerduty_emulator import Emulator
 
     with Emulator(seed=1, incidents=5, days=5, now="2026-11-01T00:00:00Z") as emulator:
         path = tmp_path / "config.json"

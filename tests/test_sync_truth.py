@@ -44,7 +44,7 @@ def truth_for(emulator, stream: str) -> list[dict]:
 
 @pytest.fixture(scope="module")
 def full_sync(request):
-    from tests.emulator import Emulator
+    from pagerduty_emulator import Emulator
 
     # No emulator rate limit: the sync sends about 1,000 requests at up to 500/s, and waiting
     # out PagerDuty's 960/min is tested elsewhere (tests/test_http_layer.py).

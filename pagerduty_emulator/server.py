@@ -199,7 +199,7 @@ def unb64(s: str) -> str:
 
 
 class Emulator:
-    """PagerDuty REST API v2 emulator.  See tests/emulator/README.md."""
+    """PagerDuty REST API v2 emulator.  See pagerduty_emulator/README.md."""
 
     def __init__(
         self,

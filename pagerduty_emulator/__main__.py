@@ -1,4 +1,4 @@
-"""``python -m tests.emulator --port 8765 ...`` — run the emulator until SIGINT/SIGTERM."""
+"""``python -m pagerduty_emulator --port 8765 ...`` — run the emulator until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from .server import Emulator
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m tests.emulator", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m pagerduty_emulator", description=__doc__)
     p.add_argument("--port", type=int, default=8765)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--incidents", type=int, default=1000)

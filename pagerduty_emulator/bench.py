@@ -1,8 +1,8 @@
 """Measure emulator start-up time and /incidents pages per second.
 
-``python -m tests.emulator.bench [--incidents 100000] [--threads 4] [--pages 1000]``
+``python -m pagerduty_emulator.bench [--incidents 100000] [--threads 4] [--pages 1000]``
 
-Starts ``python -m tests.emulator`` as a subprocess (rate limit off), then fetches 100-record
+Starts ``python -m pagerduty_emulator`` as a subprocess (rate limit off), then fetches 100-record
 /incidents pages over keep-alive connections from a few client threads: once over not yet
 rendered incidents ("cold") and again over the same pages ("warm").
 """
@@ -65,7 +65,7 @@ def main() -> int:
     p.add_argument("--pages", type=int, default=1000)
     a = p.parse_args()
     port = _free_port()
-    cmd = [sys.executable, "-m", "tests.emulator", "--port", str(port), "--rate-limit", "0"]
+    cmd = [sys.executable, "-m", "pagerduty_emulator", "--port", str(port), "--rate-limit", "0"]
     cmd += ["--incidents", str(a.incidents), "--now", "2026-11-01T00:00:00Z"]
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)

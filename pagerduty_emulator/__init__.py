@@ -2,7 +2,7 @@
 
 Usage::
 
-    from tests.emulator import Emulator
+    from pagerduty_emulator import Emulator
 
     emu = Emulator(seed=1, incidents=500, now="2026-11-01T00:00:00Z").start()
     ...
