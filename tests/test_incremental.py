@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
-import time
 from collections import Counter
 from urllib.parse import parse_qs
 
 from tap_pagerduty.streams import INCREMENTAL_STREAMS
+from tests.support.kills import gate_to, run_tap
 from tests.support.tap_runs import (
     ANCHOR,
-    ROOT,
-    SyncOutput,
     assert_matches_truth,
     catalog_for,
     config_for,
@@ -114,25 +108,28 @@ def _window_requests(emulator) -> list[tuple[str, str, str]]:
 def test_backfill_killed_anywhere_resumes_without_gaps(emulator_factory, tmp_path) -> None:
     emulator = emulator_factory(seed=24, incidents=5000, days=730, now=NOW)
     streams = ["incidents", "log_entries", "notifications"]
-    config = config_for(emulator, anchor_date="2024-11-01T00:00:00Z", requests_per_second=60)
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "catalog.json").write_text(json.dumps(catalog_for(streams)))
     rng = random.Random(7)
     union: dict[str, list[dict]] = {}
     state = None
     completed: set[tuple[str, str, str]] = set()
-    for attempt in range(11):
-        emulator.reset_stats()
-        output = _run_and_maybe_kill(tmp_path, state, None if attempt == 10 else rng.uniform(1, 6))
-        for stream, records in output.records.items():
-            union.setdefault(stream, []).extend(records)
-        requested = _window_requests(emulator)
-        again = completed & set(requested)
-        assert not again, f"completed windows requested again: {sorted(again)[:3]}"
-        state = output.last_state or state
-        completed |= _completed_windows(requested, state)
-        if output.returncode == 0:
-            break
+    with gate_to(emulator) as gate:
+        config = config_for(emulator, anchor_date="2024-11-01T00:00:00Z", requests_per_second=60)
+        (tmp_path / "config.json").write_text(json.dumps({**config, "api_url": gate.url}))
+        (tmp_path / "catalog.json").write_text(json.dumps(catalog_for(streams)))
+        for attempt in range(11):
+            emulator.reset_stats()
+            # Killed after a random number of requests: anywhere in the sync, on any machine.
+            kill_after = None if attempt == 10 else rng.randint(20, 300)
+            output = run_tap(tmp_path, state, gate, kill_after)
+            for stream, records in output.records.items():
+                union.setdefault(stream, []).extend(records)
+            requested = _window_requests(emulator)
+            again = completed & set(requested)
+            assert not again, f"completed windows requested again: {sorted(again)[:3]}"
+            state = output.last_state or state
+            completed |= _completed_windows(requested, state)
+            if output.returncode == 0:
+                break
     assert output.returncode == 0, "the last, unkilled run must finish"
     for stream in streams:
         assert_matches_truth(
@@ -151,36 +148,6 @@ def _completed_windows(requested, state) -> set[tuple[str, str, str]]:
         if mark and until <= mark:
             done.add((stream, since, until))
     return done
-
-
-def _run_and_maybe_kill(tmp_path, state, kill_after: float | None) -> SyncOutput:
-    args = [
-        sys.executable,
-        "-m",
-        "tap_pagerduty",
-        "--config",
-        str(tmp_path / "config.json"),
-        "--catalog",
-        str(tmp_path / "catalog.json"),
-    ]
-    if state is not None:
-        (tmp_path / "state.json").write_text(json.dumps(state))
-        args += ["--state", str(tmp_path / "state.json")]
-    out_path = tmp_path / "out.jsonl"
-    with out_path.open("w") as out, open(os.devnull, "w") as err:
-        process = subprocess.Popen(args, stdout=out, stderr=err, cwd=ROOT)
-        try:
-            process.wait(timeout=kill_after if kill_after is not None else 600)
-        except subprocess.TimeoutExpired:
-            process.send_signal(signal.SIGKILL)
-            process.wait(timeout=30)
-    time.sleep(0.05)
-    output = SyncOutput(returncode=process.returncode)
-    lines = out_path.read_text().splitlines()
-    if lines and not lines[-1].endswith("}"):
-        lines = lines[:-1]  # a line cut by the kill
-    output.add_lines("\n".join(lines))
-    return output
 
 
 def test_backfill_logs_one_progress_line_per_window(emulator_factory, tmp_path) -> None:

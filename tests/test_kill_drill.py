@@ -5,78 +5,96 @@ whose children are out, and reads little ahead."""
 from __future__ import annotations
 
 import json
+import signal
 
+from tests.support.kills import gate_to, run_tap
 from tests.support.tap_runs import ANCHOR, assert_matches_truth, catalog_for, config_for
-from tests.test_incremental import _run_and_maybe_kill
 
 NOW = "2026-11-01T00:00:00Z"
 STREAMS = ["incidents", "incident_alerts", "incident_notes"]
+# About what a kill every 20 s lets through at the default 5 requests/s.
+KILL_EVERY = 100
+ANALYTICS = "/analytics/raw/incidents"
+# What one kill can lose: the children (alerts, notes) of the incidents read ahead of the last
+# checkpoint (IncidentsStream.records_ahead: 2 x max_concurrency 3) and one page ahead.
+READ_AHEAD = 2 * 3 * 2 + 1
 
 
-def test_backfill_killed_every_three_seconds_repeats_at_most_five_percent(
+def test_backfill_killed_every_hundred_requests_repeats_only_what_it_read_ahead(
     emulator_factory, tmp_path
 ) -> None:
     emulator = emulator_factory(seed=41, incidents=500, days=365, now=NOW, rate_limit=0)
-    # 50 requests/s and a kill every 3 s: about 100 requests per run after start-up, as a kill
-    # every 20 s would be at the default 5 requests/s.
-    config = config_for(emulator, requests_per_second=50)
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "catalog.json").write_text(json.dumps(catalog_for(STREAMS)))
-    clean = _run_and_maybe_kill(tmp_path, None, None)
+    with gate_to(emulator) as gate:
+        # 50 requests/s, a pace a user's budget allows: what is in flight when a kill lands
+        # is what a real kill repeats.
+        config = {**config_for(emulator, requests_per_second=50), "api_url": gate.url}
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        (tmp_path / "catalog.json").write_text(json.dumps(catalog_for(STREAMS)))
+        clean, kills, union = _drill(tmp_path, emulator, gate)
+    clean_requests, drill_requests = clean, emulator.stats()["requests"]
+    assert kills >= 3, f"only {kills} kills: the drill did not test resuming"
+    for stream in STREAMS:
+        assert_matches_truth(stream, union[stream], emulator.truth(stream, since=ANCHOR))
+    repeated = drill_requests - clean_requests
+    print(
+        f"\nkill drill: {kills} kills, {drill_requests} requests vs {clean_requests} clean "
+        f"({repeated / clean_requests:+.1%})"
+    )
+    # About +3 % on an idle machine, +5 to +6 % beside two CPU hogs (the writer thread lags
+    # the fetching ones, up to the look-ahead bound): the bound is what holds on any machine.
+    assert repeated <= kills * READ_AHEAD, f"{drill_requests} vs {clean_requests} clean"
+
+
+def _drill(tmp_path, emulator, gate) -> tuple[int, int, dict[str, list[dict]]]:
+    """(requests of a clean run, kills, records of all killed runs and the last one)."""
+    clean = run_tap(tmp_path, None, gate, None)
     assert clean.returncode == 0
     clean_requests = emulator.stats()["requests"]
+    # A kill after every KILL_EVERY requests the emulator sees, wherever the sync is then.
+    assert clean_requests > 4 * KILL_EVERY, "too small an account to kill a few times"
 
     emulator.reset_stats()
     union: dict[str, list[dict]] = {stream: [] for stream in STREAMS}
     state = None
     kills = 0
     for _attempt in range(40):
-        output = _run_and_maybe_kill(tmp_path, state, 3.0)
+        output = run_tap(tmp_path, state, gate, KILL_EVERY)
         for stream in STREAMS:
             union[stream].extend(output.records.get(stream, []))
         state = output.last_state or state
         if output.returncode == 0:
-            break
+            return clean_requests, kills, union
         kills += 1
-    assert output.returncode == 0, "the drill must finish"
-    assert kills >= 3, f"only {kills} kills: the drill did not test resuming"
-    for stream in STREAMS:
-        assert_matches_truth(stream, union[stream], emulator.truth(stream, since=ANCHOR))
-    drill_requests = emulator.stats()["requests"]
-    repeated = drill_requests / clean_requests - 1
-    print(
-        f"\nkill drill: {kills} kills, {drill_requests} requests vs {clean_requests} clean "
-        f"({repeated:+.1%})"
-    )
-    assert repeated <= 0.05, f"{drill_requests} requests vs {clean_requests} in a clean run"
+    raise AssertionError(f"the drill did not finish in {kills} kills")
 
 
 def test_analytics_incidents_resumes_at_the_page_a_killed_run_reached(
     emulator_factory, tmp_path
 ) -> None:
-    emulator = emulator_factory(
-        seed=42, incidents=2500, days=300, now=NOW, rate_limit=0, latency_ms=1000
-    )
-    config = config_for(emulator, anchor_date="2026-01-01T00:00:00Z")
-    (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "catalog.json").write_text(json.dumps(catalog_for(["analytics_incidents"])))
+    emulator = emulator_factory(seed=42, incidents=2500, days=300, now=NOW, rate_limit=0)
     truth = emulator.truth("analytics_incidents", since="2026-01-01T00:00:00Z")
     assert len(truth) > 2000  # three pages of 1000
-    # Kill once the first page is out (later on a slow machine): the state names the next.
-    for delay in (3.6, 4.4, 3.2, 5.2, 6.0):
-        killed = _run_and_maybe_kill(tmp_path, None, delay)
-        bookmarks = (killed.last_state or {}).get("bookmarks", {})
-        saved = bookmarks.get("analytics_incidents", {})
-        if killed.returncode != 0 and saved.get("unfinished_query"):
-            break
-    assert killed.returncode != 0, "the run finished before it could be killed"
-    assert saved["unfinished_query"]["starting_after"], saved
-    pages_read = len(killed.records["analytics_incidents"]) // 1000
-    emulator.reset_stats()
-    resumed = _run_and_maybe_kill(tmp_path, killed.last_state, None)
+    with gate_to(emulator) as gate:
+        config = {**config_for(emulator, anchor_date="2026-01-01T00:00:00Z"), "api_url": gate.url}
+        (tmp_path / "config.json").write_text(json.dumps(config))
+        (tmp_path / "catalog.json").write_text(json.dumps(catalog_for(["analytics_incidents"])))
+        # The first page is answered, the second held: killed once the state names it.
+        killed = run_tap(tmp_path, None, gate, 1, _names_the_next_page, path=ANALYTICS)
+        assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+        saved = (killed.last_state or {})["bookmarks"]["analytics_incidents"]
+        assert saved["unfinished_query"]["starting_after"], saved
+        assert len(killed.records["analytics_incidents"]) == 1000
+        emulator.reset_stats()
+        resumed = run_tap(tmp_path, killed.last_state, gate, None)
     assert resumed.returncode == 0
-    assert emulator.stats()["requests"] == 3 - pages_read  # no page read twice
+    pages = emulator.stats()["by_path"][ANALYTICS]
+    assert pages == {"200": 2}, pages  # pages 2 and 3: no page read twice
     union = killed.records["analytics_incidents"] + resumed.records["analytics_incidents"]
     assert_matches_truth("analytics_incidents", union, truth)
-    final = resumed.last_state["bookmarks"]["analytics_incidents"]
+    final = (resumed.last_state or {})["bookmarks"]["analytics_incidents"]
     assert final["unfinished_query"] is None and final["replication_key_value"]
+
+
+def _names_the_next_page(state: dict) -> bool:
+    saved = state.get("bookmarks", {}).get("analytics_incidents", {})
+    return bool((saved.get("unfinished_query") or {}).get("starting_after"))

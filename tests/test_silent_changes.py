@@ -135,8 +135,8 @@ def test_a_run_killed_while_reading_the_silent_feeds_resumes_without_loss(
     import json
     import random
 
+    from tests.support.kills import gate_to, run_tap
     from tests.support.tap_runs import catalog_for
-    from tests.test_incremental import _run_and_maybe_kill
 
     emulator = emulator_factory(
         seed=34, incidents=300, days=300, now=NOW, rate_limit=0, silent_changes=120
@@ -145,20 +145,21 @@ def test_a_run_killed_while_reading_the_silent_feeds_resumes_without_loss(
     first = run_in_process(config_for(emulator, analytics_lag_hours=0), STREAMS)
     union = {s: list(first.records.get(s, [])) for s in STREAMS}
     emulator.advance(12)
-    # Slow enough (about 150 requests) that the kills land inside the feeds.
+    # About 150 requests: kills after 10 to 120 of them land anywhere, the feeds included.
     config = config_for(emulator, requests_per_second=40, analytics_lag_hours=0)
-    (tmp_path / "config.json").write_text(json.dumps(config))
     state = first.last_state
     rng = random.Random(5)
-    for attempt in range(8):
-        output = _run_and_maybe_kill(tmp_path, state, None if attempt == 7 else rng.uniform(1, 3))
-        for stream in STREAMS:
-            union[stream].extend(output.records.get(stream, []))
-        ids = Counter(r["id"] for r in output.records.get("incidents", []))
-        assert not [i for i, n in ids.items() if n > 1], "an incident twice in one run"
-        state = output.last_state or state
-        if output.returncode == 0:
-            break
+    with gate_to(emulator) as gate:
+        (tmp_path / "config.json").write_text(json.dumps({**config, "api_url": gate.url}))
+        for attempt in range(8):
+            output = run_tap(tmp_path, state, gate, None if attempt == 7 else rng.randint(10, 120))
+            for stream in STREAMS:
+                union[stream].extend(output.records.get(stream, []))
+            ids = Counter(r["id"] for r in output.records.get("incidents", []))
+            assert not [i for i, n in ids.items() if n > 1], "an incident twice in one run"
+            state = output.last_state or state
+            if output.returncode == 0:
+                break
     assert output.returncode == 0 and attempt > 0, "the runs must be killed, then finish"
     for stream in STREAMS:
         assert_matches_truth(stream, union[stream], emulator.truth(stream, since=ANCHOR))
