@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 import typing as t
 from contextlib import redirect_stdout
 from urllib.parse import parse_qs, urlparse
@@ -18,6 +17,7 @@ import pytest
 import requests_mock
 
 from tap_pagerduty.errors import PagerDutyAPIError, PagingError
+from tap_pagerduty.output import FastSingerWriter
 from tap_pagerduty.streams import STREAM_TYPES
 from tap_pagerduty.tap import TapPagerDuty
 from tests.support.tap_runs import SyncOutput, catalog_for, config_for, run_process
@@ -53,23 +53,22 @@ def sync_until_error(streams: list[str], answer: t.Callable[[str, dict], dict]) 
         mock.get(re.compile(f"{BASE}/.*"), json=replying_with(answer))
         with pytest.raises(PagerDutyAPIError) as error:
             tap.sync_all()
-        tap.message_writer.flush()  # what reached the target before the error
-        settle(mock)
+        writer = tap.message_writer
+        assert isinstance(writer, FastSingerWriter)
+        writer.flush()  # what reached the target before the error
+        settle(tap)
         requests = mock.call_count
     written = SyncOutput()
     written.add_lines(buffer.getvalue())
     return error.value, written, requests
 
 
-def settle(mock: requests_mock.Mocker) -> None:
-    """Wait until requests already in flight on worker threads (children fetched ahead)
-    are answered, so that none outlives the mock."""
-    count = -1
-    for _ in range(50):
-        if count == mock.call_count:
-            return
-        count = mock.call_count
-        time.sleep(0.05)
+def settle(tap: TapPagerDuty) -> None:
+    """Stop the run's engine and wait for the requests still in flight on worker threads
+    (children fetched ahead), so that none outlives the mock: no request starts after
+    `stop`, and `wait_idle` returns when the last one in flight has ended."""
+    tap.engine.stop(RuntimeError("the test's sync is over"))
+    tap.engine.wait_idle()
 
 
 def ids(output: SyncOutput, stream: str) -> list[str]:
@@ -167,7 +166,7 @@ def test_analytics_starting_after_that_does_not_advance_stops_the_stream() -> No
         mock.post(f"{BASE}/analytics/raw/incidents", json=answer)
         with pytest.raises(PagingError, match=r"POST /analytics/raw/incidents.*'stuck'"):
             tap.sync_all()
-        settle(mock)
+        settle(tap)
         assert mock.call_count <= 3
 
 
@@ -205,7 +204,7 @@ def test_every_stream_stops_quickly_when_every_page_says_more(stream: str) -> No
             tap.sync_all()
         except PagingError as error:
             assert "\n" not in str(error)
-        settle(mock)
+        settle(tap)
         assert mock.call_count <= 12, (stream, mock.call_count)
 
 
@@ -217,7 +216,7 @@ def answer_and_count(answer: t.Callable[[str, dict], dict]) -> tuple[SyncOutput,
     with requests_mock.Mocker() as mock, redirect_stdout(buffer):
         mock.get(re.compile(f"{BASE}/.*"), json=replying_with(answer))
         tap.sync_all()
-        settle(mock)
+        settle(tap)
         requests = mock.call_count
     output = SyncOutput()
     output.add_lines(buffer.getvalue())
