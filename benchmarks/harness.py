@@ -9,6 +9,7 @@ no processes), CPU of the emulator from /proc/<pid>/stat before and after the ru
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
@@ -180,8 +181,8 @@ def run_tap(
             proc = subprocess.Popen(
                 args, cwd=tap_root, stdout=subprocess.PIPE, stderr=err, env=tap_env()
             )
-            assert proc.stdout is not None
             pipe = proc.stdout
+            assert isinstance(pipe, io.BufferedReader)  # read1: what the pipe has, at once
 
             def drain() -> None:
                 while chunk := pipe.read1(1 << 20):

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
         if name == "B4":
             name = "B2"  # one run serves both
         scenario = SCENARIOS[name]
-        print(f"==> {name}: {scenario.__doc__.splitlines()[0]}", flush=True)
+        print(f"==> {name}: {(scenario.__doc__ or name).splitlines()[0]}", flush=True)
         t0 = time.monotonic()
         new_rows, new_checks = scenario()
         rows += new_rows
@@ -150,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
         print(f"    ({time.monotonic() - t0:.0f} s)", flush=True)
-    report = {
+    report: dict[str, Any] = {
         "finished_at": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "total_seconds": round(time.monotonic() - started, 1),
         "machine": machine(),

@@ -104,6 +104,9 @@ class PagerDutyStream(FastRecordMessages):
     `request_decorator`) is never used: headers, credentials, sessions and retries are the
     engine's (`engine.py`)."""
 
+    #: Every stream class names itself; declared here, with a value, so that the name reads
+    #: typed on the class too (`cls.name for cls in STREAM_TYPES`), not only on instances.
+    name: str = ""
     schema = StreamSchema(SchemaDirectory(schema_dir()))
     primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)
     #: Key of the record list in the response body; defaults to the stream name.

@@ -19,6 +19,7 @@ contact methods and last audit activity per user.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from statistics import mean
 from zoneinfo import ZoneInfo
@@ -51,10 +52,8 @@ KEPT = {"oncalls", "change_events"}
 
 
 # --------------------------------------------------------------------------- ground truth
-def ts(value: str | None) -> datetime | None:
+def ts(value: str) -> datetime:
     """An API timestamp as a naive UTC datetime (how both warehouses return them)."""
-    if value is None:
-        return None
     return (
         datetime.fromisoformat(value.replace("Z", "+00:00"))
         .astimezone(timezone.utc)
@@ -118,7 +117,7 @@ def oncall_entries(emulator, now: str) -> list[dict]:
     return [e for e in emulator.truth("oncalls", since=now, until=until) if e["start"]]
 
 
-def oncall_hours(current: list[dict], earlier: list[dict] = ()) -> dict[tuple, float]:
+def oncall_hours(current: list[dict], earlier: Sequence[dict] = ()) -> dict[tuple, float]:
     """(user, week) -> hours on call: current entries, plus earlier ones that have ended."""
     boundary = min(ts(e["end"]) for e in current)
     shifts = list(current) + [e for e in earlier if ts(e["end"]) < boundary]
@@ -135,13 +134,13 @@ def oncall_hours(current: list[dict], earlier: list[dict] = ()) -> dict[tuple, f
 
 def access(emulator, now: str) -> dict[str, tuple]:
     """user -> (teams, contact methods, notification rules, last audit activity)."""
-    teams = defaultdict(int)
+    teams: defaultdict[str, int] = defaultdict(int)
     for member in emulator.truth("team_members"):
         teams[member["user_id"]] += 1
-    methods = defaultdict(int)
+    methods: defaultdict[str, int] = defaultdict(int)
     for method in emulator.truth("user_contact_methods"):
         methods[method["user_id"]] += 1
-    rules = defaultdict(int)
+    rules: defaultdict[str, int] = defaultdict(int)
     for rule in emulator.truth("user_notification_rules"):
         rules[rule["user_id"]] += 1
     last: dict[str, datetime] = {}
@@ -190,7 +189,7 @@ def diff(expected: dict, got: dict, same) -> list[str]:
     ]
 
 
-def check_marts(con, emulator, now: str, earlier_oncalls: list[dict] = ()) -> None:
+def check_marts(con, emulator, now: str, earlier_oncalls: Sequence[dict] = ()) -> None:
     """Every checked mart figure equals the figure computed from ground truth."""
     got_services = {
         (service, week): (n, mtta, mttr)
@@ -329,7 +328,9 @@ def test_report_renders_offline_from_the_marts(duckdb_built, tmp_path) -> None:
     page = write_report(warehouse, tmp_path / "report.html", subtitle="test")
     html = page.read_text(encoding="utf-8")
     with duckdb.connect(str(warehouse), read_only=True) as con:
-        (incidents,) = con.execute(f"select count(*) from {SCHEMA}.incident_lifecycle").fetchone()
+        row = con.execute(f"select count(*) from {SCHEMA}.incident_lifecycle").fetchone()
+        assert row is not None
+        (incidents,) = row
     assert f"<b>{incidents:,}</b><span>incidents</span>" in html, "incident count card"
     assert html.count("<svg") >= 5, "charts missing"
     # Offline: nothing is fetched (no script, stylesheet, image or font from elsewhere).

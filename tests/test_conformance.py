@@ -323,7 +323,7 @@ _TYPE_NAMES = ["string", "integer", "number", "boolean", "null", "object", "arra
 _type_spec = st.sampled_from(_TYPE_NAMES) | st.lists(
     st.sampled_from(_TYPE_NAMES), min_size=1, max_size=3, unique=True
 )
-_leaf_schemas = st.one_of(
+_leaf_schemas: _Strategy = st.one_of(
     st.fixed_dictionaries(
         {"type": _type_spec},
         optional={"format": st.sampled_from(["date-time", "date", "time", "email"])},
@@ -376,7 +376,7 @@ def test_examples_the_generated_schemas_must_cover() -> None:
     """Shapes where a compiled conformer can go wrong, each pinned down once."""
     no_properties_items = {"type": "array", "items": {"type": ["object", "null"]}}
     untyped = {"description": "no type"}
-    cases = [
+    cases: list[tuple[dict[str, t.Any], dict[str, t.Any]]] = [
         # a list of objects whose item schema has no properties (services.json's
         # email_parsers[].match_predicate.children[].children[]): the SDK gives {} for an
         # empty item and fails on any other
@@ -420,6 +420,7 @@ def _messages_and_warnings(
 
     handler = Collect(logging.WARNING)
     stream.logger.addHandler(handler)
+    messages: list[tuple[t.Any, ...]]
     try:
         messages = [(message.stream, message.record) for message in method(stream, record)]
     except Exception as error:

@@ -65,7 +65,9 @@ def test_an_analytics_body_makes_the_only_post() -> None:
     assert mock.request_history[0].json() == {"limit": 5}
 
 
-def test_each_attempt_takes_a_throttle_slot_and_a_429_waits_ratelimit_reset() -> None:
+def test_each_attempt_takes_a_throttle_slot_and_a_429_waits_ratelimit_reset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     engine = standalone_engine(max_retries=3)
     slots = []
     original = engine.throttle.acquire
@@ -74,9 +76,9 @@ def test_each_attempt_takes_a_throttle_slot_and_a_429_waits_ratelimit_reset() ->
         slots.append(1)
         original()
 
-    engine.throttle.acquire = counting_acquire  # type: ignore[method-assign]
+    monkeypatch.setattr(engine.throttle, "acquire", counting_acquire)
     pauses: list[float] = []
-    engine.throttle.pause = pauses.append  # type: ignore[method-assign]
+    monkeypatch.setattr(engine.throttle, "pause", pauses.append)
     with requests_mock.Mocker() as mock:
         mock.get(
             f"{URL}/widgets",

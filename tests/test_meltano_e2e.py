@@ -16,11 +16,15 @@ import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from scripts.meltano_run import meltano_env
 from tap_pagerduty.streams import INCREMENTAL_STREAMS, STREAM_TYPES
+
+if TYPE_CHECKING:
+    import duckdb
 
 pytestmark = pytest.mark.slow
 
@@ -110,15 +114,19 @@ class MeltanoProject:
                     [SCHEMA],
                 ).fetchall()
             ]
-            return {
-                t: con.execute(f'select count(*) from {SCHEMA}."{t}"').fetchone()[0] for t in tables
-            }
+            return {t: count_rows(con, f'{SCHEMA}."{t}"') for t in tables}
 
     def incident_statuses(self) -> dict[str, str]:
         import duckdb
 
         with duckdb.connect(str(self.warehouse), read_only=True) as con:
             return dict(con.execute(f"select id, status from {SCHEMA}.incidents").fetchall())
+
+
+def count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = con.execute(f"select count(*) from {table}").fetchone()
+    assert row is not None, table
+    return int(row[0])
 
 
 def mismatches(expected: dict[str, int], got: dict[str, int]) -> list[str]:

@@ -107,7 +107,7 @@ STREAM_TYPES: list[type[PagerDutyStream]] = [
 
 # Streams read from `anchor_date` on: the incremental ones and the children of incidents.
 INCREMENTAL_STREAMS = [
-    stream_type.name  # type: ignore[misc]
+    stream_type.name
     for stream_type in STREAM_TYPES
     if issubclass(stream_type, IncrementalStream)
     or getattr(stream_type, "parent_stream_type", None) is IncidentsStream
@@ -115,7 +115,7 @@ INCREMENTAL_STREAMS = [
 
 # State keys holding times, by stream: checked before a run starts (`TapPagerDuty.load_state`).
 STATE_TIME_KEYS: dict[str, tuple[str, ...]] = {
-    stream_type.name: stream_type.state_time_keys  # type: ignore[misc]
+    stream_type.name: stream_type.state_time_keys
     for stream_type in STREAM_TYPES
     if issubclass(stream_type, IncrementalStream)
 }
