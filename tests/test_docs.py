@@ -78,3 +78,9 @@ def test_relative_links_resolve() -> None:
             if not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert broken == []
+
+
+def test_readme_and_changelog_count_the_streams() -> None:
+    count = f"{len(STREAM_TYPES)} streams"
+    assert count in README.read_text()
+    assert count in (ROOT / "CHANGELOG.md").read_text()
