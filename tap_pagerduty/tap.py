@@ -110,7 +110,9 @@ class TapPagerDuty(Tap):
         """What this run worked around (parents gone, listings re-read), said at its end."""
         return RunReport()
 
-    def sync_all(self) -> None:
+    # The SDK marks `sync_all` final; this only adds a line after it (no public hook runs
+    # once every stream is done).
+    def sync_all(self) -> None:  # type: ignore[misc]
         """The SDK's sync, then the run's summary line (only when it worked around something)."""
         super().sync_all()
         self.run_report.log(self.logger)
