@@ -6,7 +6,8 @@ that renames or reshapes one of them fails `tests/test_sdk_seams.py`, which name
 instead of breaking a sync. `SEAMS` lists them, each with what it replaces and why.
 
 Replaced by public interfaces (no longer used): `Stream._tap` (streams keep the tap they are
-built with), `Tap._streams` (the stream order is set in `Tap.load_streams`),
+built with), `Tap._streams` (the stream order is set by the public
+`Tap.streams` property of `TapPagerDuty`),
 `Stream._write_state_message` and `state_manager.is_flushed` (`Tap.state_writer`), and
 `singer_sdk.helpers._util.utc_now` (`datetime.now(timezone.utc)`), `RESTStream._request` (the
 engine sends, checks and meters requests itself, see `engine.py`) and
