@@ -415,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         first = str(error).splitlines()[0]
         print(
             f"report: {options.warehouse} has no dbt marts in schema `{SCHEMA}` ({first}): "
-            "run `dbt build` in analytics/ first (see the README's Analytics section)",
+            "run `dbt build` in analytics/ first (see docs/analytics.md)",
             file=sys.stderr,
         )
         return 2

@@ -14,6 +14,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_pagerduty import redact
 from tap_pagerduty.engine import Engine
 from tap_pagerduty.output import FastSingerWriter
+from tap_pagerduty.run_report import RunReport
 from tap_pagerduty.settings import (
     CONFIG_SCHEMA,
     Settings,
@@ -103,6 +104,18 @@ class TapPagerDuty(Tap):
         """The run's HTTP engine (throttle, workers, sessions, clock, look-ahead): every
         request of every stream goes through it, see `engine.py`."""
         return Engine(self.settings, self.logger, streams=lambda: self.streams)
+
+    @cached_property
+    def run_report(self) -> RunReport:
+        """What this run worked around (parents gone, listings re-read), said at its end."""
+        return RunReport()
+
+    # The SDK marks `sync_all` final; this only adds a line after it (no public hook runs
+    # once every stream is done).
+    def sync_all(self) -> None:  # type: ignore[misc]
+        """The SDK's sync, then the run's summary line (only when it worked around something)."""
+        super().sync_all()
+        self.run_report.log(self.logger)
 
     def discover_streams(self) -> list[Stream]:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]
