@@ -3,13 +3,13 @@
 Two lists, both checked by `tests/test_sdk_seams.py`:
 
 - `SEAMS`: every private SDK name the tap uses, and every SDK method it overrides although the
-  SDK marks it private or `@final`. singer-sdk 0.54 offers no public hook for a few things
-  the tap must do; each is used here and nowhere else, under a public name the rest of the
-  tap calls or overrides. The test checks that the installed SDK still has each one with the
-  same parameters, and, by a real sync with each override instrumented, that the SDK still
-  calls the tap's overrides (one SCHEMA per stream, RECORD messages through the faster
-  path, bookmarks at window ends): an upgrade that reshapes or bypasses one fails the test
-  naming the seam, instead of breaking a sync.
+  SDK marks it private or `@final` (in `StreamSeams` and `TapSeams`). singer-sdk 0.54 offers
+  no public hook for a few things the tap must do; each is used here and nowhere else, under
+  a public name the rest of the tap calls or overrides. The test checks that the installed
+  SDK still has each one with the same parameters, and, by a real sync with each override
+  instrumented, that the SDK still calls the tap's overrides (one SCHEMA per stream, RECORD
+  messages through the faster path, bookmarks at window ends): an upgrade that reshapes or
+  bypasses one fails the test naming the seam, instead of breaking a sync.
 - `UNUSED_REST_HOOKS`: streams are SDK `Stream`s, not `RESTStream`s, because every request
   goes through the tap's engine (`engine.py`). A stream class that defines one of
   `RESTStream`'s hooks, as the SDK's docs teach, would change nothing; it fails when the
@@ -29,6 +29,7 @@ from __future__ import annotations
 import typing as t
 from dataclasses import dataclass
 
+from singer_sdk import Tap
 from singer_sdk.helpers import _catalog, _typing
 from singer_sdk.streams.core import Stream
 
@@ -47,8 +48,8 @@ class Seam:
     name: str
     params: tuple[str, ...]  # its parameter names, in order (checked against the SDK)
     why: str
-    #: Whether the tap overrides it (in `StreamSeams`) and relies on the SDK calling the
-    #: override; else the tap calls the SDK's own.
+    #: Whether the tap overrides it (in `StreamSeams` or `TapSeams`) and relies on the SDK
+    #: calling the override; else the tap calls the SDK's own.
     overridden: bool = False
 
 
@@ -60,6 +61,15 @@ SEAMS = (
         "stop every other request of the run when a stream's sync fails, so the error line "
         "comes last (no public hook sees a stream's sync fail); the SDK marks `sync` @final, "
         "so the override only wraps it (`StreamSeams.around_sync`, client.py)",
+        overridden=True,
+    ),
+    Seam(
+        Tap,
+        "sync_all",
+        ("self",),
+        "say the run's summary line once every stream is done (no public hook runs then); "
+        "the SDK marks `sync_all` @final, so the override only wraps it "
+        "(`TapSeams.around_sync_all`, tap.py)",
         overridden=True,
     ),
     Seam(
@@ -278,3 +288,15 @@ class StreamSeams(Stream):
     def stream_version(self) -> int | None:
         """The version stamped on RECORD messages (None unless the stream is versioned)."""
         return self._stream_version
+
+
+class TapSeams(Tap):
+    """The SDK's `@final` tap method the tap overrides, forwarded to a public hook whose
+    default is the SDK's own behaviour; `TapPagerDuty` overrides the hook."""
+
+    def sync_all(self) -> None:  # type: ignore[misc]
+        self.around_sync_all(lambda: Tap.sync_all(self))
+
+    def around_sync_all(self, sync_all: Callable[[], None]) -> None:
+        """Run the SDK's sync of every stream (`sync_all()`); override to act around it."""
+        sync_all()

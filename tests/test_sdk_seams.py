@@ -13,6 +13,7 @@ import inspect
 import io
 import json
 import re
+import tempfile
 import textwrap
 import typing as t
 from collections import Counter
@@ -28,7 +29,14 @@ from singer_sdk.io_base import GenericSingerWriter
 from singer_sdk.plugin_base import PluginBase
 
 from tap_pagerduty import sdk_seams
-from tap_pagerduty.sdk_seams import SEAMS, STREAM_ATTRIBUTES, UNUSED_REST_HOOKS, Seam, StreamSeams
+from tap_pagerduty.sdk_seams import (
+    SEAMS,
+    STREAM_ATTRIBUTES,
+    UNUSED_REST_HOOKS,
+    Seam,
+    StreamSeams,
+    TapSeams,
+)
 from tap_pagerduty.streams.base import IncrementalStream
 
 PACKAGE = Path(sdk_seams.__file__).parent
@@ -147,25 +155,39 @@ def test_a_stream_defining_a_rest_stream_hook_fails_at_class_creation(hook: str)
     assert UNUSED_REST_HOOKS[hook] in line  # says what to do instead
 
 
+def overrides_of(sdk_class: type, tap_class: type) -> dict[str, set[str]]:
+    """The private or `@final` methods of `sdk_class` that the tap's classes above
+    `tap_class` (itself included) override: {name: the tap classes defining it}."""
+    found: dict[str, set[str]] = {}
+    for cls in tap_class.__mro__:
+        if not cls.__module__.startswith("tap_pagerduty"):
+            continue
+        for name in vars(cls):
+            sdk_method = inspect.getattr_static(sdk_class, name, None)
+            if not (callable(sdk_method) or isinstance(sdk_method, property)):
+                continue  # not an SDK method (nor ABCMeta's `_abc_impl`)
+            private = name.startswith("_") and not name.startswith("__")
+            if private or getattr(sdk_method, "__final__", False):
+                found.setdefault(name, set()).add(cls.__qualname__)
+    return found
+
+
 def test_every_private_or_final_sdk_method_the_tap_overrides_is_a_seam() -> None:
     """An override the SDK may stop calling is listed, so the real sync below checks it."""
     from tap_pagerduty.streams import STREAM_TYPES
+    from tap_pagerduty.tap import TapPagerDuty
 
-    listed = {seam.name for seam in SEAMS if seam.overridden}
-    found: dict[str, set[str]] = {}
-    for stream_type in STREAM_TYPES:
-        for cls in stream_type.__mro__:
-            if not cls.__module__.startswith("tap_pagerduty"):
-                continue
-            for name in vars(cls):
-                sdk_method = inspect.getattr_static(Stream, name, None)
-                if not (callable(sdk_method) or isinstance(sdk_method, property)):
-                    continue  # not an SDK method (nor ABCMeta's `_abc_impl`)
-                private = name.startswith("_") and not name.startswith("__")
-                if private or getattr(sdk_method, "__final__", False):
-                    found.setdefault(name, set()).add(cls.__qualname__)
-    assert set(found) == listed, f"overridden: {found}; listed as overridden seams: {listed}"
-    assert all(owners == {"StreamSeams"} for owners in found.values()), found
+    for sdk_class, tap_classes, home in (
+        (Stream, STREAM_TYPES, "StreamSeams"),
+        (Tap, [TapPagerDuty], "TapSeams"),
+    ):
+        listed = {seam.name for seam in SEAMS if seam.overridden and seam.owner is sdk_class}
+        found: dict[str, set[str]] = {}
+        for tap_class in tap_classes:
+            for name, owners in overrides_of(sdk_class, tap_class).items():
+                found.setdefault(name, set()).update(owners)
+        assert set(found) == listed, f"overridden: {found}; listed as overridden seams: {listed}"
+        assert all(owners == {home} for owners in found.values()), found
 
 
 # -- the SDK still calls the tap's overrides: a real sync with each one instrumented ----------
@@ -180,6 +202,7 @@ class SeamRun:
     messages: Counter[tuple[str, str]] = field(default_factory=Counter)  # (type, stream) -> n
     bookmarks: dict[str, list[str]] = field(default_factory=dict)  # in STATE, by stream
     checkpoints: dict[str, set[str]] = field(default_factory=dict)  # window ends saved
+    taps: list[Tap] = field(default_factory=list)  # the tap whose `sync_all` ran
 
     def count(self, seam: str, stream: str) -> int:
         return self.calls[seam, stream]
@@ -188,19 +211,22 @@ class SeamRun:
 def instrument(monkeypatch: pytest.MonkeyPatch, run: SeamRun) -> None:
     """Count each call of each overridden seam, by stream; keep the window ends saved."""
     for seam in OVERRIDES:
-        original = getattr(StreamSeams, seam.name)
+        home = StreamSeams if seam.owner is Stream else TapSeams
+        original = getattr(home, seam.name)
 
         def counted(
-            self: StreamSeams,
+            self: StreamSeams | TapSeams,
             *args: t.Any,
             _original: t.Any = original,
             _seam: str = seam.name,
             **kwargs: t.Any,
         ) -> t.Any:
             run.calls[_seam, self.name] += 1
+            if isinstance(self, Tap):
+                run.taps.append(self)
             return _original(self, *args, **kwargs)
 
-        monkeypatch.setattr(StreamSeams, seam.name, counted)
+        monkeypatch.setattr(home, seam.name, counted)
     checkpoint = IncrementalStream.checkpoint
 
     def counted_checkpoint(self: IncrementalStream, moment: datetime, **extra: t.Any) -> None:
@@ -224,15 +250,18 @@ def instrumented_sync(monkeypatch: pytest.MonkeyPatch) -> SeamRun:
     run = SeamRun()
     instrument(monkeypatch, run)
     emulator = Emulator(seed=3, incidents=20, days=30, now=NOW, rate_limit=0).start()
+    buffer = io.StringIO()
     try:
         config = {**config_for(emulator), "anchor_date": "2026-08-01T00:00:00Z"}
-        tap = TapPagerDuty(config=config, parse_env_config=False)
-        buffer = io.StringIO()
-        with redirect_stdout(buffer):
-            tap.sync_all()
-            # With STATE after every record the last STATE repeats the one before; the
-            # state writer skips it, and the last RECORD batch waits for the end of the process.
-            t.cast("FastSingerWriter", tap.message_writer).flush()
+        with tempfile.TemporaryDirectory() as folder:
+            config_file = Path(folder, "config.json")
+            config_file.write_text(json.dumps(config))
+            with redirect_stdout(buffer):  # the SDK's command line, as `tap-pagerduty` runs it
+                TapPagerDuty.cli.main(["--config", str(config_file)], standalone_mode=False)
+                # With STATE after every record the last STATE repeats the one before: the
+                # state writer skips it, so the last RECORD batch waits for the process' end.
+                for tap in run.taps:
+                    t.cast("FastSingerWriter", tap.message_writer).flush()
     finally:
         emulator.stop()
     for line in buffer.getvalue().splitlines():
@@ -251,6 +280,8 @@ def seam_problems(run: SeamRun) -> list[str]:
     from tap_pagerduty.streams import STREAM_TYPES
 
     problems = []
+    if (runs := run.count("sync_all", "tap-pagerduty")) != 1:
+        problems.append(f"sync_all: the SDK's command line reached the tap's override {runs} times")
     for stream in (cls.name for cls in STREAM_TYPES):  # type: ignore[misc]
         schemas, records = run.messages["SCHEMA", stream], run.messages["RECORD", stream]
         syncs = run.count("sync", stream)
@@ -286,16 +317,21 @@ def test_a_real_sync_reaches_every_overridden_seam(monkeypatch: pytest.MonkeyPat
     assert len(run.checkpoints["log_entries"]) > 1  # several windows
 
 
-def sdk_patched(function: t.Callable[..., t.Any], old: str, new: str) -> t.Callable[..., t.Any]:
-    """`function` (an SDK method) recompiled from its source with `old` replaced by `new`."""
+def sdk_patched(
+    function: t.Callable[..., t.Any], old: str, new: str, also: dict[str, str]
+) -> t.Any:
+    """`function` (an SDK method) recompiled from its source with `old` replaced by `new`
+    (and each of `also` replaced where it occurs)."""
     source = textwrap.dedent(inspect.getsource(function))
     assert source.count(old) == 1, f"singer-sdk {SDK_VERSION}: {old!r} not in {function}"
     flags = __future__.annotations.compiler_flag  # as the SDK's module is compiled
     changed = source.replace(old, new)
+    for text, replacement in also.items():
+        changed = changed.replace(text, replacement)
     code = compile(changed, inspect.getfile(function), "exec", flags, dont_inherit=True)
     namespace = dict(function.__globals__)
     exec(code, namespace)  # the SDK's own source, one call changed
-    return t.cast("t.Callable[..., t.Any]", namespace[function.__name__])
+    return namespace[function.__name__]
 
 
 #: SDK changes that bypass one overridden seam each: the method patched, and the call that
@@ -316,6 +352,11 @@ BYPASSES = {
         "self._generate_record_messages(record)",
         "Stream._generate_record_messages(self, record)",
     ),
+    "sync_all": (
+        "invoke",
+        "tap.sync_all()",
+        "Tap.sync_all(tap)",
+    ),
     "_increment_stream_state": (
         "_sync_records",
         "self._increment_stream_state(record, context=current_context)",
@@ -326,7 +367,11 @@ BYPASSES = {
 
 def bypass(monkeypatch: pytest.MonkeyPatch, seam: str) -> None:
     method, old, new = BYPASSES[seam]
-    monkeypatch.setattr(Stream, method, sdk_patched(getattr(Stream, method), old, new))
+    sdk_class = Tap if seam == "sync_all" else Stream
+    # Recompiled outside its class, a method calls `super()` with its arguments spelled out.
+    function = getattr(sdk_class, method)
+    patched = sdk_patched(function, old, new, {"super()": f"super({sdk_class.__name__}, cls)"})
+    monkeypatch.setattr(sdk_class, method, patched)
 
 
 def test_every_overridden_seam_has_a_bypass_to_detect() -> None:
