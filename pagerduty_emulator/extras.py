@@ -26,7 +26,8 @@ from .data import DAY, HOUR, IdGen, iso
 from .render import API, WEB, dumpb
 
 if t.TYPE_CHECKING:
-    from .server import Emulator, Query
+    from .http import Query
+    from .server import Emulator
 
 EXTRA_ID_BASE = 1_000_000_000
 CREATED = "2024-03-01T09:00:00Z"
