@@ -698,13 +698,13 @@ class Extras:
     # ------------------------------------------------------------------ errors
     @staticmethod
     def _bad(text: str):
-        from .server import bad_request
+        from .http import bad_request
 
         return bad_request(text)
 
     @staticmethod
     def _not_found():
-        from .server import not_found
+        from .http import not_found
 
         return not_found()
 
