@@ -58,3 +58,19 @@ def test_progress_says_each_line_once() -> None:
     progress.beat()
     progress.finish()  # nothing new since the last beat
     assert len(said) == 1 and "5 records" in said[0]
+
+
+def test_an_expected_warning_is_said_as_a_fact() -> None:
+    """The demo clears its state on purpose: Meltano's "No state was found" is no warning the
+    user can act on."""
+    said: list[str] = []
+    progress = MeltanoProgress(said.append, every=3600)
+    line = (
+        "2026-11-23T20:20:16.070635Z [warning  ] meltano      No state was found, complete import."
+    )
+    progress.feed(line + "\n")
+    progress.feed("2026-11-23T20:20:17.000000Z [warning  ] tap-pagerduty Skipping stream 'x'\n")
+    assert said == [
+        "meltano: no saved state: a full sync",
+        "tap-pagerduty: warning: Skipping stream 'x'",
+    ]
