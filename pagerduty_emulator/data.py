@@ -425,7 +425,7 @@ class World:
         epoch0 = self.now - max(self.days, 30) * DAY - 200 * DAY
         # users
         self.users: list[Row] = []
-        seen = set()
+        seen: set[str] = set()
         for i in range(self.n_users):
             while True:
                 name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
@@ -435,7 +435,7 @@ class World:
                 name = f"{name} {i}"
             seen.add(name)
             email = ascii_fold(name).replace(" ", ".") + f"{i}@example.com"
-            u = {
+            u: Row = {
                 "id": nid(),
                 "name": name,
                 "email": email,
@@ -483,7 +483,7 @@ class World:
                     }
                 )
             u["cms"] = cms
-            rules = []
+            rules: list[Row] = []
             for urg in ("high", "low"):
                 choices = cms if urg == "high" else cms[:1] + cms[2:3]
                 for k, cm in enumerate(choices[:3]):
@@ -599,7 +599,7 @@ class World:
             if i >= len(SERVICE_NAMES):
                 name = f"{name} {i // len(SERVICE_NAMES) + 1}"
             created = epoch0 + rng.randrange(0, 100) * DAY + rng.randrange(DAY)
-            svc = {
+            svc: Row = {
                 "id": nid(),
                 "name": name,
                 "description": None if rng.random() < 0.3 else f"Production {name}",
@@ -865,7 +865,7 @@ class World:
     def _timeline(self, inc: Inc, rng: random.Random) -> list[tuple]:
         """Planned events (ts, kind, arg) after the trigger; may extend beyond now."""
         t0 = inc.created
-        ev = []
+        ev: list[tuple[int, str, Any]] = []
         stuck = rng.random() < 0.03
         ack_at = t0 + int(rng.expovariate(1 / 600)) + 30 if rng.random() < 0.85 else None
         esc_delay = self.eps[inc.ep]["rules"][0]["delay"] * 60

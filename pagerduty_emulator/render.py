@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing as t
 import zlib
 
 from .data import DAY, Inc, World, iso, iso_ms
@@ -78,7 +79,7 @@ class Renderer:
             }
             for p in w.priorities
         ]
-        self.le_cache: dict[int, bytes] = {}
+        self.le_cache: dict[int, tuple[bytes, int]] = {}  # prefix, incident index
         self._cfg_version = -1
         self._cfg: dict[str, list[bytes]] = {}
 
@@ -812,7 +813,7 @@ class Renderer:
         end = inc.resolved if inc.resolved is not None else None
         s_ack = None if inc.first_ack is None else inc.first_ack - inc.created
         s_res = None if end is None else end - inc.created
-        engaged = 0 if s_ack is None else ((end or inc.updated) - inc.first_ack)
+        engaged = 0 if inc.first_ack is None else ((end or inc.updated) - inc.first_ack)
         pr = inc.priority
         d = {
             "id": inc.id,
@@ -891,7 +892,7 @@ class Renderer:
             "self": f"{API}/{coll[1]}/{obj['id']}",
             "html_url": f"{WEB}/{coll[1]}/{obj['id']}",
         }
-        details = {"resource": root}
+        details: dict[str, t.Any] = {"resource": root}
         if action == "update":
             details["fields"] = [{"name": field, "before_value": "old value", "value": "new value"}]
         return dumpb(

@@ -3,38 +3,40 @@
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 
 from ..data import DAY
-from ..http import ApiError, Query, bad_request, not_found
-from ..render import dumpb
+from ..http import Query, bad_request, not_found
+from ..render import NOTIF_TYPE, dumpb
 from .base import ApiBase
 
 
 class IncidentsApi(ApiBase):
     """A part of `Emulator` (see the module's docstring)."""
 
+    def _incident_range(self, q: Query) -> tuple[int | None, int | None]:
+        """The `since`..`until` of an incident listing: the last 30 days by default, at most
+        183 days, or everything with `date_range=all`."""
+        if q.get("date_range") == "all":
+            return None, None
+        now = self.world.now
+        since, until = self._range(q, self._tz(q))
+        if until is None:
+            until = now
+        if since is None:
+            since = until - 30 * DAY
+        if until < since:
+            raise bad_request("until must not be before since.", 2005, "Invalid Query Date Range")
+        if until - since > 183 * DAY:
+            raise bad_request(
+                "The range between since and until cannot exceed 6 months (183 days). "
+                "Narrow the date range."
+            )
+        return since, until
+
     def h_incidents(self, q: Query):
         w = self.world
-        if q.get("date_range") == "all":
-            since = until = None
-        else:
-            tz = self._tz(q)
-            since, until = self._range(q, tz)
-            if since is None and until is None:
-                since, until = w.now - 30 * DAY, w.now
-            elif until is None:
-                until = w.now
-            elif since is None:
-                since = until - 30 * DAY
-            if until < since:
-                raise bad_request(
-                    "until must not be before since.", 2005, "Invalid Query Date Range"
-                )
-            if until - since > 183 * DAY:
-                raise bad_request(
-                    "The range between since and until cannot exceed 6 months (183 days). "
-                    "Narrow the date range."
-                )
+        since, until = self._incident_range(q)
         statuses = set(q.list("statuses"))
         if statuses - {"triggered", "acknowledged", "resolved"}:
             raise bad_request("statuses must be triggered, acknowledged or resolved.")
@@ -62,10 +64,9 @@ class IncidentsApi(ApiBase):
         if filtered:
 
             def compute():
+                cand: Sequence[int] = base
                 if statuses and "resolved" not in statuses:
                     cand = [i for i in sorted(w.open) if base.start <= i < base.stop]
-                else:
-                    cand = base
                 svc_idx = {i for i, s in enumerate(w.services) if s["id"] in svc_ids}
                 team_svc = {
                     i
@@ -183,11 +184,7 @@ class IncidentsApi(ApiBase):
 
     def h_notifications(self, q: Query):
         w = self.world
-        if not q.get("since") or not q.get("until"):
-            raise ApiError(
-                400, "Invalid Input Provided", 2001, ["since and until are required parameters."]
-            )
-        since, until = self._range(q, self._tz(q))
+        since, until = self._required_range(q)
         if until < since:
             raise bad_request("until must not be before since.", 2005, "Invalid Query Date Range")
         if until - since >= 92 * DAY:
@@ -206,8 +203,6 @@ class IncidentsApi(ApiBase):
                 "push_notification",
             ):
                 raise bad_request("filter is not a valid notification type.")
-            from .render import NOTIF_TYPE
-
             seq = self._cached(
                 ("nf", lo, hi, ftype),
                 lambda: [
