@@ -984,41 +984,15 @@ class World:
             inc.notified += 1
 
     def _apply(self, inc: Inc, ts: int, kind: str, arg, rng, logs, notifs) -> None:
+        """One event of an incident's life: its state changes, its log entries and
+        notifications are added to `logs` and `notifs`."""
         nid = self.ids.next
         if kind == "trigger":
-            user = self.level_user(inc.ep, 0, ts)
-            le = nid()
-            inc.first_le = le
-            inc.trig = rng.choice(["api", "email", "web_trigger"])
-            if inc.trig == "web_trigger":  # created by hand in the web app: no alert behind it
-                inc.alert_ids = []
-            logs.append((ts, le, inc.idx, "trigger", -2, inc.trig))
-            inc.assignees = [(user, ts)]
-            inc.assign_count += 1
-            logs.append((ts, nid(), inc.idx, "assign", -1, user))
-            self._notify(inc, ts, user, rng, logs, notifs)
-            inc.last_by = -1
+            self._trigger(inc, ts, rng, logs, notifs)
         elif kind == "escalate":
-            inc.level += 1
-            user = self.level_user(inc.ep, inc.level, ts)
-            inc.assignees = [(user, ts)]
-            inc.escalations += 1
-            inc.assign_count += 1
-            if inc.status == "acknowledged":
-                inc.status = "triggered"
-                inc.acks = []
-                inc.last_change = ts
-                inc.last_by = -1
-            logs.append((ts, nid(), inc.idx, "escalate", -1, user))
-            self._notify(inc, ts, user, rng, logs, notifs)
+            self._escalate(inc, ts, rng, logs, notifs)
         elif kind == "reassign":
-            by = inc.assignees[0][0] if inc.assignees else 0
-            user = arg
-            inc.assignees = [(user, ts)]
-            inc.reassign_count += 1
-            inc.assign_count += 1
-            logs.append((ts, nid(), inc.idx, "assign", by, user))
-            self._notify(inc, ts, user, rng, logs, notifs)
+            self._reassign(inc, ts, arg, rng, logs, notifs)
         elif kind == "ack":
             user = inc.assignees[0][0] if inc.assignees else 0
             inc.status = "acknowledged"
@@ -1047,21 +1021,66 @@ class World:
             inc.urgency = arg
             logs.append((ts, nid(), inc.idx, "urgency_change", user, arg))
         elif kind == "resolve":
-            user = inc.assignees[0][0] if inc.assignees else 0
-            inc.status = "resolved"
-            inc.resolved = ts
-            inc.resolved_by = None if arg == "auto" else user
-            inc.last_by = -1 if arg == "auto" else user
-            inc.last_change = ts
-            inc.assignees = []
-            inc.acks = []
-            self.open.discard(inc.idx)
-            logs.append((ts, nid(), inc.idx, "resolve", inc.last_by, arg or "web_ui"))
+            self._resolve(inc, ts, arg, logs)
         inc.updated = ts
         inc.changes.append(ts)
         inc.cache = None
         inc.acache = None
         inc.rcache = None
+
+    def _trigger(self, inc: Inc, ts: int, rng: random.Random, logs: list, notifs: list) -> None:
+        nid = self.ids.next
+        user = self.level_user(inc.ep, 0, ts)
+        le = nid()
+        inc.first_le = le
+        inc.trig = rng.choice(["api", "email", "web_trigger"])
+        if inc.trig == "web_trigger":  # created by hand in the web app: no alert behind it
+            inc.alert_ids = []
+        logs.append((ts, le, inc.idx, "trigger", -2, inc.trig))
+        inc.assignees = [(user, ts)]
+        inc.assign_count += 1
+        logs.append((ts, nid(), inc.idx, "assign", -1, user))
+        self._notify(inc, ts, user, rng, logs, notifs)
+        inc.last_by = -1
+
+    def _escalate(self, inc: Inc, ts: int, rng: random.Random, logs: list, notifs: list) -> None:
+        nid = self.ids.next
+        inc.level += 1
+        user = self.level_user(inc.ep, inc.level, ts)
+        inc.assignees = [(user, ts)]
+        inc.escalations += 1
+        inc.assign_count += 1
+        if inc.status == "acknowledged":
+            inc.status = "triggered"
+            inc.acks = []
+            inc.last_change = ts
+            inc.last_by = -1
+        logs.append((ts, nid(), inc.idx, "escalate", -1, user))
+        self._notify(inc, ts, user, rng, logs, notifs)
+
+    def _reassign(
+        self, inc: Inc, ts: int, user: int, rng: random.Random, logs: list, notifs: list
+    ) -> None:
+        nid = self.ids.next
+        by = inc.assignees[0][0] if inc.assignees else 0
+        inc.assignees = [(user, ts)]
+        inc.reassign_count += 1
+        inc.assign_count += 1
+        logs.append((ts, nid(), inc.idx, "assign", by, user))
+        self._notify(inc, ts, user, rng, logs, notifs)
+
+    def _resolve(self, inc: Inc, ts: int, arg: str | None, logs: list) -> None:
+        nid = self.ids.next
+        user = inc.assignees[0][0] if inc.assignees else 0
+        inc.status = "resolved"
+        inc.resolved = ts
+        inc.resolved_by = None if arg == "auto" else user
+        inc.last_by = -1 if arg == "auto" else user
+        inc.last_change = ts
+        inc.assignees = []
+        inc.acks = []
+        self.open.discard(inc.idx)
+        logs.append((ts, nid(), inc.idx, "resolve", inc.last_by, arg or "web_ui"))
 
     # ----------------------------------------------------------------------------------------
     # advance
