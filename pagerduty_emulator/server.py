@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 from .churn import Churn, first_id
 from .data import DAY, World, iso, parse_utc
 from .extras import POST_PATHS, TOKEN_PATH, Extras
+from .novel import add_novel_fields
 from .render import Renderer, dumpb
 
 try:
@@ -228,6 +229,7 @@ class Emulator:
         date_skew_path: str | None = None,
         date_skew_every: int = 1,
         churn: tuple | list = (),
+        novel_fields: bool = False,
     ) -> None:
         t0 = time.monotonic()
         if now is None:
@@ -265,6 +267,8 @@ class Emulator:
         self.stale_paging = set(stale_paging)
         # Entities deleted, created or merged between two requests (see churn.py).
         self.churn = Churn(churn)
+        # Undocumented fields real accounts send (see novel.py).
+        self.novel_fields = novel_fields
         self.lock = threading.RLock()
         self.world = World(
             seed=seed,
@@ -371,6 +375,7 @@ class Emulator:
             "date_skew_path",
             "date_skew_every",
             "stale_paging",
+            "novel_fields",
         }
         world = {"silent_changes": 1, "analytics_lag_hours": 3600}  # World attrs, with units
         for k, v in kw.items():
@@ -576,6 +581,8 @@ class Emulator:
         except ApiError as e:
             status, payload = e.status, dumpb(e.body)
         self.churn.answered(path)  # before the reply: later requests see the change
+        if self.novel_fields and status == 200:
+            payload = add_novel_fields(path, payload)
         if status == 200 and r_trunc < self.fault_truncate and len(payload) > 2:
             st.fault("truncate")
             h.reply(200, payload, rl, truncate=True)

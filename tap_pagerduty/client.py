@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from functools import cached_property
 
 import msgspec
-from singer_sdk import SchemaDirectory, StreamSchema
+from singer_sdk import SchemaDirectory
 from singer_sdk.exceptions import SyncLifecycleSignal
 
 from tap_pagerduty.availability import UNAVAILABLE_STATUSES, is_optional
@@ -25,7 +25,7 @@ from tap_pagerduty.engine import cancel
 from tap_pagerduty.errors import PagerDutyAPIError, PagingError
 from tap_pagerduty.output import FastRecordMessages
 from tap_pagerduty.prefetch import Request
-from tap_pagerduty.schema_files import schema_dir
+from tap_pagerduty.schema_files import StreamSchemaWithExtra, schema_dir
 from tap_pagerduty.windows import OFFSET_CAP, Window
 
 if t.TYPE_CHECKING:
@@ -142,7 +142,7 @@ class PagerDutyStream(FastRecordMessages):
     `request_decorator`) is never used: headers, credentials, sessions and retries are the
     engine's (`engine.py`)."""
 
-    schema = StreamSchema(SchemaDirectory(schema_dir()))
+    schema = StreamSchemaWithExtra(SchemaDirectory(schema_dir()))
     primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)
     #: Key of the record list in the response body; defaults to the stream name.
     records_key: t.ClassVar[str | None] = None
@@ -150,8 +150,8 @@ class PagerDutyStream(FastRecordMessages):
     extra_params: t.ClassVar[dict[str, t.Any]] = {}
 
     def __init__(self, tap: TapPagerDuty, *args: t.Any, **kwargs: t.Any) -> None:
+        self._pagerduty_tap = tap  # first: the SDK reads the schema while it builds the stream
         super().__init__(tap, *args, **kwargs)
-        self._pagerduty_tap = tap
         self._answered = False  # whether PagerDuty has answered one request of this stream
 
     # -- configuration -------------------------------------------------------------------
@@ -173,6 +173,10 @@ class PagerDutyStream(FastRecordMessages):
     def engine(self) -> Engine:
         """The run's HTTP engine: every request of this stream goes through it."""
         return self.tap.engine
+
+    def keeps_unknown_fields(self) -> bool:
+        """Whether fields the schema does not list go to `_extra` (see `output.py`)."""
+        return self.settings.extra.unknown_fields == "keep"
 
     @property
     def key(self) -> str:
