@@ -543,7 +543,7 @@ class Emulator:
                 self._rl_headers(token, peek=True),
             )
             return status
-        missing = self.extras.missing_scope(token, path)
+        missing = self.extras.missing_scope(token, method, path)
         if missing:
             errors = [f"The access token does not have the required scope: {missing}"]
             h.reply(

@@ -23,6 +23,7 @@ from singer_sdk.exceptions import SyncLifecycleSignal
 from tap_pagerduty.availability import UNAVAILABLE_STATUSES, is_optional
 from tap_pagerduty.engine import cancel
 from tap_pagerduty.errors import PagerDutyAPIError, PagingError
+from tap_pagerduty.oauth import filter_listings
 from tap_pagerduty.output import FastRecordMessages
 from tap_pagerduty.prefetch import Request
 from tap_pagerduty.schema_files import StreamSchemaWithExtra, schema_dir
@@ -148,6 +149,30 @@ class PagerDutyStream(FastRecordMessages):
     records_key: t.ClassVar[str | None] = None
     #: Query parameters every request of the stream carries (includes, filters).
     extra_params: t.ClassVar[dict[str, t.Any]] = {}
+    #: The HTTP method of the stream's requests to its `path` (analytics queries: POST).
+    method: t.ClassVar[str] = "GET"
+    #: Operations the stream sends besides `method path`, as PagerDuty's reference names
+    #: them ("GET /log_entries"): listings it reads to decide what to request.
+    also_sends: t.ClassVar[tuple[str, ...]] = ()
+    #: The id filter its analytics queries take under OAuth and user-level keys
+    #: ("service_ids", or "team_ids"), read from a listing (see `oauth.analytics_filter`).
+    access_kind: t.ClassVar[str | None] = None
+
+    @classmethod
+    def operations(cls, settings: Settings | None = None) -> frozenset[str]:
+        """Every operation ("METHOD /path/{template}") a sync of this stream sends: its
+        own, the listings it reads, its analytics filter's listing under `settings` (None:
+        under any settings) and its parent's (the SDK syncs the parent of a selected
+        child). Its OAuth scopes are those of these operations (`oauth.selected_scopes`)."""
+        path = getattr(cls, "path", None)
+        found = {f"{cls.method} {path}"} if isinstance(path, str) and path else set()
+        found.update(cls.also_sends)
+        if cls.access_kind:
+            found.update(f"GET {listing}" for listing in filter_listings(cls.access_kind, settings))
+        parent = getattr(cls, "parent_stream_type", None)
+        if isinstance(parent, type) and issubclass(parent, PagerDutyStream):
+            found |= parent.operations(settings)
+        return frozenset(found)
 
     def __init__(self, tap: TapPagerDuty, *args: t.Any, **kwargs: t.Any) -> None:
         self._pagerduty_tap = tap  # first: the SDK reads the schema while it builds the stream
@@ -256,10 +281,15 @@ class PagerDutyStream(FastRecordMessages):
 
     # -- paging ------------------------------------------------------------------------------
 
+    #: Whether the stream's classic listing takes `total` (the spec does not declare it
+    #: everywhere; without it, pages are followed one after another by `more`).
+    counts_total: t.ClassVar[bool] = True
+
     def first_page_query(self, params: dict[str, t.Any]) -> dict[str, t.Any]:
-        """The query of a classic listing's first page: it asks for `total`, so that the
-        other pages are known at once."""
-        return {**params, "limit": self.settings.page_size, "offset": 0, "total": "true"}
+        """The query of a classic listing's first page: it asks for `total` where the
+        listing takes it, so that the other pages are known at once."""
+        total = {"total": "true"} if self.counts_total else {}
+        return {**params, "limit": self.settings.page_size, "offset": 0, **total}
 
     def cursor_first_query(self, params: dict[str, t.Any]) -> dict[str, t.Any]:
         return {**params, "limit": self.settings.page_size}

@@ -234,6 +234,7 @@ class IncidentCustomFieldValuesStream(TextValues, OptionalChild):
     primary_keys = ("incident_id", "id")
     records_key = "custom_fields"
     text_fields = ("value",)
+    also_sends = (f"GET {TYPES[0]}", "GET /incidents/types/{type_id}/custom_fields")
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -254,6 +255,7 @@ class ServiceCustomFieldValuesStream(TextValues, OptionalChild):
     primary_keys = ("service_id", "id")
     records_key = "custom_fields"
     text_fields = ("value",)
+    also_sends = (f"GET {SERVICE_FIELDS[0]}",)  # whether any field is defined, once
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)

@@ -34,6 +34,7 @@ from tap_pagerduty.streams.base import (
     WindowedStream,
 )
 from tap_pagerduty.streams.history import analytics_pages
+from tap_pagerduty.streams.single_page import SinglePageChild
 from tap_pagerduty.windows import Window, iso_z, parse_time, windows_between
 
 if t.TYPE_CHECKING:
@@ -69,6 +70,9 @@ class IncidentsStream(ParentStream, IncrementalStream):
 
     name = "incidents"
     path = "/incidents"
+    # The change log, analytics' changed incidents and the current version of each.
+    also_sends = ("GET /log_entries", "POST /analytics/raw/incidents", "GET /incidents/{id}")
+    access_kind = "service_ids"
     replication_key = "updated_at"
     child_key = "incident_id"
     max_window = INCIDENT_WINDOW
@@ -584,7 +588,7 @@ class IncidentAlertsStream(ChildStream):
         return not isinstance(counts, dict) or counts.get("all") != 0
 
 
-class IncidentNotesStream(ChildStream):
+class IncidentNotesStream(SinglePageChild):
     """Notes of emitted incidents that may have new or edited notes: every incident of the
     backfill, incidents whose log shows a note added, and every incident a silent-change
     feed emits (a note edit writes no log entry)."""
