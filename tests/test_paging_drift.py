@@ -66,7 +66,9 @@ def test_a_row_deleted_ahead_of_the_offset_is_healed(caplog) -> None:
     listing = Moving(250, delete_ahead)
     output, requests = answer_and_count(listing.answer)
     assert_each_stable_once(listing, ids(output, "priorities"))
-    assert requests == 3 + 3  # one read (offsets 0, 99, 198), then a second whole read
+    # One read (offsets 0, 99, 198: the page at 198 may be cancelled before it is sent once
+    # the page at 99 shows the move), then a second whole read (0, 99, 198).
+    assert requests in (5, 6), requests
     assert any("changed while it was paged" in r.getMessage() for r in caplog.records)
 
 
