@@ -15,10 +15,14 @@ import random
 import time
 import unicodedata
 from dataclasses import dataclass
+from typing import Any
 
 _ALPH = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _MOD = 36**6
 _TRI = [a + b + c for a in _ALPH for b in _ALPH for c in _ALPH]  # 46656 3-char strings
+
+#: One configuration object (user, team, service, ...): JSON-like fields.
+Row = dict[str, Any]
 
 DAY = 86400
 HOUR = 3600
@@ -291,6 +295,44 @@ class Inc:
         "urgency",
     )
 
+    idx: int  # position in World.incidents
+    number: int
+    id: str
+    key: str
+    service: int  # index in World.services
+    ep: int  # index in World.eps
+    created: int  # epoch seconds, as every time below
+    updated: int
+    last_change: int
+    changes: list[int]  # when it changed (for the analytics lag)
+    title: str
+    title0: str
+    status: str
+    urgency: str
+    priority: int | None  # index in World.priorities
+    major: bool
+    bridge: bool
+    trig: str  # how it was triggered
+    assignees: list[tuple[int, int]]  # (user index, since)
+    acks: list[tuple[int, int]]  # (user index, at)
+    notes: list[Note]
+    resolved: int | None
+    resolved_by: int | None  # user index; None: resolved automatically
+    last_by: int  # agent of the last change (see the log entry layout)
+    level: int  # escalation level
+    first_ack: int | None
+    ack_count: int
+    assign_count: int
+    reassign_count: int
+    escalations: int
+    notified: int
+    alert_ids: list[str]
+    first_le: str | None  # id of the trigger log entry
+    # Rendered JSON, dropped on every change.
+    cache: bytes | None
+    acache: bytes | None
+    rcache: bytes | None
+
     def __init__(self) -> None:
         self.cache = None
         self.acache = None
@@ -382,7 +424,7 @@ class World:
         nid = self.ids.next
         epoch0 = self.now - max(self.days, 30) * DAY - 200 * DAY
         # users
-        self.users = []
+        self.users: list[Row] = []
         seen = set()
         for i in range(self.n_users):
             while True:
@@ -457,7 +499,7 @@ class World:
             self.users.append(u)
         # teams + members
         n_teams = max(3, min(len(TEAM_NAMES), self.n_users // 8))
-        self.teams = []
+        self.teams: list[Row] = []
         for i in range(n_teams):
             self.teams.append(
                 {
@@ -483,7 +525,7 @@ class World:
             t["members"].sort()
         # schedules (one rotation layer each)
         n_eps = max(2, (self.n_services + 1) // 2)
-        self.schedules = []
+        self.schedules: list[Row] = []
         for i in range(n_eps):
             team = i % n_teams
             pool = [m for m, _ in self.teams[team]["members"]] or [0]
@@ -508,7 +550,7 @@ class World:
                 }
             )
         # escalation policies
-        self.eps = []
+        self.eps: list[Row] = []
         for i in range(n_eps):
             rules = [{"id": nid(), "delay": rng.choice([15, 30]), "targets": [("schedule", i)]}]
             if rng.random() < 0.8:
@@ -538,7 +580,7 @@ class World:
                 }
             )
         # vendors
-        self.vendors = []
+        self.vendors: list[Row] = []
         for name, site in [
             ("Amazon CloudWatch", "https://aws.amazon.com/cloudwatch"),
             ("Datadog", "https://www.datadoghq.com"),
@@ -549,8 +591,8 @@ class World:
         ]:
             self.vendors.append({"id": nid(), "name": name, "website_url": site})
         # services + integrations
-        self.services = []
-        self.integrations = []
+        self.services: list[Row] = []
+        self.integrations: list[Row] = []
         for i in range(self.n_services):
             ep = i % n_eps
             name = SERVICE_NAMES[i % len(SERVICE_NAMES)]
@@ -612,7 +654,7 @@ class World:
                 "security",
             ]
         ]
-        self.business_services = []
+        self.business_services: list[Row] = []
         for i, nm in enumerate(["Online Shop", "Payments", "Customer Login", "Mobile App"]):
             self.business_services.append(
                 {
@@ -630,7 +672,7 @@ class World:
                 ("incident_show_addon", "Runbook viewer", "https://runbooks.example.com/pd"),
             ]
         ]
-        self.extensions = []
+        self.extensions: list[Row] = []
         for i in range(min(3, self.n_services)):
             self.extensions.append(
                 {
@@ -642,7 +684,7 @@ class World:
                     "schema_name": ["Slack V2", "Generic V2 Webhook", "Jira Cloud"][i],
                 }
             )
-        self.workflows = []
+        self.workflows: list[Row] = []
         for i in range(3):
             self.workflows.append(
                 {
@@ -658,7 +700,7 @@ class World:
                     "enabled": i != 2,
                 }
             )
-        self.orchestrations = []
+        self.orchestrations: list[Row] = []
         for i in range(2):
             created = epoch0 + (50 + i * 20) * DAY
             self.orchestrations.append(
@@ -679,7 +721,7 @@ class World:
                     "version": "".join(rng.choice(_ALPH.lower() + "_.") for _ in range(32)),
                 }
             )
-        self.webhooks = []
+        self.webhooks: list[Row] = []
         for i in range(3):
             self.webhooks.append(
                 {
@@ -709,7 +751,7 @@ class World:
                 ("internal-tools", "Internal tools — Übersicht"),
             ]
         ]
-        self.rulesets = []
+        self.rulesets: list[Row] = []
         for i in range(2):
             created = epoch0 + (10 + i) * DAY
             self.rulesets.append(
@@ -1100,7 +1142,8 @@ class World:
     # ----------------------------------------------------------------------------------------
     def _build_audit(self, start: int, end: int, rng: random.Random) -> None:
         if not hasattr(self, "audit"):
-            self.audit = []  # (ts_ms, id, root kind, root idx, action, actor user, field)
+            # (ts_ms, id, root kind, root idx, action, actor user, field)
+            self.audit: list[tuple[Any, ...]] = []
         n = max(1, int((end - start) / DAY * 3))
         kinds = [
             ("user", len(self.users)),
@@ -1130,7 +1173,7 @@ class World:
 
     def _build_change_events(self, start: int, end: int, rng: random.Random) -> None:
         if not hasattr(self, "changes"):
-            self.changes = []  # (ts, id, service idx, build number)
+            self.changes: list[tuple[Any, ...]] = []  # (ts, id, service idx, build number)
         n = max(1, int((end - start) / DAY * 4))
         new = sorted(
             (
@@ -1145,7 +1188,7 @@ class World:
         self.change_ts = [c[0] for c in self.changes]
 
     def _build_maintenance(self, rng: random.Random) -> None:
-        self.maintenance = []
+        self.maintenance: list[Row] = []
         seq = 1
         for i in range(len(self.services)):
             for k in range(2):

@@ -26,7 +26,8 @@ from .data import DAY, HOUR, IdGen, iso
 from .render import API, WEB, dumpb
 
 if t.TYPE_CHECKING:
-    from .server import Emulator, Query
+    from .http import Query
+    from .server import Emulator
 
 EXTRA_ID_BASE = 1_000_000_000
 CREATED = "2024-03-01T09:00:00Z"
@@ -697,13 +698,13 @@ class Extras:
     # ------------------------------------------------------------------ errors
     @staticmethod
     def _bad(text: str):
-        from .server import bad_request
+        from .http import bad_request
 
         return bad_request(text)
 
     @staticmethod
     def _not_found():
-        from .server import not_found
+        from .http import not_found
 
         return not_found()
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import typing as t
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from functools import cached_property
 
@@ -138,10 +138,10 @@ class ListingDrift:
 class PagerDutyStream(FastRecordMessages):
     """Base for every PagerDuty stream.
 
-    Streams override `get_records` and fetch through the engine, so the SDK's own request
-    machinery (`get_new_paginator`, `http_headers`, `authenticator`, `requests_session`,
-    `request_decorator`) is never used: headers, credentials, sessions and retries are the
-    engine's (`engine.py`)."""
+    Streams override `get_records` and fetch through the engine (`engine.py`), which owns
+    headers, credentials, sessions and retries. They are SDK `Stream`s, not `RESTStream`s:
+    a stream defining one of `RESTStream`'s hooks fails when its class is created, saying
+    what to do instead (`sdk_seams.UNUSED_REST_HOOKS`)."""
 
     schema = StreamSchemaWithExtra(SchemaDirectory(schema_dir()))
     primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)
@@ -188,11 +188,6 @@ class PagerDutyStream(FastRecordMessages):
     @property
     def settings(self) -> Settings:
         return self.tap.settings
-
-    @property
-    def url_base(self) -> str:
-        """The SDK requires it; requests are built by the engine from the same setting."""
-        return self.settings.base_url
 
     @cached_property
     def engine(self) -> Engine:
@@ -263,13 +258,12 @@ class PagerDutyStream(FastRecordMessages):
         are then sent ahead, while earlier streams run). Default: none."""
         return []
 
-    # The SDK marks `sync` final; this only wraps it (no public hook sees a stream's sync
-    # fail on the main thread while the worker threads of other streams still send).
-    def sync(self, context: Context | None = None) -> None:  # type: ignore[misc]
-        """The SDK's sync; an error ending it stops every other request of the run first
-        (queued ones cancelled, those in flight awaited), so the error line comes last."""
+    def around_sync(self, sync: Callable[[], None]) -> None:
+        """The SDK's sync (`sdk_seams.StreamSeams.sync`); an error ending it stops every
+        other request of the run first (queued ones cancelled, those in flight awaited), so
+        the error line comes last."""
         try:
-            super().sync(context)
+            sync()
         except SyncLifecycleSignal:  # the SDK's own control flow (a record limit, an abort)
             raise
         except Exception as error:

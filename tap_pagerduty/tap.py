@@ -8,13 +8,13 @@ import os
 import typing as t
 from functools import cached_property
 
-from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_pagerduty import redact
 from tap_pagerduty.engine import Engine
 from tap_pagerduty.output import FastSingerWriter
 from tap_pagerduty.run_report import RunReport
+from tap_pagerduty.sdk_seams import TapSeams
 from tap_pagerduty.settings import (
     CONFIG_SCHEMA,
     Settings,
@@ -28,13 +28,15 @@ from tap_pagerduty.state import check_bookmarks, read_state_text
 from tap_pagerduty.streams import STATE_TIME_KEYS, STREAM_TYPES
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
     from singer_sdk.streams import Stream
 
 #: What the SDK puts before a setting's name to read it from the environment.
 ENV_PREFIX = "TAP_PAGERDUTY_"
 
 
-class TapPagerDuty(Tap):
+class TapPagerDuty(TapSeams):
     """Copies a whole PagerDuty account (REST API v2): configuration, incidents and their
     history, on-calls, notifications, audit trail and analytics."""
 
@@ -110,11 +112,10 @@ class TapPagerDuty(Tap):
         """What this run worked around (parents gone, listings re-read), said at its end."""
         return RunReport()
 
-    # The SDK marks `sync_all` final; this only adds a line after it (no public hook runs
-    # once every stream is done).
-    def sync_all(self) -> None:  # type: ignore[misc]
-        """The SDK's sync, then the run's summary line (only when it worked around something)."""
-        super().sync_all()
+    def around_sync_all(self, sync_all: Callable[[], None]) -> None:
+        """The SDK's sync (`sdk_seams.TapSeams.sync_all`), then the run's summary line (only
+        when it worked around something)."""
+        sync_all()
         self.run_report.log(self.logger)
 
     def discover_streams(self) -> list[Stream]:

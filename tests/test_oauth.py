@@ -6,6 +6,7 @@ import pytest
 
 from tap_pagerduty import spec_table
 from tap_pagerduty.settings import Settings, SettingsError
+from tests.support.spec_check import request_log, scopes_used, undeclared
 from tests.support.tap_runs import config_for, latest_by_key, run_in_process, run_process
 
 NOW = "2026-11-01T00:00:00Z"
@@ -52,6 +53,10 @@ def test_sync_with_expiring_app_tokens_equals_api_key_sync(emulator_factory, tmp
     assert emulator.extras.oauth_issued >= 3
     by_path = emulator.stats()["by_path"]
     assert all(status == "200" for by in by_path.values() for status in by), by_path
+    # Exact: every scope asked for is used, every request is as the spec declares it.
+    granted = set().union(*(scopes for _expiry, scopes in emulator.extras.oauth_tokens.values()))
+    log = request_log(emulator)
+    assert scopes_used(log) == granted and not undeclared(log)
     # Neither the secret nor any token is in the output or the debug log.
     tokens = list(emulator.extras.oauth_tokens)
     text = with_oauth.stderr + repr(with_oauth.records) + repr(with_oauth.states)

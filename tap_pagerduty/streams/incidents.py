@@ -34,6 +34,7 @@ from tap_pagerduty.streams.base import (
     WindowedStream,
 )
 from tap_pagerduty.streams.history import analytics_pages
+from tap_pagerduty.streams.metrics import access_filter_batches
 from tap_pagerduty.streams.single_page import SinglePageChild
 from tap_pagerduty.windows import Window, iso_z, parse_time, windows_between
 
@@ -294,15 +295,17 @@ class IncidentsStream(ParentStream, IncrementalStream):
             "created_at_end": iso_z(end),
             "updated_after": iso_z(self.silent_from["analytics"]),
         }
-        changed: Records = []
+        changed: dict[str, dict[str, t.Any]] = {}
         try:
-            for page in analytics_pages(self, filters):
-                changed.extend(r for r in page if self.versions.wants(r))
+            # OAuth and user-level keys must filter by id (all services, in parts).
+            for access in access_filter_batches(self):
+                for page in analytics_pages(self, {**filters, **access}):
+                    changed.update((r["id"], r) for r in page if self.versions.wants(r))
         except PagerDutyAPIError as error:
             if error.status not in UNAVAILABLE_STATUSES:
                 raise
             return [], str(error)
-        return changed, ""
+        return list(changed.values()), ""
 
     def _warn_uncovered(self, reason: str, lookback: int) -> None:
         covered = (

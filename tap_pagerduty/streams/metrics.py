@@ -26,6 +26,9 @@ if t.TYPE_CHECKING:
     from tap_pagerduty.tap import TapPagerDuty
 
 YEAR = timedelta(days=365)
+# Ids per analytics query when they are sent in parts: the spec sets no maximum for
+# `filters.service_ids` / `team_ids`; this keeps each request body small (a few KB).
+FILTER_BATCH = 100
 _filters: weakref.WeakKeyDictionary[TapPagerDuty, dict[str, dict[str, list[str]]]] = (
     weakref.WeakKeyDictionary()
 )
@@ -52,6 +55,17 @@ def access_filter(stream: PagerDutyStream) -> dict[str, list[str]]:
                 wanted,
             )
         return cached[wanted]
+
+
+def access_filter_batches(stream: PagerDutyStream) -> list[dict[str, list[str]]]:
+    """The stream's access filter in parts of at most `FILTER_BATCH` ids, one query each
+    (`[{}]`: no filter needed; `[]`: needed, but there is no id to filter by). Only for
+    queries whose rows are disjoint per id (raw incidents by service), never aggregates."""
+    access = access_filter(stream)
+    if not access:
+        return [] if needs_access_filter(stream) else [{}]
+    ((kind, ids),) = access.items()
+    return [{kind: ids[i : i + FILTER_BATCH]} for i in range(0, len(ids), FILTER_BATCH)]
 
 
 def needs_access_filter(stream: PagerDutyStream) -> bool:
