@@ -14,6 +14,7 @@ import calendar
 import random
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -420,12 +421,25 @@ class World:
     # configuration objects
     # ----------------------------------------------------------------------------------------
     def _build_config(self) -> None:
+        """The account's configuration, in an order that fixes every random draw."""
         rng = random.Random(self.seed * 13 + 7)
         nid = self.ids.next
         epoch0 = self.now - max(self.days, 30) * DAY - 200 * DAY
-        # users
+        self._build_users(rng, nid, epoch0)
+        self._build_teams(rng, nid, epoch0)
+        self._build_schedules(rng, nid, epoch0)
+        self._build_escalation_policies(rng, nid, epoch0)
+        self._build_services(rng, nid, epoch0)
+        self._build_catalog(rng, nid, epoch0)
+        self._build_automation(rng, nid, epoch0)
+        self._build_outbound(rng, nid, epoch0)
+        self._build_rules(rng, nid, epoch0)
+        self.user_by_id = {u["id"]: i for i, u in enumerate(self.users)}
+
+    def _build_users(self, rng: random.Random, nid: Callable[[], str], epoch0: int) -> None:
+        """Users, each with contact methods and notification rules."""
         self.users: list[Row] = []
-        seen = set()
+        seen: set[str] = set()
         for i in range(self.n_users):
             while True:
                 name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
@@ -435,7 +449,7 @@ class World:
                 name = f"{name} {i}"
             seen.add(name)
             email = ascii_fold(name).replace(" ", ".") + f"{i}@example.com"
-            u = {
+            u: Row = {
                 "id": nid(),
                 "name": name,
                 "email": email,
@@ -451,53 +465,67 @@ class World:
                 "invitation_sent": rng.random() < 0.1,
                 "teams": [],
             }
-            cms = [
-                {"id": nid(), "type": "email_contact_method", "label": "Default", "address": email}
-            ]
-            phone = "".join(str(rng.randrange(10)) for _ in range(9))
-            if rng.random() < 0.85:
-                cms.append(
-                    {
-                        "id": nid(),
-                        "type": "phone_contact_method",
-                        "label": "Mobile",
-                        "address": "1" + phone,
-                    }
-                )
-            if rng.random() < 0.75:
-                cms.append(
-                    {
-                        "id": nid(),
-                        "type": "sms_contact_method",
-                        "label": "Mobile",
-                        "address": "1" + phone,
-                    }
-                )
-            if rng.random() < 0.5:
-                cms.append(
-                    {
-                        "id": nid(),
-                        "type": "push_notification_contact_method",
-                        "label": "iPhone von " + name.split()[0],
-                        "address": "push-" + phone,
-                    }
-                )
+            cms = self._contact_methods(rng, nid, name, email)
             u["cms"] = cms
-            rules = []
-            for urg in ("high", "low"):
-                choices = cms if urg == "high" else cms[:1] + cms[2:3]
-                for k, cm in enumerate(choices[:3]):
-                    rules.append(
-                        {
-                            "id": nid(),
-                            "urgency": urg,
-                            "delay": 0 if k < 2 else 5,
-                            "cm": cms.index(cm),
-                        }
-                    )
+            rules = self._notification_rules(nid, cms)
             u["rules"] = rules
             self.users.append(u)
-        # teams + members
+
+    @staticmethod
+    def _contact_methods(
+        rng: random.Random, nid: Callable[[], str], name: str, email: str
+    ) -> list[Row]:
+        """A user's contact methods: email always, phone, SMS and push often."""
+        cms = [{"id": nid(), "type": "email_contact_method", "label": "Default", "address": email}]
+        phone = "".join(str(rng.randrange(10)) for _ in range(9))
+        if rng.random() < 0.85:
+            cms.append(
+                {
+                    "id": nid(),
+                    "type": "phone_contact_method",
+                    "label": "Mobile",
+                    "address": "1" + phone,
+                }
+            )
+        if rng.random() < 0.75:
+            cms.append(
+                {
+                    "id": nid(),
+                    "type": "sms_contact_method",
+                    "label": "Mobile",
+                    "address": "1" + phone,
+                }
+            )
+        if rng.random() < 0.5:
+            cms.append(
+                {
+                    "id": nid(),
+                    "type": "push_notification_contact_method",
+                    "label": "iPhone von " + name.split()[0],
+                    "address": "push-" + phone,
+                }
+            )
+        return cms
+
+    @staticmethod
+    def _notification_rules(nid: Callable[[], str], cms: list[Row]) -> list[Row]:
+        """A user's notification rules, high and low urgency."""
+        rules: list[Row] = []
+        for urg in ("high", "low"):
+            choices = cms if urg == "high" else cms[:1] + cms[2:3]
+            for k, cm in enumerate(choices[:3]):
+                rules.append(
+                    {
+                        "id": nid(),
+                        "urgency": urg,
+                        "delay": 0 if k < 2 else 5,
+                        "cm": cms.index(cm),
+                    }
+                )
+        return rules
+
+    def _build_teams(self, rng: random.Random, nid: Callable[[], str], epoch0: int) -> None:
+        """Teams, and each user's team memberships."""
         n_teams = max(3, min(len(TEAM_NAMES), self.n_users // 8))
         self.teams: list[Row] = []
         for i in range(n_teams):
@@ -523,7 +551,10 @@ class World:
                 self.users[ui]["teams"].append(ti)
         for t in self.teams:
             t["members"].sort()
-        # schedules (one rotation layer each)
+
+    def _build_schedules(self, rng: random.Random, nid: Callable[[], str], epoch0: int) -> None:
+        """One schedule per escalation policy, one rotation layer each."""
+        n_teams = len(self.teams)
         n_eps = max(2, (self.n_services + 1) // 2)
         self.schedules: list[Row] = []
         for i in range(n_eps):
@@ -549,7 +580,12 @@ class World:
                     "lstart": vstart,
                 }
             )
-        # escalation policies
+
+    def _build_escalation_policies(
+        self, rng: random.Random, nid: Callable[[], str], epoch0: int
+    ) -> None:
+        """Escalation policies: a schedule first, then a user, sometimes a third rule."""
+        n_eps = len(self.schedules)  # one schedule per escalation policy
         self.eps: list[Row] = []
         for i in range(n_eps):
             rules = [{"id": nid(), "delay": rng.choice([15, 30]), "targets": [("schedule", i)]}]
@@ -579,7 +615,10 @@ class World:
                     "services": [],
                 }
             )
-        # vendors
+
+    def _build_services(self, rng: random.Random, nid: Callable[[], str], epoch0: int) -> None:
+        """Vendors, services and their integrations."""
+        n_eps = len(self.schedules)  # one schedule per escalation policy
         self.vendors: list[Row] = []
         for name, site in [
             ("Amazon CloudWatch", "https://aws.amazon.com/cloudwatch"),
@@ -599,7 +638,7 @@ class World:
             if i >= len(SERVICE_NAMES):
                 name = f"{name} {i // len(SERVICE_NAMES) + 1}"
             created = epoch0 + rng.randrange(0, 100) * DAY + rng.randrange(DAY)
-            svc = {
+            svc: Row = {
                 "id": nid(),
                 "name": name,
                 "description": None if rng.random() < 0.3 else f"Production {name}",
@@ -633,6 +672,10 @@ class World:
                 self.integrations.append(integ)
             self.services.append(svc)
             self.eps[ep]["services"].append(i)
+
+    def _build_catalog(self, rng: random.Random, nid: Callable[[], str], epoch0: int) -> None:
+        """Priorities, tags, business services, add-ons, extensions."""
+        n_teams = len(self.teams)
         self.priorities = [
             {"id": nid(), "name": f"P{k}", "description": d}
             for k, d in enumerate(
@@ -684,6 +727,10 @@ class World:
                     "schema_name": ["Slack V2", "Generic V2 Webhook", "Jira Cloud"][i],
                 }
             )
+
+    def _build_automation(self, rng: random.Random, nid: Callable[[], str], epoch0: int) -> None:
+        """Incident workflows and event orchestrations."""
+        n_teams = len(self.teams)
         self.workflows: list[Row] = []
         for i in range(3):
             self.workflows.append(
@@ -721,6 +768,9 @@ class World:
                     "version": "".join(rng.choice(_ALPH.lower() + "_.") for _ in range(32)),
                 }
             )
+
+    def _build_outbound(self, rng: random.Random, nid: Callable[[], str], epoch0: int) -> None:
+        """Webhook subscriptions and status dashboards."""
         self.webhooks: list[Row] = []
         for i in range(3):
             self.webhooks.append(
@@ -751,6 +801,9 @@ class World:
                 ("internal-tools", "Internal tools — Übersicht"),
             ]
         ]
+
+    def _build_rules(self, rng: random.Random, nid: Callable[[], str], epoch0: int) -> None:
+        """Rulesets and the account's abilities."""
         self.rulesets: list[Row] = []
         for i in range(2):
             created = epoch0 + (10 + i) * DAY
@@ -781,7 +834,6 @@ class World:
             "teams",
             "urgencies",
         ]
-        self.user_by_id = {u["id"]: i for i, u in enumerate(self.users)}
 
     @staticmethod
     def _uuid(rng: random.Random) -> str:
@@ -865,7 +917,7 @@ class World:
     def _timeline(self, inc: Inc, rng: random.Random) -> list[tuple]:
         """Planned events (ts, kind, arg) after the trigger; may extend beyond now."""
         t0 = inc.created
-        ev = []
+        ev: list[tuple[int, str, Any]] = []
         stuck = rng.random() < 0.03
         ack_at = t0 + int(rng.expovariate(1 / 600)) + 30 if rng.random() < 0.85 else None
         esc_delay = self.eps[inc.ep]["rules"][0]["delay"] * 60

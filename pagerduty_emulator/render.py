@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing as t
 import zlib
 
 from .data import DAY, Inc, World, iso, iso_ms
@@ -78,7 +79,7 @@ class Renderer:
             }
             for p in w.priorities
         ]
-        self.le_cache: dict[int, bytes] = {}
+        self.le_cache: dict[int, tuple[bytes, int]] = {}  # prefix, incident index
         self._cfg_version = -1
         self._cfg: dict[str, list[bytes]] = {}
 
@@ -270,207 +271,226 @@ class Renderer:
         return got
 
     def _config_dicts(self, stream: str) -> list[dict]:
+        """The records of a full-table stream (`+`: with its `include[]` expanded)."""
         w = self.w
-        if stream == "users":
-            return [self.user(i, False) for i in range(len(w.users))]
-        if stream == "users+":
-            return [self.user(i, True) for i in range(len(w.users))]
-        if stream == "teams":
-            return [self.team(i) for i in range(len(w.teams))]
-        if stream == "services":
-            return [self.service(i, False) for i in range(len(w.services))]
-        if stream == "services+":
-            return [self.service(i, True) for i in range(len(w.services))]
-        if stream == "escalation_policies":
-            return [self.ep(i) for i in range(len(w.eps))]
-        if stream == "schedules":
-            return [self.schedule(i, False) for i in range(len(w.schedules))]
-        if stream == "schedules+":
-            return [self.schedule(i, True) for i in range(len(w.schedules))]
-        if stream == "priorities":
-            return self.priority
-        if stream == "tags":
-            return [
+        render: dict[str, t.Callable[[], list[dict]]] = {
+            "users": lambda: [self.user(i, False) for i in range(len(w.users))],
+            "users+": lambda: [self.user(i, True) for i in range(len(w.users))],
+            "teams": lambda: [self.team(i) for i in range(len(w.teams))],
+            "services": lambda: [self.service(i, False) for i in range(len(w.services))],
+            "services+": lambda: [self.service(i, True) for i in range(len(w.services))],
+            "escalation_policies": lambda: [self.ep(i) for i in range(len(w.eps))],
+            "schedules": lambda: [self.schedule(i, False) for i in range(len(w.schedules))],
+            "schedules+": lambda: [self.schedule(i, True) for i in range(len(w.schedules))],
+            "priorities": lambda: self.priority,
+            "tags": self._tags_dicts,
+            "business_services": self._business_services_dicts,
+            "vendors": self._vendors_dicts,
+            "extensions": self._extensions_dicts,
+            "addons": self._addons_dicts,
+            "incident_workflows": self._incident_workflows_dicts,
+            "event_orchestrations": self._event_orchestrations_dicts,
+            "webhook_subscriptions": self._webhook_subscriptions_dicts,
+            "status_dashboards": lambda: [dict(d) for d in w.dashboards],
+            "rulesets": self._rulesets_dicts,
+            "maintenance_windows": lambda: [self.maintenance(m) for m in w.maintenance],
+        }
+        return render[stream]()  # KeyError: not a configuration stream
+
+    def _tags_dicts(self) -> list[dict]:
+        w = self.w
+        return [
+            {
+                "id": t["id"],
+                "type": "tag",
+                "summary": t["label"],
+                "self": f"{API}/tags/{t['id']}",
+                "html_url": None,
+                "label": t["label"],
+            }
+            for t in w.tags
+        ]
+
+    def _business_services_dicts(self) -> list[dict]:
+        w = self.w
+        out = []
+        for b in w.business_services:
+            team = None
+            if b["team"] is not None:
+                tid = w.teams[b["team"]]["id"]
+                team = {"id": tid, "type": "team_reference", "self": f"{API}/teams/{tid}"}
+            out.append(
                 {
-                    "id": t["id"],
-                    "type": "tag",
-                    "summary": t["label"],
-                    "self": f"{API}/tags/{t['id']}",
-                    "html_url": None,
-                    "label": t["label"],
+                    "id": b["id"],
+                    "type": "business_service",
+                    "summary": b["name"],
+                    "self": f"{API}/business_services/{b['id']}",
+                    "html_url": f"{WEB}/business-services/{b['id']}",
+                    "name": b["name"],
+                    "description": b["description"],
+                    "point_of_contact": b["point_of_contact"],
+                    "team": team,
                 }
-                for t in w.tags
-            ]
-        if stream == "business_services":
-            out = []
-            for b in w.business_services:
-                team = None
-                if b["team"] is not None:
-                    tid = w.teams[b["team"]]["id"]
-                    team = {"id": tid, "type": "team_reference", "self": f"{API}/teams/{tid}"}
-                out.append(
-                    {
-                        "id": b["id"],
-                        "type": "business_service",
-                        "summary": b["name"],
-                        "self": f"{API}/business_services/{b['id']}",
-                        "html_url": f"{WEB}/business-services/{b['id']}",
-                        "name": b["name"],
-                        "description": b["description"],
-                        "point_of_contact": b["point_of_contact"],
-                        "team": team,
-                    }
-                )
-            return out
-        if stream == "vendors":
-            out = []
-            for v in w.vendors:
-                slug = v["name"].lower().replace(" ", "-")
-                out.append(
-                    {
-                        "id": v["id"],
-                        "type": "vendor",
-                        "summary": v["name"],
-                        "self": f"{API}/vendors/{v['id']}",
-                        "html_url": None,
-                        "name": v["name"],
-                        "website_url": v["website_url"],
-                        "logo_url": f"https://assets.pagerduty.com/vendors/{slug}.png",
-                        "thumbnail_url": f"https://assets.pagerduty.com/vendors/{slug}-thumb.png",
-                        "description": f"{v['name']} integration",
-                        "integration_guide_url": f"https://www.pagerduty.com/docs/guides/{slug}-integration-guide/",
-                    }
-                )
-            return out
-        if stream == "extensions":
-            return [
+            )
+        return out
+
+    def _vendors_dicts(self) -> list[dict]:
+        w = self.w
+        out = []
+        for v in w.vendors:
+            slug = v["name"].lower().replace(" ", "-")
+            out.append(
                 {
-                    "id": x["id"],
-                    "type": "extension",
-                    "summary": x["name"],
-                    "self": f"{API}/extensions/{x['id']}",
+                    "id": v["id"],
+                    "type": "vendor",
+                    "summary": v["name"],
+                    "self": f"{API}/vendors/{v['id']}",
                     "html_url": None,
-                    "name": x["name"],
-                    "endpoint_url": x["endpoint_url"],
-                    "extension_objects": [self.svc_ref[s] for s in x["objects"]],
-                    "extension_schema": {
-                        "id": x["schema_id"],
-                        "type": "extension_schema_reference",
-                        "summary": x["schema_name"],
-                        "self": f"{API}/extension_schemas/{x['schema_id']}",
-                        "html_url": None,
+                    "name": v["name"],
+                    "website_url": v["website_url"],
+                    "logo_url": f"https://assets.pagerduty.com/vendors/{slug}.png",
+                    "thumbnail_url": f"https://assets.pagerduty.com/vendors/{slug}-thumb.png",
+                    "description": f"{v['name']} integration",
+                    "integration_guide_url": f"https://www.pagerduty.com/docs/guides/{slug}-integration-guide/",
+                }
+            )
+        return out
+
+    def _extensions_dicts(self) -> list[dict]:
+        w = self.w
+        return [
+            {
+                "id": x["id"],
+                "type": "extension",
+                "summary": x["name"],
+                "self": f"{API}/extensions/{x['id']}",
+                "html_url": None,
+                "name": x["name"],
+                "endpoint_url": x["endpoint_url"],
+                "extension_objects": [self.svc_ref[s] for s in x["objects"]],
+                "extension_schema": {
+                    "id": x["schema_id"],
+                    "type": "extension_schema_reference",
+                    "summary": x["schema_name"],
+                    "self": f"{API}/extension_schemas/{x['schema_id']}",
+                    "html_url": None,
+                },
+                "temporarily_disabled": False,
+            }
+            for x in w.extensions
+        ]
+
+    def _addons_dicts(self) -> list[dict]:
+        w = self.w
+        return [
+            {
+                "id": a["id"],
+                "type": a["type"],
+                "summary": a["name"],
+                "self": f"{API}/addons/{a['id']}",
+                "html_url": None,
+                "name": a["name"],
+                "src": a["src"],
+            }
+            for a in w.addons
+        ]
+
+    def _incident_workflows_dicts(self) -> list[dict]:
+        w = self.w
+        out = []
+        for f in w.workflows:
+            d = {
+                "id": f["id"],
+                "type": "incident_workflow",
+                "summary": f["name"],
+                "self": f"{API}/incident_workflows/{f['id']}",
+                "html_url": f"{WEB}/flex-workflows/workflows/{f['id']}",
+                "name": f["name"],
+                "description": f["description"],
+                "created_at": iso(f["created"]),
+                "is_enabled": f["enabled"],
+            }
+            if f["team"] is not None:
+                d["team"] = {"id": w.teams[f["team"]]["id"], "type": "team_reference"}
+            out.append(d)
+        return out
+
+    def _event_orchestrations_dicts(self) -> list[dict]:
+        w = self.w
+        out = []
+        for o in w.orchestrations:
+            uid = w.users[o["user"]]["id"]
+            uref = {"id": uid, "self": f"{API}/users/{uid}", "type": "user_reference"}
+            tid = w.teams[o["team"]]["id"]
+            out.append(
+                {
+                    "id": o["id"],
+                    "self": f"{API}/event_orchestrations/{o['id']}",
+                    "name": o["name"],
+                    "description": o["description"],
+                    "team": {"id": tid, "type": "team_reference", "self": f"{API}/teams/{tid}"},
+                    "routes": o["routes"],
+                    "created_at": iso(o["created"]),
+                    "created_by": uref,
+                    "updated_at": iso(o["updated"]),
+                    "updated_by": uref,
+                    "version": o["version"],
+                }
+            )
+        return out
+
+    def _webhook_subscriptions_dicts(self) -> list[dict]:
+        w = self.w
+        out = []
+        for h in w.webhooks:
+            ftype, fidx = h["filter"]
+            flt = {"type": ftype}
+            if ftype == "team_reference":
+                flt["id"] = w.teams[fidx]["id"]
+            elif ftype == "service_reference":
+                flt["id"] = w.services[fidx]["id"]
+            out.append(
+                {
+                    "id": h["id"],
+                    "type": "webhook_subscription",
+                    "active": h["active"],
+                    "delivery_method": {
+                        "id": h["dm_id"],
+                        "secret": None,
+                        "temporarily_disabled": False,
+                        "type": "http_delivery_method",
+                        "url": h["url"],
+                        "custom_headers": [],
                     },
-                    "temporarily_disabled": False,
+                    "description": h["description"],
+                    "events": h["events"],
+                    "filter": flt,
                 }
-                for x in w.extensions
-            ]
-        if stream == "addons":
-            return [
-                {
-                    "id": a["id"],
-                    "type": a["type"],
-                    "summary": a["name"],
-                    "self": f"{API}/addons/{a['id']}",
-                    "html_url": None,
-                    "name": a["name"],
-                    "src": a["src"],
-                }
-                for a in w.addons
-            ]
-        if stream == "incident_workflows":
-            out = []
-            for f in w.workflows:
-                d = {
-                    "id": f["id"],
-                    "type": "incident_workflow",
-                    "summary": f["name"],
-                    "self": f"{API}/incident_workflows/{f['id']}",
-                    "html_url": f"{WEB}/flex-workflows/workflows/{f['id']}",
-                    "name": f["name"],
-                    "description": f["description"],
-                    "created_at": iso(f["created"]),
-                    "is_enabled": f["enabled"],
-                }
-                if f["team"] is not None:
-                    d["team"] = {"id": w.teams[f["team"]]["id"], "type": "team_reference"}
-                out.append(d)
-            return out
-        if stream == "event_orchestrations":
-            out = []
-            for o in w.orchestrations:
-                uid = w.users[o["user"]]["id"]
-                uref = {"id": uid, "self": f"{API}/users/{uid}", "type": "user_reference"}
-                tid = w.teams[o["team"]]["id"]
-                out.append(
-                    {
-                        "id": o["id"],
-                        "self": f"{API}/event_orchestrations/{o['id']}",
-                        "name": o["name"],
-                        "description": o["description"],
-                        "team": {"id": tid, "type": "team_reference", "self": f"{API}/teams/{tid}"},
-                        "routes": o["routes"],
-                        "created_at": iso(o["created"]),
-                        "created_by": uref,
-                        "updated_at": iso(o["updated"]),
-                        "updated_by": uref,
-                        "version": o["version"],
-                    }
-                )
-            return out
-        if stream == "webhook_subscriptions":
-            out = []
-            for h in w.webhooks:
-                ftype, fidx = h["filter"]
-                flt = {"type": ftype}
-                if ftype == "team_reference":
-                    flt["id"] = w.teams[fidx]["id"]
-                elif ftype == "service_reference":
-                    flt["id"] = w.services[fidx]["id"]
-                out.append(
-                    {
-                        "id": h["id"],
-                        "type": "webhook_subscription",
-                        "active": h["active"],
-                        "delivery_method": {
-                            "id": h["dm_id"],
-                            "secret": None,
-                            "temporarily_disabled": False,
-                            "type": "http_delivery_method",
-                            "url": h["url"],
-                            "custom_headers": [],
-                        },
-                        "description": h["description"],
-                        "events": h["events"],
-                        "filter": flt,
-                    }
-                )
-            return out
-        if stream == "status_dashboards":
-            return [dict(d) for d in w.dashboards]
-        if stream == "rulesets":
-            out = []
-            for r in w.rulesets:
-                uid = w.users[r["user"]]["id"]
-                uref = {"id": uid, "type": "user_reference", "self": f"{API}/users/{uid}"}
-                d = {
-                    "id": r["id"],
-                    "self": f"{API}/rulesets/{r['id']}",
-                    "type": r["type"],
-                    "name": r["name"],
-                    "routing_keys": r["routing_keys"],
-                    "created_at": iso(r["created"]),
-                    "creator": uref,
-                    "updated_at": iso(r["updated"]),
-                    "updater": uref,
-                }
-                if r["team"] is not None:
-                    tid = w.teams[r["team"]]["id"]
-                    d["team"] = {"id": tid, "type": "team_reference", "self": f"{API}/teams/{tid}"}
-                out.append(d)
-            return out
-        if stream == "maintenance_windows":
-            return [self.maintenance(m) for m in w.maintenance]
-        raise KeyError(stream)
+            )
+        return out
+
+    def _rulesets_dicts(self) -> list[dict]:
+        w = self.w
+        out = []
+        for r in w.rulesets:
+            uid = w.users[r["user"]]["id"]
+            uref = {"id": uid, "type": "user_reference", "self": f"{API}/users/{uid}"}
+            d = {
+                "id": r["id"],
+                "self": f"{API}/rulesets/{r['id']}",
+                "type": r["type"],
+                "name": r["name"],
+                "routing_keys": r["routing_keys"],
+                "created_at": iso(r["created"]),
+                "creator": uref,
+                "updated_at": iso(r["updated"]),
+                "updater": uref,
+            }
+            if r["team"] is not None:
+                tid = w.teams[r["team"]]["id"]
+                d["team"] = {"id": tid, "type": "team_reference", "self": f"{API}/teams/{tid}"}
+            out.append(d)
+        return out
 
     def maintenance(self, m: dict) -> dict:
         return {
@@ -812,7 +832,7 @@ class Renderer:
         end = inc.resolved if inc.resolved is not None else None
         s_ack = None if inc.first_ack is None else inc.first_ack - inc.created
         s_res = None if end is None else end - inc.created
-        engaged = 0 if s_ack is None else ((end or inc.updated) - inc.first_ack)
+        engaged = 0 if inc.first_ack is None else ((end or inc.updated) - inc.first_ack)
         pr = inc.priority
         d = {
             "id": inc.id,
@@ -891,7 +911,7 @@ class Renderer:
             "self": f"{API}/{coll[1]}/{obj['id']}",
             "html_url": f"{WEB}/{coll[1]}/{obj['id']}",
         }
-        details = {"resource": root}
+        details: dict[str, t.Any] = {"resource": root}
         if action == "update":
             details["fields"] = [{"name": field, "before_value": "old value", "value": "new value"}]
         return dumpb(

@@ -11,7 +11,6 @@ import random
 import re
 import threading
 import time
-from http.server import ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from .admin import AdminApi
@@ -132,7 +131,7 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         self._rl_lock = threading.Lock()
         self._qcache: collections.OrderedDict = collections.OrderedDict()
         self._qcache_version = -1
-        self.httpd: ThreadingHTTPServer | None = None
+        self.httpd: EmulatorServer | None = None
         self._thread: threading.Thread | None = None
         self.startup_seconds = time.monotonic() - t0
         self.routes = self._routes()
@@ -195,8 +194,8 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         body = h.rfile.read(length) if length > 0 else b""
         h.date_offset = 0
         if path.startswith("/_admin/"):
-            status, payload = self._admin(method, path, Query(qs), body)
-            h.reply(status, dumpb(payload), self._rl_headers(None))
+            code, payload = self._admin(method, path, Query(qs), body)
+            h.reply(code, dumpb(payload), self._rl_headers(None))
             return
         h.date_offset = self._date_skew(path)
         st = self.stats_
