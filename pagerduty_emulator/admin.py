@@ -72,6 +72,7 @@ class AdminApi(ApiBase):
             "date_skew_path",
             "date_skew_every",
             "stale_paging",
+            "novel_fields",
         }
         world = {"silent_changes": 1, "analytics_lag_hours": 3600}  # World attrs, with units
         for k, v in kw.items():

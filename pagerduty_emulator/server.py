@@ -23,6 +23,7 @@ from .churn import Churn
 from .data import World, iso, parse_utc
 from .extras import POST_PATHS, TOKEN_PATH, Extras
 from .http import ApiError, EmulatorServer, Query, RequestHandler, not_found
+from .novel import add_novel_fields
 from .render import Renderer, dumpb
 from .stats import Stats
 
@@ -66,6 +67,7 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         date_skew_path: str | None = None,
         date_skew_every: int = 1,
         churn: tuple | list = (),
+        novel_fields: bool = False,
     ) -> None:
         t0 = time.monotonic()
         if now is None:
@@ -103,6 +105,8 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         self.stale_paging = set(stale_paging)
         # Entities deleted, created or merged between two requests (see churn.py).
         self.churn = Churn(churn)
+        # Undocumented fields real accounts send (see novel.py).
+        self.novel_fields = novel_fields
         self.lock = threading.RLock()
         self.world = World(
             seed=seed,
@@ -361,6 +365,8 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         except ApiError as e:
             status, payload = e.status, dumpb(e.body)
         self.churn.answered(path)  # before the reply: later requests see the change
+        if self.novel_fields and status == 200:
+            payload = add_novel_fields(path, payload)
         if status == 200 and r_trunc < self.fault_truncate and len(payload) > 2:
             st.fault("truncate")
             h.reply(200, payload, rl, truncate=True)
