@@ -39,7 +39,7 @@ INCIDENT_TYPES = [  # (name, display name, parent index or None, enabled, descri
 ]
 # Field definitions: (name, display name, data type, field type, options, default)
 # The base type has no fields here, so most incidents need no value request.
-INCIDENT_FIELDS = {
+INCIDENT_FIELDS: dict[int, list[tuple[t.Any, ...]]] = {
     1: [
         (
             "environment",
@@ -113,7 +113,7 @@ class Extras:
 
     # ------------------------------------------------------------------ incident types, fields
     def _build_types(self) -> None:
-        self.types = []
+        self.types: list[dict[str, t.Any]] = []
         for name, display, parent, enabled, desc in INCIDENT_TYPES:
             self.types.append(
                 {
@@ -155,7 +155,7 @@ class Extras:
         """Fields on type `k` and its parents (a child type inherits its parent's fields)."""
         if not self.incident_fields_defined:
             return []
-        out = []
+        out: list[dict] = []
         while k is not None:
             out = self.incident_fields[k] + out
             k = self.types[k]["parent"]
@@ -305,7 +305,7 @@ class Extras:
             self.overrides.append(rows)
 
     def _build_licenses(self) -> None:
-        self.licenses = [
+        self.licenses: list[dict[str, t.Any]] = [
             {"id": self.nid(), "name": name, "group": group, "roles": roles, "available": avail}
             for name, group, roles, avail in LICENSES
         ]
@@ -449,9 +449,7 @@ class Extras:
 
     def h_overrides(self, q: Query, sid: str):
         k = self._schedule(sid)
-        if not q.get("since") or not q.get("until"):
-            raise self._bad("since and until are required parameters.")
-        since, until = self.emu._range(q, self.emu._tz(q))
+        since, until = self.emu._required_range(q)
         if until < since:
             raise self._bad("until must not be before since.")
         if self.overrides_max_days and until - since > self.overrides_max_days * DAY:
@@ -502,12 +500,12 @@ class Extras:
                 for v in self.service_values(i)
             ]
         if stream in ("schedule_overrides", "schedule_users"):
-            since = w.now - w.days * DAY if since is None else since  # default: everything
-            until = w.now + 366 * DAY if until is None else until
+            start = w.now - w.days * DAY if since is None else since  # default: everything
+            end = w.now + 366 * DAY if until is None else until
             read = (
-                (lambda k: self.overrides_in(k, since, until, True))
+                (lambda k: self.overrides_in(k, start, end, True))
                 if stream == "schedule_overrides"
-                else (lambda k: self.schedule_users_in(k, since, until))
+                else (lambda k: self.schedule_users_in(k, start, end))
             )
             return [
                 dict(rec, schedule_id=sched["id"])
@@ -669,13 +667,13 @@ class Extras:
         with self.oauth_lock:
             self.oauth_tokens[token] = (time.monotonic() + self.oauth_ttl, wanted)
             self.oauth_issued += 1
-        body = {
+        answer = {
             "access_token": token,
             "token_type": "bearer",
             "scope": " ".join([self.oauth_account, *sorted(wanted)]),
             "expires_in": self.oauth_claimed_ttl or self.oauth_ttl,
         }
-        return 200, dumpb(body)
+        return 200, dumpb(answer)
 
     def token_valid(self, token: str) -> bool:
         with self.oauth_lock:

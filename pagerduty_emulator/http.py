@@ -91,13 +91,13 @@ class RequestHandler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.track(self.connection, True)
+        t.cast("EmulatorServer", self.server).track(self.connection, True)
 
     def finish(self) -> None:
         try:
             super().finish()
         finally:
-            self.server.track(self.connection, False)
+            t.cast("EmulatorServer", self.server).track(self.connection, False)
 
     def log_message(self, format, *args) -> None:
         pass
@@ -135,9 +135,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         if truncate:
             self.send_header("Connection", "close")
-        if not truncate:
-            self._headers_buffer.append(b"\r\n")
-            self._headers_buffer.append(body)
+        if not truncate:  # headers and body in one write: the standard library's buffer
+            buffer: list[bytes] = self.__dict__["_headers_buffer"]
+            buffer += (b"\r\n", body)
             self.flush_headers()
             return
         self.end_headers()

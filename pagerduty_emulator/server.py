@@ -11,7 +11,6 @@ import random
 import re
 import threading
 import time
-from http.server import ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from .admin import AdminApi
@@ -24,6 +23,7 @@ from .churn import Churn
 from .data import World, iso, parse_utc
 from .extras import POST_PATHS, TOKEN_PATH, Extras
 from .http import ApiError, EmulatorServer, Query, RequestHandler, not_found
+from .novel import add_novel_fields
 from .render import Renderer, dumpb
 from .stats import Stats
 
@@ -67,6 +67,7 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         date_skew_path: str | None = None,
         date_skew_every: int = 1,
         churn: tuple | list = (),
+        novel_fields: bool = False,
     ) -> None:
         t0 = time.monotonic()
         if now is None:
@@ -104,6 +105,8 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         self.stale_paging = set(stale_paging)
         # Entities deleted, created or merged between two requests (see churn.py).
         self.churn = Churn(churn)
+        # Undocumented fields real accounts send (see novel.py).
+        self.novel_fields = novel_fields
         self.lock = threading.RLock()
         self.world = World(
             seed=seed,
@@ -128,7 +131,7 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         self._rl_lock = threading.Lock()
         self._qcache: collections.OrderedDict = collections.OrderedDict()
         self._qcache_version = -1
-        self.httpd: ThreadingHTTPServer | None = None
+        self.httpd: EmulatorServer | None = None
         self._thread: threading.Thread | None = None
         self.startup_seconds = time.monotonic() - t0
         self.routes = self._routes()
@@ -191,8 +194,8 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         body = h.rfile.read(length) if length > 0 else b""
         h.date_offset = 0
         if path.startswith("/_admin/"):
-            status, payload = self._admin(method, path, Query(qs), body)
-            h.reply(status, dumpb(payload), self._rl_headers(None))
+            code, payload = self._admin(method, path, Query(qs), body)
+            h.reply(code, dumpb(payload), self._rl_headers(None))
             return
         h.date_offset = self._date_skew(path)
         st = self.stats_
@@ -362,6 +365,8 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         except ApiError as e:
             status, payload = e.status, dumpb(e.body)
         self.churn.answered(path)  # before the reply: later requests see the change
+        if self.novel_fields and status == 200:
+            payload = add_novel_fields(path, payload)
         if status == 200 and r_trunc < self.fault_truncate and len(payload) > 2:
             st.fault("truncate")
             h.reply(200, payload, rl, truncate=True)

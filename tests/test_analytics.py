@@ -209,6 +209,23 @@ def counts(con, schema: str, tables: list[str]) -> dict[str, int]:
     return {t: fetch(con, f'select count(*) from {schema}."{t}"')[0][0] for t in tables}
 
 
+def check_unknown_fields_kept(con) -> None:
+    """The emulator sends fields no schema lists (`novel_fields`): they reach the target in
+    each record's `_extra` column, in the record's own shape."""
+    import json
+
+    def extras(table: str) -> list[dict]:
+        rows = fetch(con, f'select "_extra" from pagerduty."{table}"')
+        return [json.loads(v) if isinstance(v, str) else v for (v,) in rows]
+
+    users = extras("users")
+    assert users and all(e["billed"] is True for e in users), users[:2]
+    assert any(m and m.get("send_html_email") is False for e in users for m in e["contact_methods"])
+    assert all(e == {"parent": None} for e in extras("teams"))
+    keys = [e["integration_key"] for e in extras("service_integrations")]
+    assert keys and all(k.startswith("key-") for k in keys)
+
+
 def raw_tables(con) -> list[str]:
     rows = fetch(
         con,
@@ -318,7 +335,10 @@ def pipeline(tmp_path_factory, request):
         pytest.fail(f"dbt is missing ({DBT}): `make venv` installs it into .venv-dbt")
     from pagerduty_emulator import Emulator
 
-    emulator = Emulator(seed=3, incidents=INCIDENTS, days=DAYS, now=NOW, rate_limit=0).start()
+    # `novel_fields`: fields PagerDuty sends that no schema lists, kept in `_extra`.
+    emulator = Emulator(
+        seed=3, incidents=INCIDENTS, days=DAYS, now=NOW, rate_limit=0, novel_fields=True
+    ).start()
     request.addfinalizer(emulator.stop)
     postgres = TempPostgres().start()
     request.addfinalizer(postgres.stop)
@@ -383,6 +403,7 @@ def test_postgres_full_sync_and_dbt_match_ground_truth(pipeline) -> None:
     assert tables == STREAMS
     bad = mismatches(truth_counts(emulator, NOW), counts(con, "pagerduty", tables))
     assert not bad, "raw row counts differ from the emulator's truth:\n" + "\n".join(bad)
+    check_unknown_fields_kept(con)
 
     check_build(dbt_build(pg_env, tmp / "dbt-pg-1", DBT_VARS))
     check_staging(con, emulator, NOW, incremental=False)
@@ -395,6 +416,7 @@ def test_duckdb_dbt_build_and_marts_match_ground_truth(duckdb_built) -> None:
     emulator, warehouse, result = duckdb_built
     check_build(result)
     with duckdb.connect(str(warehouse), read_only=True) as con:
+        check_unknown_fields_kept(con)
         check_staging(con, emulator, NOW, incremental=False)
         check_marts(con, emulator, NOW)
 

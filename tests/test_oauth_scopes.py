@@ -93,3 +93,19 @@ def test_a_missing_filter_scope_is_named_with_the_stream(emulator_factory, tmp_p
     (line,) = [s for s in output.stderr.splitlines() if "Skipping optional stream" in s]
     assert "'analytics_metrics_services'" in line
     assert "needs OAuth scope 'services.read' for GET /services" in line, line
+
+
+def test_an_app_without_analytics_still_syncs_incidents(emulator_factory, tmp_path) -> None:
+    """`oauth_scopes` without the change feed's scope: the feed falls back to the look-back,
+    and the one warning names the scope, the request and what is not covered."""
+    emulator = emulator_factory(seed=63, incidents=40, days=20, now=NOW, rate_limit=0)
+    emulator.extras.add_oauth_client(CLIENT_ID, SECRET, ALL_SCOPES)
+    config = oauth_config(emulator, oauth_scopes="abilities.read incidents.read services.read")
+    first = run_process(config, tmp_path, ["incidents"])
+    assert first.returncode == 0, first.stderr[-1500:]
+    emulator.advance(1)
+    again = run_process(config, tmp_path, ["incidents"], first.last_state)
+    assert again.returncode == 0, again.stderr[-1500:]
+    (line,) = [s for s in again.stderr.splitlines() if "analytics is not available" in s]
+    assert "needs OAuth scope 'analytics.write' for POST /analytics/raw/incidents" in line
+    assert "created in the last 7 days" in line

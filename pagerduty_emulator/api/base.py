@@ -8,7 +8,7 @@ import math
 import re
 import threading
 import typing as t
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
 
 from ..churn import first_id
 from ..data import World
@@ -20,6 +20,7 @@ if t.TYPE_CHECKING:
     from ..extras import Extras
     from ..stats import Stats
 
+ACCOUNT_TZ: tzinfo
 try:
     from zoneinfo import ZoneInfo
 
@@ -88,6 +89,14 @@ class ApiBase:
             return ZoneInfo(name)
         except Exception as exc:
             raise bad_request(f"time_zone {name!r} is not a valid time zone.") from exc
+
+    def _required_range(self, q: Query) -> tuple[int, int]:
+        """`since` and `until` where both are required (a 400 when one is missing)."""
+        since, until = q.get("since"), q.get("until")
+        if not since or not until:
+            raise bad_request("since and until are required parameters.")
+        tz = self._tz(q)
+        return self._parse_time(since, tz, "since"), self._parse_time(until, tz, "until")
 
     def _range(self, q: Query, tz=None) -> tuple[int | None, int | None]:
         s = q.get("since")

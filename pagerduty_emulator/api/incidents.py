@@ -3,46 +3,42 @@
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 
-from ..data import DAY
-from ..http import ApiError, Query, bad_request, not_found
-from ..render import dumpb
+from ..data import DAY, Inc
+from ..http import Query, bad_request, not_found
+from ..render import NOTIF_TYPE, dumpb
 from .base import ApiBase
 
 
 class IncidentsApi(ApiBase):
     """A part of `Emulator` (see the module's docstring)."""
 
-    def h_incidents(self, q: Query):
-        w = self.world
+    def _incident_range(self, q: Query) -> tuple[int | None, int | None]:
+        """The `since`..`until` of an incident listing: the last 30 days by default, at most
+        183 days, or everything with `date_range=all`."""
         if q.get("date_range") == "all":
-            since = until = None
-        else:
-            tz = self._tz(q)
-            since, until = self._range(q, tz)
-            if since is None and until is None:
-                since, until = w.now - 30 * DAY, w.now
-            elif until is None:
-                until = w.now
-            elif since is None:
-                since = until - 30 * DAY
-            if until < since:
-                raise bad_request(
-                    "until must not be before since.", 2005, "Invalid Query Date Range"
-                )
-            if until - since > 183 * DAY:
-                raise bad_request(
-                    "The range between since and until cannot exceed 6 months (183 days). "
-                    "Narrow the date range."
-                )
+            return None, None
+        now = self.world.now
+        since, until = self._range(q, self._tz(q))
+        if until is None:
+            until = now
+        if since is None:
+            since = until - 30 * DAY
+        if until < since:
+            raise bad_request("until must not be before since.", 2005, "Invalid Query Date Range")
+        if until - since > 183 * DAY:
+            raise bad_request(
+                "The range between since and until cannot exceed 6 months (183 days). "
+                "Narrow the date range."
+            )
+        return since, until
+
+    def h_incidents(self, q: Query):
+        since, until = self._incident_range(q)
         statuses = set(q.list("statuses"))
         if statuses - {"triggered", "acknowledged", "resolved"}:
             raise bad_request("statuses must be triggered, acknowledged or resolved.")
-        urg = set(q.list("urgencies"))
-        svc_ids = set(q.list("service_ids"))
-        team_ids = set(q.list("team_ids"))
-        user_ids = set(q.list("user_ids"))
-        ikey = q.get("incident_key")
         sort = (q.get("sort_by") or "created_at:asc").split(",")[0]
         field, _, direction = sort.partition(":")
         if field not in ("created_at", "incident_number") or direction not in ("", "asc", "desc"):
@@ -50,65 +46,59 @@ class IncidentsApi(ApiBase):
                 f"sort_by {sort!r} is not supported "
                 "(use created_at or incident_number with :asc/:desc)."
             )
-        base = w.inc_range(since, until)
-        filtered = (
-            statuses not in (set(), {"triggered", "acknowledged", "resolved"})
-            or urg
-            or svc_ids
-            or team_ids
-            or user_ids
-            or ikey
-        )
-        if filtered:
-
-            def compute():
-                if statuses and "resolved" not in statuses:
-                    cand = [i for i in sorted(w.open) if base.start <= i < base.stop]
-                else:
-                    cand = base
-                svc_idx = {i for i, s in enumerate(w.services) if s["id"] in svc_ids}
-                team_svc = {
-                    i
-                    for i, s in enumerate(w.services)
-                    if any(w.teams[t]["id"] in team_ids for t in s["teams"])
-                }
-                user_idx = {i for i, u in enumerate(w.users) if u["id"] in user_ids}
-                out = []
-                for i in cand:
-                    inc = w.incidents[i]
-                    if statuses and inc.status not in statuses:
-                        continue
-                    if urg and inc.urgency not in urg:
-                        continue
-                    if svc_ids and inc.service not in svc_idx:
-                        continue
-                    if team_ids and inc.service not in team_svc:
-                        continue
-                    if user_ids and not any(u in user_idx for u, _ in inc.assignees):
-                        continue
-                    if ikey and inc.key != ikey:
-                        continue
-                    out.append(i)
-                return out
-
-            key = (
-                "inc",
-                base.start,
-                base.stop,
-                tuple(sorted(statuses)),
-                tuple(sorted(urg)),
-                tuple(sorted(svc_ids)),
-                tuple(sorted(team_ids)),
-                tuple(sorted(user_ids)),
-                ikey,
-            )
-            seq = self._cached(key, compute)
-        else:
-            seq = base
+        seq = self._incidents_matching(q, statuses, self.world.inc_range(since, until))
         if direction == "desc":
             seq = seq[::-1]
-        incs = w.incidents
+        incs = self.world.incidents
         return self._classic(q, "incidents", seq, lambda i: self.r.incident(incs[i]))
+
+    def _incidents_matching(self, q: Query, statuses: set[str], base: range) -> Sequence[int]:
+        """Indexes of the incidents in `base` the listing's filters select."""
+        w = self.world
+        urg = set(q.list("urgencies"))
+        svc_ids = set(q.list("service_ids"))
+        team_ids = set(q.list("team_ids"))
+        user_ids = set(q.list("user_ids"))
+        ikey = q.get("incident_key")
+        every_status = statuses in (set(), {"triggered", "acknowledged", "resolved"})
+        if every_status and not (urg or svc_ids or team_ids or user_ids or ikey):
+            return base
+        svc_idx = {i for i, s in enumerate(w.services) if s["id"] in svc_ids}
+        team_svc = {
+            i
+            for i, s in enumerate(w.services)
+            if any(w.teams[t]["id"] in team_ids for t in s["teams"])
+        }
+        user_idx = {i for i, u in enumerate(w.users) if u["id"] in user_ids}
+
+        def selected(inc: Inc) -> bool:
+            return not (
+                (statuses and inc.status not in statuses)
+                or (urg and inc.urgency not in urg)
+                or (svc_ids and inc.service not in svc_idx)
+                or (team_ids and inc.service not in team_svc)
+                or (user_ids and not any(u in user_idx for u, _ in inc.assignees))
+                or (ikey and inc.key != ikey)
+            )
+
+        def compute() -> list[int]:
+            cand: Sequence[int] = base
+            if statuses and "resolved" not in statuses:
+                cand = [i for i in sorted(w.open) if base.start <= i < base.stop]
+            return [i for i in cand if selected(w.incidents[i])]
+
+        key = (
+            "inc",
+            base.start,
+            base.stop,
+            tuple(sorted(statuses)),
+            tuple(sorted(urg)),
+            tuple(sorted(svc_ids)),
+            tuple(sorted(team_ids)),
+            tuple(sorted(user_ids)),
+            ikey,
+        )
+        return self._cached(key, compute)
 
     def _inc(self, iid: str):
         inc = self.world.inc_by_id.get(iid)
@@ -183,11 +173,7 @@ class IncidentsApi(ApiBase):
 
     def h_notifications(self, q: Query):
         w = self.world
-        if not q.get("since") or not q.get("until"):
-            raise ApiError(
-                400, "Invalid Input Provided", 2001, ["since and until are required parameters."]
-            )
-        since, until = self._range(q, self._tz(q))
+        since, until = self._required_range(q)
         if until < since:
             raise bad_request("until must not be before since.", 2005, "Invalid Query Date Range")
         if until - since >= 92 * DAY:
@@ -206,8 +192,6 @@ class IncidentsApi(ApiBase):
                 "push_notification",
             ):
                 raise bad_request("filter is not a valid notification type.")
-            from .render import NOTIF_TYPE
-
             seq = self._cached(
                 ("nf", lo, hi, ftype),
                 lambda: [
