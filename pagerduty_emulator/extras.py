@@ -110,6 +110,9 @@ class Extras:
         self.oauth_tokens: dict[str, tuple[float, set[str]]] = {}
         self.oauth_issued = 0
         self.oauth_lock = threading.Lock()
+        #: API keys (among the emulator's `tokens`) that act as user-level keys: sent as
+        #: `Token token=` like an account key, but analytics queries must be filtered.
+        self.user_level_tokens: set[str] = set()
 
     # ------------------------------------------------------------------ incident types, fields
     def _build_types(self) -> None:
@@ -633,11 +636,12 @@ class Extras:
         }
 
     def analytics_unfiltered(self, token: str | None, path: str, body: bytes) -> bool:
-        """OAuth tokens must filter analytics by team_ids or service_ids (PagerDuty's rule)."""
+        """OAuth tokens and user-level keys must filter analytics by team_ids or service_ids
+        (PagerDuty's rule)."""
         if not path.startswith("/analytics/") or token is None:
             return False
         with self.oauth_lock:
-            if token not in self.oauth_tokens:
+            if token not in self.oauth_tokens and token not in self.user_level_tokens:
                 return False
         try:
             flt = json.loads(body or b"{}").get("filters") or {}
