@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DBT_VENV := .venv-dbt
 DBT_STAMP := $(DBT_VENV)/.installed
 
-.PHONY: venv test lint unit demo bench dist clean
+.PHONY: venv test check lint unit demo bench dist clean
 
 venv: $(STAMP) $(DBT_STAMP)
 
@@ -31,12 +31,17 @@ $(DBT_STAMP): $(STAMP) pyproject.toml
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy tap_pagerduty
+	$(BIN)/mypy
 
 unit: venv
 	$(BIN)/python -m pytest -q
 
 test: lint unit
+
+# The fast lane (under 2 minutes): lint, then every test that needs no PostgreSQL, Meltano
+# install or Dagster; those are marked `slow` and run by `make test`.
+check: lint
+	$(BIN)/python -m pytest -q -m "not slow"
 
 demo: venv
 	$(BIN)/python -m scripts.demo

@@ -50,7 +50,7 @@ from tests.support.tap_runs import (
 NOW = "2026-11-01T00:00:00Z"
 ANCHOR_DAYS = 30
 RESULTS = ROOT / "benchmarks" / "results" / "soak.json"
-ACCOUNT = {"seed": 11, "incidents": 400, "days": 60, "users": 24, "services": 8}
+ACCOUNT: dict[str, Any] = {"seed": 11, "incidents": 400, "days": 60, "users": 24, "services": 8}
 RATE_LIMIT = 960
 FAULT_5XX = 0.01
 FORCED_429_EVERY = 1000
@@ -174,7 +174,7 @@ def compare(
         "missing": len(missing),
         "unexpected": len(unexpected),
         "differ": len(differ),
-        "differing_fields": fields,  # type: ignore[dict-item]
+        "differing_fields": fields,
     }
 
 

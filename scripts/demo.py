@@ -22,6 +22,7 @@ import unicodedata
 import urllib.request
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from scripts.dbt_build import dbt_build, duckdb_env
 from scripts.meltano_run import MeltanoProgress, meltano_env
@@ -370,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         ).fetchone()
         report = service_report(con, new_now - timedelta(days=90))
 
-    results = {
+    results: dict[str, Any] = {
         "finished_at": "",
         "account": {"incidents": options.incidents, "days": options.days},
         "runs": [

@@ -16,6 +16,7 @@ import itertools
 import sys
 import warnings
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -178,7 +179,7 @@ def legend(ax, **options) -> None:
         ax.legend(handles, labels, frameon=False, **options)
 
 
-def series(values: list[float], label: str) -> str | None:
+def series(values: Sequence[float], label: str) -> str | None:
     """The legend label of a series, or None (no legend entry) when it draws nothing."""
     return label if any(v for v in values) else None
 

@@ -41,6 +41,8 @@ from orchestration.sink import read_outputs
 from tap_pagerduty.streams import INCREMENTAL_STREAMS, STREAM_TYPES
 from tests.support.tap_runs import assert_matches_truth
 
+pytestmark = pytest.mark.slow  # runs Dagster
+
 NOW = "2026-11-01T00:00:00Z"
 ANCHOR = "2026-08-01T00:00:00Z"
 BUDGET = 60  # requests/s per key (above PagerDuty's 16: the emulator allows what we set)

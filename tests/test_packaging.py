@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from scripts import release
@@ -38,6 +39,7 @@ def test_one_version_named_by_changelog_plugin_definition_and_about() -> None:
     assert release.project()["scripts"] == {"tap-pagerduty": "tap_pagerduty.cli:main"}
 
 
+@pytest.mark.slow  # runs the Meltano CLI
 def test_meltano_adds_the_plugin_from_its_definition_file(tmp_path) -> None:
     """`meltano add --from-ref meltano-plugin.yml` in a new project, without the Hub."""
     meltano = str(Path(sys.executable).with_name("meltano"))

@@ -282,7 +282,7 @@ def seam_problems(run: SeamRun) -> list[str]:
     problems = []
     if (runs := run.count("sync_all", "tap-pagerduty")) != 1:
         problems.append(f"sync_all: the SDK's command line reached the tap's override {runs} times")
-    for stream in (cls.name for cls in STREAM_TYPES):  # type: ignore[misc]
+    for stream in (cls.name for cls in STREAM_TYPES):
         schemas, records = run.messages["SCHEMA", stream], run.messages["RECORD", stream]
         syncs = run.count("sync", stream)
         schema_writes = run.count("_write_schema_message", stream)

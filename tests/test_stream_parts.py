@@ -17,7 +17,7 @@ from tap_pagerduty.streams import STREAM_TYPES
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGING = ROOT / "analytics" / "models" / "staging"
-NAMES = [cls.name for cls in STREAM_TYPES]  # type: ignore[misc]
+NAMES = [cls.name for cls in STREAM_TYPES]
 
 
 def source_tables() -> set[str]:

@@ -10,7 +10,7 @@ import sys
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from tap_pagerduty.streams import STREAM_TYPES
 from tap_pagerduty.tap import TapPagerDuty
@@ -66,6 +66,10 @@ def config_for(emulator: Any, **overrides: Any) -> dict[str, Any]:
     }
 
 
+@overload
+def catalog_for(streams: list[str]) -> dict[str, Any]: ...
+@overload
+def catalog_for(streams: None) -> None: ...
 def catalog_for(streams: list[str] | None) -> dict[str, Any] | None:
     """A catalog selecting only `streams` (None: all)."""
     if streams is None:
