@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+import socket
+from collections.abc import Iterator
 
 import pytest
 
@@ -119,12 +122,13 @@ def _error_line(output) -> str:
     return errors[0]
 
 
-def _closed_port() -> int:
-    import socket
-
+@contextlib.contextmanager
+def _refusing_port() -> Iterator[int]:
+    """A port bound but not listening: connections to it are refused, and no other test's
+    server can take it meanwhile (as it could a port bound and closed again)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        yield sock.getsockname()[1]
 
 
 def test_tls_against_a_plain_http_port_fails_at_once_with_the_cause(
@@ -141,12 +145,13 @@ def test_tls_against_a_plain_http_port_fails_at_once_with_the_cause(
 
 
 def test_connection_refused_fails_after_the_first_tries(tmp_path) -> None:
-    config = {
-        "api_token": "emulator-token",
-        "api_url": f"http://127.0.0.1:{_closed_port()}",
-        "anchor_date": "2026-01-01",
-    }
-    output = run_process(config, tmp_path, ["priorities"], timeout=60)
+    with _refusing_port() as port:
+        config = {
+            "api_token": "emulator-token",
+            "api_url": f"http://127.0.0.1:{port}",
+            "anchor_date": "2026-01-01",
+        }
+        output = run_process(config, tmp_path, ["priorities"], timeout=60)
     assert output.returncode != 0
     line = _error_line(output)
     assert "/priorities" in line and "connection refused" in line.lower(), line

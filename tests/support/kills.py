@@ -48,8 +48,7 @@ class Gate:
         self.relaying = 0  # forwarded requests whose answer is not back yet
         self.held = threading.Event()  # a request past `allow` arrived
         self.released = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _relay_handler(self))
-        self.server.daemon_threads = True
+        self.server = _QuietServer(("127.0.0.1", 0), _relay_handler(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
@@ -92,6 +91,13 @@ class Gate:
             if relaying == 0 and self.emulator.stats()["in_flight"] == 0:
                 return
             time.sleep(0.01)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A killed tap resets its connections: expected, not worth a traceback."""
 
 
 def _relay_handler(gate: Gate) -> type[BaseHTTPRequestHandler]:
