@@ -11,6 +11,27 @@ from .api.base import ApiBase
 from .data import DAY, iso
 from .http import Query
 
+#: Configuration streams, by the rendering their truth is (with every `include[]`).
+CONFIG_TRUTH = {
+    "users": "users+",
+    "teams": "teams",
+    "services": "services+",
+    "escalation_policies": "escalation_policies",
+    "schedules": "schedules+",
+    "priorities": "priorities",
+    "tags": "tags",
+    "business_services": "business_services",
+    "vendors": "vendors",
+    "maintenance_windows": "maintenance_windows",
+    "extensions": "extensions",
+    "addons": "addons",
+    "incident_workflows": "incident_workflows",
+    "event_orchestrations": "event_orchestrations",
+    "webhook_subscriptions": "webhook_subscriptions",
+    "status_dashboards": "status_dashboards",
+    "rulesets": "rulesets",
+}
+
 
 class AdminApi(ApiBase):
     """A part of `Emulator` (see the module's docstring)."""
@@ -99,53 +120,23 @@ class AdminApi(ApiBase):
         return 404, {"error": {"message": "Not Found", "code": 2100, "errors": [path]}}
 
     def _truth(self, stream: str, since: int | None, until: int | None) -> list[dict]:
+        found = self._account_truth(stream)
+        if found is None:
+            found = self._incident_truth(stream, since, until)
+        if found is None:
+            found = self._feed_truth(stream, since, until)
+        if found is None:
+            found = self.extras.truth(stream, since, until)
+        if found is None:
+            raise KeyError(f"unknown stream {stream!r}")
+        return found
+
+    def _account_truth(self, stream: str) -> list[dict] | None:
+        """Configuration streams and their children (None: not one of them)."""
         w = self.world
         r = self.r
-        loads = json.loads
-
-        def in_range(t: int) -> bool:
-            return (since is None or t >= since) and (until is None or t < until)
-
-        cfg = {
-            "users": "users+",
-            "teams": "teams",
-            "services": "services+",
-            "escalation_policies": "escalation_policies",
-            "schedules": "schedules+",
-            "priorities": "priorities",
-            "tags": "tags",
-            "business_services": "business_services",
-            "vendors": "vendors",
-            "maintenance_windows": "maintenance_windows",
-            "extensions": "extensions",
-            "addons": "addons",
-            "incident_workflows": "incident_workflows",
-            "event_orchestrations": "event_orchestrations",
-            "webhook_subscriptions": "webhook_subscriptions",
-            "status_dashboards": "status_dashboards",
-            "rulesets": "rulesets",
-        }
-        if stream in cfg:
-            return [loads(b) for b in r.config(cfg[stream])]
-        if stream == "incidents":
-            return [loads(r.incident(w.incidents[i])) for i in w.inc_range(since, until)]
-        if stream == "log_entries":
-            lo = 0 if since is None else bisect.bisect_left(w.log_ts, since)
-            hi = len(w.log_ts) if until is None else bisect.bisect_left(w.log_ts, until)
-            return [loads(r.log_entry(p)) for p in range(lo, hi)]
-        if stream == "notifications":
-            lo = 0 if since is None else bisect.bisect_left(w.notif_ts, since)
-            hi = len(w.notif_ts) if until is None else bisect.bisect_left(w.notif_ts, until)
-            return [loads(r.notification(w.notifs[p])) for p in range(lo, hi)]
-        if stream in ("incident_alerts", "incident_notes"):
-            out = []
-            for i in w.inc_range(since, until):
-                inc = w.incidents[i]
-                recs = r.alerts(inc) if stream == "incident_alerts" else r.notes(inc)
-                for rec in recs:
-                    rec["incident_id"] = inc.id
-                    out.append(rec)
-            return out
+        if stream in CONFIG_TRUTH:
+            return [json.loads(b) for b in r.config(CONFIG_TRUTH[stream])]
         if stream == "user_contact_methods":
             return [
                 dict(r.cm_full(u, k), user_id=u["id"])
@@ -165,28 +156,63 @@ class AdminApi(ApiBase):
                 dict(r.integration(k), service_id=w.services[g["service"]]["id"])
                 for k, g in enumerate(w.integrations)
             ]
+        if stream == "abilities":
+            return [{"name": a} for a in w.abilities]
+        return None
+
+    def _incident_truth(
+        self, stream: str, since: int | None, until: int | None
+    ) -> list[dict] | None:
+        """Incidents and their history in [since, until) (None: not one of them)."""
+        w = self.world
+        r = self.r
+        loads = json.loads
+        if stream == "incidents":
+            return [loads(r.incident(w.incidents[i])) for i in w.inc_range(since, until)]
+        if stream == "analytics_incidents":
+            return [loads(r.analytics(w.incidents[i])) for i in w.inc_range(since, until)]
+        if stream == "log_entries":
+            lo = 0 if since is None else bisect.bisect_left(w.log_ts, since)
+            hi = len(w.log_ts) if until is None else bisect.bisect_left(w.log_ts, until)
+            return [loads(r.log_entry(p)) for p in range(lo, hi)]
+        if stream == "notifications":
+            lo = 0 if since is None else bisect.bisect_left(w.notif_ts, since)
+            hi = len(w.notif_ts) if until is None else bisect.bisect_left(w.notif_ts, until)
+            return [loads(r.notification(w.notifs[p])) for p in range(lo, hi)]
+        if stream in ("incident_alerts", "incident_notes"):
+            out = []
+            for i in w.inc_range(since, until):
+                inc = w.incidents[i]
+                recs = r.alerts(inc) if stream == "incident_alerts" else r.notes(inc)
+                for rec in recs:
+                    rec["incident_id"] = inc.id
+                    out.append(rec)
+            return out
+        return None
+
+    def _feed_truth(self, stream: str, since: int | None, until: int | None) -> list[dict] | None:
+        """Audit records, change events and on-call shifts (None: not one of them)."""
+        w = self.world
+        r = self.r
+
+        def in_range(t: int) -> bool:
+            return (since is None or t >= since) and (until is None or t < until)
+
         if stream == "audit_records":
             return [
-                loads(r.audit(a))
+                json.loads(r.audit(a))
                 for a in reversed(w.audit)
                 if in_range(a[0] // 1000) and a[0] > (w.now - 365 * DAY) * 1000
             ]
-        if stream == "analytics_incidents":
-            return [loads(r.analytics(w.incidents[i])) for i in w.inc_range(since, until)]
-        if stream == "abilities":
-            return [{"name": a} for a in w.abilities]
         if stream == "change_events":
             floor = w.now - 90 * DAY
             return [
-                loads(r.change_event(c))
+                json.loads(r.change_event(c))
                 for c in reversed(w.changes)
                 if c[0] >= floor and in_range(c[0])
             ]
         if stream == "oncalls":
             if since is None or until is None:
                 raise ValueError("oncalls truth needs since and until")
-            return [loads(r.oncall(o)) for o in w.oncalls(since, until)]
-        extra = self.extras.truth(stream, since, until)
-        if extra is not None:
-            return extra
-        raise KeyError(f"unknown stream {stream!r}")
+            return [json.loads(r.oncall(o)) for o in w.oncalls(since, until)]
+        return None

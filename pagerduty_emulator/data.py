@@ -984,41 +984,15 @@ class World:
             inc.notified += 1
 
     def _apply(self, inc: Inc, ts: int, kind: str, arg, rng, logs, notifs) -> None:
+        """One event of an incident's life: its state changes, its log entries and
+        notifications are added to `logs` and `notifs`."""
         nid = self.ids.next
         if kind == "trigger":
-            user = self.level_user(inc.ep, 0, ts)
-            le = nid()
-            inc.first_le = le
-            inc.trig = rng.choice(["api", "email", "web_trigger"])
-            if inc.trig == "web_trigger":  # created by hand in the web app: no alert behind it
-                inc.alert_ids = []
-            logs.append((ts, le, inc.idx, "trigger", -2, inc.trig))
-            inc.assignees = [(user, ts)]
-            inc.assign_count += 1
-            logs.append((ts, nid(), inc.idx, "assign", -1, user))
-            self._notify(inc, ts, user, rng, logs, notifs)
-            inc.last_by = -1
+            self._trigger(inc, ts, rng, logs, notifs)
         elif kind == "escalate":
-            inc.level += 1
-            user = self.level_user(inc.ep, inc.level, ts)
-            inc.assignees = [(user, ts)]
-            inc.escalations += 1
-            inc.assign_count += 1
-            if inc.status == "acknowledged":
-                inc.status = "triggered"
-                inc.acks = []
-                inc.last_change = ts
-                inc.last_by = -1
-            logs.append((ts, nid(), inc.idx, "escalate", -1, user))
-            self._notify(inc, ts, user, rng, logs, notifs)
+            self._escalate(inc, ts, rng, logs, notifs)
         elif kind == "reassign":
-            by = inc.assignees[0][0] if inc.assignees else 0
-            user = arg
-            inc.assignees = [(user, ts)]
-            inc.reassign_count += 1
-            inc.assign_count += 1
-            logs.append((ts, nid(), inc.idx, "assign", by, user))
-            self._notify(inc, ts, user, rng, logs, notifs)
+            self._reassign(inc, ts, arg, rng, logs, notifs)
         elif kind == "ack":
             user = inc.assignees[0][0] if inc.assignees else 0
             inc.status = "acknowledged"
@@ -1047,26 +1021,73 @@ class World:
             inc.urgency = arg
             logs.append((ts, nid(), inc.idx, "urgency_change", user, arg))
         elif kind == "resolve":
-            user = inc.assignees[0][0] if inc.assignees else 0
-            inc.status = "resolved"
-            inc.resolved = ts
-            inc.resolved_by = None if arg == "auto" else user
-            inc.last_by = -1 if arg == "auto" else user
-            inc.last_change = ts
-            inc.assignees = []
-            inc.acks = []
-            self.open.discard(inc.idx)
-            logs.append((ts, nid(), inc.idx, "resolve", inc.last_by, arg or "web_ui"))
+            self._resolve(inc, ts, arg, logs)
         inc.updated = ts
         inc.changes.append(ts)
         inc.cache = None
         inc.acache = None
         inc.rcache = None
 
+    def _trigger(self, inc: Inc, ts: int, rng: random.Random, logs: list, notifs: list) -> None:
+        nid = self.ids.next
+        user = self.level_user(inc.ep, 0, ts)
+        le = nid()
+        inc.first_le = le
+        inc.trig = rng.choice(["api", "email", "web_trigger"])
+        if inc.trig == "web_trigger":  # created by hand in the web app: no alert behind it
+            inc.alert_ids = []
+        logs.append((ts, le, inc.idx, "trigger", -2, inc.trig))
+        inc.assignees = [(user, ts)]
+        inc.assign_count += 1
+        logs.append((ts, nid(), inc.idx, "assign", -1, user))
+        self._notify(inc, ts, user, rng, logs, notifs)
+        inc.last_by = -1
+
+    def _escalate(self, inc: Inc, ts: int, rng: random.Random, logs: list, notifs: list) -> None:
+        nid = self.ids.next
+        inc.level += 1
+        user = self.level_user(inc.ep, inc.level, ts)
+        inc.assignees = [(user, ts)]
+        inc.escalations += 1
+        inc.assign_count += 1
+        if inc.status == "acknowledged":
+            inc.status = "triggered"
+            inc.acks = []
+            inc.last_change = ts
+            inc.last_by = -1
+        logs.append((ts, nid(), inc.idx, "escalate", -1, user))
+        self._notify(inc, ts, user, rng, logs, notifs)
+
+    def _reassign(
+        self, inc: Inc, ts: int, user: int, rng: random.Random, logs: list, notifs: list
+    ) -> None:
+        nid = self.ids.next
+        by = inc.assignees[0][0] if inc.assignees else 0
+        inc.assignees = [(user, ts)]
+        inc.reassign_count += 1
+        inc.assign_count += 1
+        logs.append((ts, nid(), inc.idx, "assign", by, user))
+        self._notify(inc, ts, user, rng, logs, notifs)
+
+    def _resolve(self, inc: Inc, ts: int, arg: str | None, logs: list) -> None:
+        nid = self.ids.next
+        user = inc.assignees[0][0] if inc.assignees else 0
+        inc.status = "resolved"
+        inc.resolved = ts
+        inc.resolved_by = None if arg == "auto" else user
+        inc.last_by = -1 if arg == "auto" else user
+        inc.last_change = ts
+        inc.assignees = []
+        inc.acks = []
+        self.open.discard(inc.idx)
+        logs.append((ts, nid(), inc.idx, "resolve", inc.last_by, arg or "web_ui"))
+
     # ----------------------------------------------------------------------------------------
     # advance
     # ----------------------------------------------------------------------------------------
     def advance(self, hours: float) -> None:
+        """Move the clock `hours` ahead: open incidents change, new ones are created, audit
+        records and change events are written (one seeded draw order per start time)."""
         old = self.now
         new = old + int(hours * HOUR)
         if new <= old:
@@ -1075,77 +1096,12 @@ class World:
         # 1. changes to existing open incidents (some created weeks ago)
         logs: list[tuple] = []
         notifs: list[tuple] = []
-        events = []
-        open_ids = sorted(self.open)
-        frac = min(0.9, 0.25 + 0.25 * hours / 24)
-        chosen = [i for i in open_ids if rng.random() < frac]
-        old_open = [i for i in open_ids if self.incidents[i].created < old - 7 * DAY]
-        for i in old_open[: min(3, len(old_open))]:
-            if i not in chosen:
-                chosen.append(i)
         span = new - old
-        for i in chosen:
-            inc = self.incidents[i]
-            n = 1 if rng.random() < 0.7 else 2
-            status = inc.status
-            for _ in range(n):
-                ts = old + 1 + rng.randrange(span)
-                r = rng.random()
-                if status == "resolved":
-                    break
-                if status == "triggered":
-                    kind = (
-                        "ack"
-                        if r < 0.4
-                        else "escalate"
-                        if r < 0.55
-                        else "reassign"
-                        if r < 0.65
-                        else "priority"
-                        if r < 0.75
-                        else "urgency"
-                        if r < 0.8
-                        else "resolve"
-                    )
-                else:
-                    kind = (
-                        "resolve"
-                        if r < 0.45
-                        else "reassign"
-                        if r < 0.6
-                        else "escalate"
-                        if r < 0.7
-                        else "priority"
-                        if r < 0.85
-                        else "note"
-                    )
-                if kind == "ack":
-                    status = "acknowledged"
-                elif kind == "resolve":
-                    status = "resolved"
-                arg = {
-                    "reassign": rng.randrange(self.n_users),
-                    "priority": rng.choice([0, 1, 2, 3, None]),
-                    "urgency": "low" if inc.urgency == "high" else "high",
-                    "note": rng.choice(NOTE_TEXTS),
-                }.get(kind)
-                events.append((ts, i, kind, arg))
-            if inc.notes and rng.random() < 0.4:
-                events.append((old + 1 + rng.randrange(span), i, "note_edit", rng.randrange(100)))
-        events.sort(key=lambda e: (e[0], e[1]))
+        events = self._planned_changes(old, span, hours, rng)
         silent = self._silent_events(old, span, rng)
-        for ts, i, kind, arg in sorted([*events, *silent], key=lambda e: (e[0], e[1])):
-            inc = self.incidents[i]
-            if kind in SILENT_KINDS:
-                self._apply(inc, ts, kind, arg, rng, logs, notifs)
-                continue
-            if inc.status == "resolved" or (
-                kind == "escalate" and inc.level + 1 >= len(self.eps[inc.ep]["rules"])
-            ):
-                if kind == "escalate" and inc.status != "resolved":
-                    self._apply(inc, ts, "reassign", rng.randrange(self.n_users), rng, logs, notifs)
-                continue
-            self._apply(inc, ts, kind, arg, rng, logs, notifs)
+        self._apply_changes(
+            sorted([*events, *silent], key=lambda e: (e[0], e[1])), rng, logs, notifs
+        )
         # 2. new incidents created within (old, new]
         expected = self.base_rate * hours / 24
         count = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
@@ -1158,6 +1114,62 @@ class World:
         self._build_change_events(old, new, rng)
         self.now = new
         self.version += 1
+
+    def _planned_changes(
+        self, old: int, span: int, hours: float, rng: random.Random
+    ) -> list[tuple[int, int, str, Any]]:
+        """(time, incident index, kind, argument) of the changes to open incidents."""
+        events = []
+        open_ids = sorted(self.open)
+        frac = min(0.9, 0.25 + 0.25 * hours / 24)
+        chosen = [i for i in open_ids if rng.random() < frac]
+        old_open = [i for i in open_ids if self.incidents[i].created < old - 7 * DAY]
+        for i in old_open[: min(3, len(old_open))]:
+            if i not in chosen:
+                chosen.append(i)
+        for i in chosen:
+            inc = self.incidents[i]
+            n = 1 if rng.random() < 0.7 else 2
+            status = inc.status
+            for _ in range(n):
+                ts = old + 1 + rng.randrange(span)
+                r = rng.random()
+                if status == "resolved":
+                    break
+                kind = _next_change(status, r)
+                if kind == "ack":
+                    status = "acknowledged"
+                elif kind == "resolve":
+                    status = "resolved"
+                arg = {  # every draw is made, whatever the kind: the draw order stays fixed
+                    "reassign": rng.randrange(self.n_users),
+                    "priority": rng.choice([0, 1, 2, 3, None]),
+                    "urgency": "low" if inc.urgency == "high" else "high",
+                    "note": rng.choice(NOTE_TEXTS),
+                }.get(kind)
+                events.append((ts, i, kind, arg))
+            if inc.notes and rng.random() < 0.4:
+                events.append((old + 1 + rng.randrange(span), i, "note_edit", rng.randrange(100)))
+        events.sort(key=lambda e: (e[0], e[1]))
+        return events
+
+    def _apply_changes(
+        self, events: list[tuple], rng: random.Random, logs: list, notifs: list
+    ) -> None:
+        """Apply planned changes in time order; a change to an incident resolved meanwhile is
+        dropped, an escalation past the last level becomes a reassignment."""
+        for ts, i, kind, arg in events:
+            inc = self.incidents[i]
+            if kind in SILENT_KINDS:
+                self._apply(inc, ts, kind, arg, rng, logs, notifs)
+                continue
+            if inc.status == "resolved" or (
+                kind == "escalate" and inc.level + 1 >= len(self.eps[inc.ep]["rules"])
+            ):
+                if kind == "escalate" and inc.status != "resolved":
+                    self._apply(inc, ts, "reassign", rng.randrange(self.n_users), rng, logs, notifs)
+                continue
+            self._apply(inc, ts, kind, arg, rng, logs, notifs)
 
     def _silent_events(self, old: int, span: int, rng: random.Random) -> list[tuple]:
         """`silent_changes` changes that write no log entry, on random incidents (open or
@@ -1275,3 +1287,15 @@ class World:
         lo = 0 if since is None else bisect.bisect_left(self.inc_created, since)
         hi = len(self.inc_created) if until is None else bisect.bisect_left(self.inc_created, until)
         return range(lo, max(lo, hi))
+
+
+def _next_change(status: str, draw: float) -> str:
+    """What happens next to an open incident, for a uniform `draw` in [0, 1)."""
+    if status == "triggered":
+        steps = [(0.4, "ack"), (0.55, "escalate"), (0.65, "reassign"), (0.75, "priority")]
+        steps += [(0.8, "urgency")]
+        last = "resolve"
+    else:
+        steps = [(0.45, "resolve"), (0.6, "reassign"), (0.7, "escalate"), (0.85, "priority")]
+        last = "note"
+    return next((kind for bound, kind in steps if draw < bound), last)

@@ -523,19 +523,24 @@ class Renderer:
             return self.svc_ref[inc.service]
         return self.integ_ref[self.w.services[inc.service]["integrations"][0]]
 
-    def _incident_dict(self, inc: Inc) -> bytes:
-        w = self.w
-        svc = w.services[inc.service]
+    def _pending_actions(self, inc: Inc) -> list[tuple[str, str]]:
+        """(type, at) of what PagerDuty will do to the incident unless someone acts."""
+        svc = self.w.services[inc.service]
+        rules = self.w.eps[inc.ep]["rules"]
         pending = []
         if inc.status == "triggered":
-            delay = w.eps[inc.ep]["rules"][min(inc.level, len(w.eps[inc.ep]["rules"]) - 1)]["delay"]
-            pending.append({"type": "escalate", "at": iso(inc.last_change + delay * 60)})
+            delay = rules[min(inc.level, len(rules) - 1)]["delay"]
+            pending.append(("escalate", iso(inc.last_change + delay * 60)))
         elif inc.status == "acknowledged" and svc["ack_timeout"]:
-            pending.append(
-                {"type": "unacknowledge", "at": iso(inc.last_change + svc["ack_timeout"])}
-            )
+            pending.append(("unacknowledge", iso(inc.last_change + svc["ack_timeout"])))
         if inc.status != "resolved" and svc["auto_resolve"]:
-            pending.append({"type": "resolve", "at": iso(inc.created + svc["auto_resolve"])})
+            pending.append(("resolve", iso(inc.created + svc["auto_resolve"])))
+        return pending
+
+    def _incident_dict(self, inc: Inc) -> bytes:
+        """The incident as `incident` renders it, built as a dict (tests compare the two)."""
+        svc = self.w.services[inc.service]
+        pending = [{"type": kind, "at": at} for kind, at in self._pending_actions(inc)]
         n_alerts = len(inc.alert_ids)
         d = self.inc_ref(inc)
         d.update(
@@ -604,22 +609,22 @@ class Renderer:
             self._frags = f
         return f
 
+    def _agent_json(self, inc: Inc, agent: int) -> str:
+        """`agent(inc, agent)` as JSON text (see the log entry layout in data.py)."""
+        f = self._frag()
+        if agent >= 0:
+            return str(f["user"][agent])
+        if agent == -1:
+            return str(f["svc"][inc.service])
+        return str(f["integ0"][inc.service])
+
     def incident(self, inc: Inc) -> bytes:
+        """The incident's JSON, written directly (the hot path of a sync); `_incident_dict`
+        builds the same as a dict."""
         if inc.cache is not None:
             return inc.cache
-        w = self.w
         f = self._frag()
-        svc = w.services[inc.service]
-        rules = w.eps[inc.ep]["rules"]
-        pend = []
-        if inc.status == "triggered":
-            delay = rules[min(inc.level, len(rules) - 1)]["delay"]
-            pend.append(f'{{"type":"escalate","at":"{iso(inc.last_change + delay * 60)}"}}')
-        elif inc.status == "acknowledged" and svc["ack_timeout"]:
-            at = iso(inc.last_change + svc["ack_timeout"])
-            pend.append(f'{{"type":"unacknowledge","at":"{at}"}}')
-        if inc.status != "resolved" and svc["auto_resolve"]:
-            pend.append(f'{{"type":"resolve","at":"{iso(inc.created + svc["auto_resolve"])}"}}')
+        pend = [f'{{"type":"{kind}","at":"{at}"}}' for kind, at in self._pending_actions(inc)]
         n = len(inc.alert_ids)
         resolved = inc.status == "resolved"
         resolved_at = "null" if inc.resolved is None else f'"{iso(inc.resolved)}"'
@@ -628,13 +633,7 @@ class Renderer:
         le = inc.first_le
         title = _dumps(inc.title)
         summary = _dumps(f"[#{inc.number}] {inc.title}")
-        agent = inc.last_by
-        if agent >= 0:
-            last_by = users[agent]
-        elif agent == -1:
-            last_by = f["svc"][inc.service]
-        else:
-            last_by = f["integ0"][inc.service]
+        last_by = self._agent_json(inc, inc.last_by)
         bridge = (
             '{"conference_number":"+1 415-555-0199,,,,123456#",'
             f'"conference_url":"https://meet.example.com/{iid.lower()}"}}'
@@ -689,7 +688,7 @@ class Renderer:
         return got[0] + inc.rcache + b"}"
 
     def _log_core(self, e: tuple, inc: Inc) -> bytes:
-        ts, lid, _, kind, agent, extra = e
+        ts, lid, _, kind, agent, _ = e
         w = self.w
         d = {
             "id": lid,
@@ -704,6 +703,13 @@ class Renderer:
             "teams": [self.team_ref[t] for t in w.services[inc.service]["teams"]],
             "contexts": [],
         }
+        self._log_details(d, e, inc)
+        return dumpb(d)
+
+    def _log_details(self, d: dict[str, t.Any], e: tuple, inc: Inc) -> None:
+        """The parts of log entry `e` (summary, channel, ...) that depend on its kind."""
+        _, _, _, kind, agent, extra = e
+        w = self.w
         if kind == "trigger":
             d["summary"] = LE_SUMMARY_CHANNEL[extra]
             d["channel"] = {"type": extra, "summary": inc.title0}
@@ -750,7 +756,6 @@ class Renderer:
             else:
                 d["summary"] = f"Resolved by {w.users[agent]['name']}."
                 d["channel"] = {"type": extra if extra != "auto" else "timeout"}
-        return dumpb(d)
 
     def notification(self, n: tuple) -> bytes:
         ts, nid_, user, k, status = n
@@ -827,12 +832,7 @@ class Renderer:
         svc = w.services[inc.service]
         ep = w.eps[inc.ep]
         team = svc["teams"][0] if svc["teams"] else None
-        assigned = [u for u, _ in inc.assignees]
-        acked = [u for u, _ in inc.acks]
-        end = inc.resolved if inc.resolved is not None else None
-        s_ack = None if inc.first_ack is None else inc.first_ack - inc.created
-        s_res = None if end is None else end - inc.created
-        engaged = 0 if inc.first_ack is None else ((end or inc.updated) - inc.first_ack)
+        end = inc.resolved
         pr = inc.priority
         d = {
             "id": inc.id,
@@ -855,6 +855,21 @@ class Renderer:
             "escalation_policy_name": ep["name"],
             "incident_type_id": "PINCTYP",
             "incident_type_name": "incident_default",
+        }
+        d.update(self._analytics_effort(inc))
+        inc.acache = dumpb(d)
+        return inc.acache
+
+    def _analytics_effort(self, inc: Inc) -> dict[str, t.Any]:
+        """Who worked on the incident, and how much (the second half of its analytics)."""
+        w = self.w
+        assigned = [u for u, _ in inc.assignees]
+        acked = [u for u, _ in inc.acks]
+        end = inc.resolved
+        s_ack = None if inc.first_ack is None else inc.first_ack - inc.created
+        s_res = None if end is None else end - inc.created
+        engaged = 0 if inc.first_ack is None else ((end or inc.updated) - inc.first_ack)
+        return {
             "assigned_user_ids": [w.users[u]["id"] for u in assigned],
             "assigned_user_names": [w.users[u]["name"] for u in assigned],
             "acknowledged_user_ids": [w.users[u]["id"] for u in acked],
@@ -889,8 +904,6 @@ class Renderer:
             "off_hour_interruptions": inc.notified - inc.notified // 2,
             "sleep_hour_interruptions": 0,
         }
-        inc.acache = dumpb(d)
-        return inc.acache
 
     # ---------------------------------------------------------------- audit / change events
     def audit(self, a: tuple) -> bytes:

@@ -107,9 +107,11 @@ def hint(settings: Settings, stream_name: str, request: str, status: int, usual:
         )
     if status != 403 or not scoped(settings):
         return usual
-    scope = spec_table.scope_of(request) or "unknown"
+    operation = spec_table.find(request)  # named as in PagerDuty's reference
+    scope = operation.scope if operation else "unknown"
+    where = operation.name if operation else request
     return (
-        f"{usual}; stream '{stream_name}' needs OAuth scope {scope!r} for {request}: grant it "
+        f"{usual}; stream '{stream_name}' needs OAuth scope {scope!r} for {where}: grant it "
         "to the app (and list it in 'oauth_scopes' if set), or deselect the stream"
     )
 

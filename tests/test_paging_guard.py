@@ -88,7 +88,6 @@ def same_page_forever(key: str) -> t.Callable[[str, dict], dict]:
         ("priorities", "priorities"),  # classic listing without total
         ("log_entries", "log_entries"),  # time windows
         ("audit_records", "records"),  # cursor paging
-        ("status_dashboards", "status_dashboards"),  # cursor paging, full refresh
     ],
 )
 def test_a_page_repeating_forever_stops_the_stream_at_once(stream: str, key: str) -> None:
@@ -125,14 +124,33 @@ def test_a_cursor_that_does_not_advance_stops_the_stream() -> None:
     pages = iter(range(1_000))
 
     def answer(path: str, query: dict) -> dict:
+        if path != "/audit/records":  # PagerDuty's clock, asked first
+            return {"abilities": []}
         n = next(pages)
-        return {"status_dashboards": [{"id": f"S{n}"}], "next_cursor": "same"}
+        return {"records": [{"id": f"S{n}"}], "next_cursor": "same"}
 
-    error, output, requests = sync_until_error(["status_dashboards"], answer)
+    error, output, requests = sync_until_error(["audit_records"], answer)
     assert isinstance(error, PagingError), error
     assert "next_cursor 'same' does not advance" in str(error), error
-    assert requests == 2
-    assert ids(output, "status_dashboards") == ["S0", "S1"]
+    assert requests == 3  # PagerDuty's clock (the window ends at now), a page, one repeat
+    assert ids(output, "audit_records") == ["S0", "S1"]
+
+
+def test_status_dashboards_are_read_in_one_request_without_paging_parameters(caplog) -> None:
+    """The spec declares no paging parameter: a `next_cursor` is not followed but said."""
+    tap = TapPagerDuty(
+        config=CONFIG, catalog=catalog_for(["status_dashboards"]), parse_env_config=False
+    )
+    answer = {"status_dashboards": [{"id": "S0"}, {"id": "S1"}], "next_cursor": "more"}
+    buffer = io.StringIO()
+    with requests_mock.Mocker() as mock, redirect_stdout(buffer):
+        mock.get(f"{BASE}/status_dashboards", json=answer, headers={"Date": DATE})
+        tap.sync_all()
+        assert [r.query for r in mock.request_history] == [""]
+    written = SyncOutput()
+    written.add_lines(buffer.getvalue())
+    assert ids(written, "status_dashboards") == ["S0", "S1"]
+    assert "only the first 2 are synced" in caplog.text
 
 
 def test_a_cache_that_ignores_offset_fails_the_cli_in_one_line(emulator_factory, tmp_path):
