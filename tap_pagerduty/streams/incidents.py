@@ -299,6 +299,13 @@ class IncidentsStream(ParentStream, IncrementalStream):
             yield from self._emit_silent(recent, since=self.silent_from["lookback"])
             self.silent_from["lookback"] = moved_on
             self._save(changes_from)
+        # A feed this run does not use (no analytics; no look-back) moves along all the same:
+        # its position would otherwise hold every version emitted since in state, for ever.
+        if unavailable:
+            self.silent_from["analytics"] = end - self._analytics_lag()
+        if not lookback:
+            self.silent_from["lookback"] = moved_on
+        self._save(changes_from)
 
     def _reread_values(self, end: datetime) -> Iterator[dict[str, t.Any]]:
         """Custom field value edits that leave no trace (neither `updated_at` nor a log
