@@ -116,6 +116,8 @@ def unit_windows(start: datetime, end: datetime, unit: str) -> Iterator[Window]:
 class MetricsStream(ListStream):
     """One analytics metrics query per window; rows are (entity, period)."""
 
+    optional = True  # a product (Analytics) and a scope not every account has
+
     records_key = "data"
     method = "POST"
     access_kind = "service_ids"
