@@ -25,6 +25,7 @@ from tap_pagerduty.availability import UNAVAILABLE_STATUSES
 from tap_pagerduty.engine import cancel
 from tap_pagerduty.errors import PagerDutyAPIError
 from tap_pagerduty.settings import DEFAULT_RECONCILE_DAYS_WITHOUT_ANALYTICS
+from tap_pagerduty.state import FEEDS, IncidentsState, NotedLog, OverlapBookmark, SilentFeeds
 from tap_pagerduty.streams.base import (
     ChildStream,
     IncrementalStream,
@@ -53,8 +54,6 @@ CHANGE_LOG_OVERLAP = timedelta(minutes=10)
 OPEN_QUERY = {"date_range": "all", "statuses[]": ["triggered", "acknowledged"]}
 # Creation windows, oldest first: a killed backfill resumes after its last emitted incident.
 BACKFILL = {"sort_by": "created_at:asc"}
-# The feeds of changes that write no log entry, each with its position in `silent_from`.
-FEEDS = ("open", "analytics", "lookback")
 
 
 class IncidentsStream(ParentStream, IncrementalStream):
@@ -73,12 +72,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
     child_key = "incident_id"
     max_window = INCIDENT_WINDOW
     overlap = CHANGE_LOG_OVERLAP
-    state_time_keys = (
-        "replication_key_value",
-        "backfill_from",
-        *(f"silent_from.{feed}" for feed in FEEDS),
-        "noted.until",
-    )
+    state_type = IncidentsState
     pages_ahead = 1
 
     def records_ahead(self) -> int:
@@ -94,7 +88,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
         """The first creation windows of a backfill, or the open-incident rescan."""
         _start, end = self.plan()
         bookmark = self.bookmark()
-        unfinished = self.stream_state.get("backfill_from")
+        unfinished = self.state.backfill_from
         if bookmark is None or unfinished:
             start = parse_time(unfinished) if unfinished else self.settings.anchor_date
             windows = itertools.islice(windows_between(start, end, INCIDENT_WINDOW), 1)
@@ -109,13 +103,13 @@ class IncidentsStream(ParentStream, IncrementalStream):
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         _start, end = self.plan()
         bookmark = self.bookmark()
-        self.versions = Versions(
-            self.stream_state.get("versions"), self.stream_state.get("notes_unread")
-        )
+        self.versions = Versions(self.state.versions, self.state.notes_unread)
         #: Incidents whose notes must be read in this run (see IncidentNotesStream).
         self.notes_wanted: set[str] = set()
         #: Incidents emitted again only for their notes (their alerts are already synced).
         self.notes_only: set[str] = set()
+        #: Feeds that are off in this run (their position holds no version back).
+        self.feeds_off: set[str] = set()
         if bookmark is None:  # first sync: backfill; changes are followed from `end` on
             self.silent_from = self._silent_start(end)
             self.versions.forget_before(self._oldest_position(end))
@@ -123,7 +117,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
             return
         self.silent_from = self._silent_positions(bookmark)
         self.versions.forget_before(self._oldest_position(bookmark))
-        unfinished = self.stream_state.get("backfill_from")
+        unfinished = self.state.backfill_from
         if unfinished:  # a backfill was interrupted: finish it, then follow changes
             yield from self._backfill(parse_time(unfinished), end, changes_from=bookmark)
         yield from self._follow_silent_changes(end, bookmark)
@@ -142,24 +136,37 @@ class IncidentsStream(ParentStream, IncrementalStream):
         }
 
     def _silent_positions(self, bookmark: datetime) -> dict[str, datetime]:
-        saved = self.stream_state.get("silent_from") or {}
-        # A state written before these feeds existed starts them at the change-log bookmark.
+        saved = self.state.feed_positions()
+        # A feed without a position (off until now, or a state written before the feeds
+        # existed) starts one analytics lag before the change-log bookmark.
         start = bookmark - self._analytics_lag()
-        return {feed: parse_time(saved[feed]) if saved.get(feed) else start for feed in FEEDS}
+        return {feed: parse_time(value) if (value := saved[feed]) else start for feed in FEEDS}
+
+    @property
+    def state(self) -> IncidentsState:
+        return t.cast("IncidentsState", self.saved)
 
     def _analytics_lag(self) -> timedelta:
         return max(self.settings.analytics_lag, self.overlap)
 
     def _oldest_position(self, changes_from: datetime) -> datetime:
-        return min([*self.silent_from.values(), changes_from - self.overlap])
+        """The earliest position of a feed that is on: versions older than it are never
+        asked about again (a feed that is off holds nothing back)."""
+        on = [moment for feed, moment in self.silent_from.items() if feed not in self.feeds_off]
+        return min([*on, changes_from - self.overlap])
 
     def _save(self, changes_from: datetime, **extra: t.Any) -> None:
         """Checkpoint every feed's position; versions older than all of them are dropped."""
         self.versions.forget_before(self._oldest_position(changes_from))
+        feeds = {
+            feed: None if feed in self.feeds_off else iso_z(moment)
+            for feed, moment in self.silent_from.items()
+        }
         self.checkpoint(
             changes_from,
-            silent_from={feed: iso_z(moment) for feed, moment in self.silent_from.items()},
-            **self.versions.to_state(),
+            silent_from=SilentFeeds(**feeds),
+            versions=dict(self.versions.latest),
+            notes_unread=sorted(self.versions.notes_unread),
             **extra,
         )
 
@@ -171,7 +178,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
         """Creation windows from `start`. Notes are read only for incidents whose log shows
         a note (one log request per 100 entries instead of one notes request per incident);
         the ids still to emit are kept in state (`noted`), so a resumed run needs no re-read."""
-        noted = NotedIncidents.from_state(self.stream_state.get("noted"), start)
+        noted = NotedIncidents.from_state(self.state.noted, start)
         if self.tap.streams[IncidentNotesStream.name].selected:
             # Up to PagerDuty's now even with an `end_date`: a note may be added to an
             # incident of the range at any time after it.
@@ -182,7 +189,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
         windows = windows_between(start, end, INCIDENT_WINDOW)
         pacer = Pacer(1.0 / self.settings.requests_per_second)
         # Incidents created in the second the backfill resumes at, already emitted.
-        resumed = ResumePoint(iso_z(start), self.stream_state.get("backfill_done"))
+        resumed = ResumePoint(iso_z(start), self.state.backfill_done)
         self._save(changes_from, **resumed.state(), noted=noted.to_state())
         # One window and one page ahead: the children of a page take far longer than the
         # next page, and a killed run loses only what was read ahead.
@@ -272,7 +279,10 @@ class IncidentsStream(ParentStream, IncrementalStream):
         if lookback is None:
             lookback = DEFAULT_RECONCILE_DAYS_WITHOUT_ANALYTICS if unavailable else 0
         if unavailable:
+            self.feeds_off.add("analytics")
             self._warn_uncovered(unavailable, lookback)
+        if not lookback:
+            self.feeds_off.add("lookback")
         if lookback and moved_on > self.silent_from["lookback"]:
             start = max(self.settings.anchor_date, end - timedelta(days=lookback))
             windows = windows_between(start, end, INCIDENT_WINDOW)
@@ -426,13 +436,13 @@ class NotedIncidents:
         self.until = until
 
     @classmethod
-    def from_state(cls, saved: dict[str, t.Any] | None, start: datetime) -> NotedIncidents:
-        if not saved or not saved.get("until"):
+    def from_state(cls, saved: NotedLog | None, start: datetime) -> NotedIncidents:
+        if saved is None or not saved.until:
             return cls(set(), start)
-        return cls(set(saved.get("ids") or ()), parse_time(saved["until"]))
+        return cls(set(saved.ids or ()), parse_time(saved.until))
 
-    def to_state(self) -> dict[str, t.Any]:
-        return {"ids": sorted(self.ids), "until": iso_z(self.until)}
+    def to_state(self) -> NotedLog:
+        return NotedLog(ids=sorted(self.ids), until=iso_z(self.until))
 
     def read_log(self, stream: IncidentsStream, end: datetime) -> Iterator[Window]:
         """Extend to `end`: from what the `log_entries` stream read in this run, and the
@@ -517,7 +527,7 @@ class Versions:
     Versions emitted without reading their notes (a logged change with no note added) are
     marked: a silent-change feed that sees such a version again reads its notes then."""
 
-    def __init__(self, saved: dict[str, str] | None, notes_unread: list[str] | None) -> None:
+    def __init__(self, saved: dict[str, str], notes_unread: list[str]) -> None:
         self.latest: dict[str, str] = dict(saved or {})
         self.notes_unread: set[str] = set(notes_unread or ()) & set(self.latest)
         self.cutoff = ""
@@ -548,12 +558,6 @@ class Versions:
         self.cutoff = iso_z(moment)
         self.latest = {i: v for i, v in self.latest.items() if v >= self.cutoff}
         self.notes_unread &= set(self.latest)
-
-    def to_state(self) -> dict[str, t.Any]:
-        return {
-            "versions": dict(sorted(self.latest.items())),
-            "notes_unread": sorted(self.notes_unread),
-        }
 
 
 def _version(incident: dict[str, t.Any]) -> str:
@@ -610,6 +614,7 @@ class LogEntriesStream(WindowedStream):
     replication_key = "created_at"
     max_window = CHANGE_LOG_WINDOW
     overlap = CHANGE_LOG_OVERLAP
+    state_type = OverlapBookmark
 
     def feeds_incidents(self) -> bool:
         """Whether this run's read also serves the incidents change feed (the incidents
