@@ -145,12 +145,11 @@ FEEDS = ("open", "analytics", "lookback")
 
 
 class NotedLog(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """How far a first backfill has read the change log for notes (`until`). Format 1 also
-    kept the ids of the incidents with a note still to emit (`ids`); format 2 keeps none:
-    a resumed backfill reads them again from the log range it needs."""
+    """How far a first backfill has acted on the change log's note entries (`until`).
+    Format 1 also kept the ids of the incidents with a note still to emit; format 2 keeps
+    none (a resumed backfill reads them again from the log, from where it stopped)."""
 
     until: str | None = None
-    ids: list[str] | None = None
 
 
 class IncidentsState(OverlapBookmark, kw_only=True, forbid_unknown_fields=True):
@@ -266,7 +265,8 @@ class AnalyticsIncidentsState(Bookmark, kw_only=True, forbid_unknown_fields=True
 
 def migrate(stream: str, raw: dict[str, t.Any]) -> dict[str, t.Any]:
     """A declared bookmark in this release's format. Format 1 (no `format` key, releases up
-    to 0.3) holds the same keys."""
+    to 0.3) holds the same keys, and the ids of the incidents with a note a backfill had
+    still to emit (`noted.ids`): format 2 reads them again from the log."""
     version = raw.get("format", 1)
     if version == FORMAT:
         return raw
@@ -275,7 +275,11 @@ def migrate(stream: str, raw: dict[str, t.Any]) -> dict[str, t.Any]:
             f"The bookmark of stream '{stream}' has format {version!r}, which this release "
             f"does not know (it writes format {FORMAT}): use the release that wrote it, or {FIX}."
         )
-    return {**raw, "format": FORMAT}
+    migrated = {**raw, "format": FORMAT}
+    noted = migrated.get("noted")
+    if isinstance(noted, dict) and "ids" in noted:
+        migrated["noted"] = {k: v for k, v in noted.items() if k != "ids"}
+    return migrated
 
 
 # -- the whole state --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import json
 import logging
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -206,3 +207,58 @@ def test_declared_state_round_trips_and_bounds_versions() -> None:
     assert again.versions == written["versions"] and again.format == FORMAT
     with pytest.raises(StateError, match="'incidents'"):
         IncidentsState.parse("incidents", {"silent_from": {"open": 3}})
+
+
+# -- finding 3: the incidents state is bounded across runs ----------------------------------
+
+
+def test_versions_are_pruned_when_the_lookback_is_off(emulator_factory) -> None:
+    """Analytics available, `reconcile_days` 0 (the look-back off): the old code never
+    moved the look-back's position, so `versions` was never pruned and grew every run."""
+    lag = 2
+    emulator = emulator_factory(
+        seed=34, incidents=120, days=60, now=NOW, rate_limit=0, analytics_lag_hours=lag
+    )
+    config = config_for(
+        emulator, anchor_date="2026-09-01T00:00:00Z", analytics_lag_hours=lag, reconcile_days=0
+    )
+    streams = ["incidents", "log_entries"]
+    state = None
+    sizes = []
+    for _run in range(8):
+        output = run_in_process(config, streams, state)
+        state = output.last_state
+        sizes.append(len(json.dumps(state["bookmarks"]["incidents"])))
+        emulator.advance(1)
+    saved = IncidentsState.parse("incidents", state["bookmarks"]["incidents"])
+    bookmark = saved.position()
+    assert bookmark is not None and saved.versions, saved
+    oldest = min(parse_time(v) for v in saved.versions.values())
+    assert bookmark - oldest <= timedelta(hours=lag + 2), (oldest, bookmark, sizes)
+    assert saved.feed_positions()["lookback"] is None
+
+
+# -- finding 6: analytics rows are emitted again only when they changed ---------------------
+
+
+def test_analytics_rows_are_not_sent_again_unchanged(emulator_factory) -> None:
+    emulator = emulator_factory(
+        seed=35, incidents=200, days=60, now=NOW, rate_limit=0, analytics_lag_hours=0
+    )
+    config = config_for(emulator, anchor_date="2026-09-01T00:00:00Z", analytics_lag_hours=24)
+    streams = ["analytics_incidents"]
+    first = run_in_process(config, streams)
+    sent = list(first.records["analytics_incidents"])
+    recent = [r for r in sent if r["updated_at"] >= "2026-10-31T00:00:00Z"]
+    assert recent, "no row inside the analytics lag: the test would prove nothing"
+    state = first.last_state
+    for hours, changes in ((1, False), (3, True)):
+        emulator.advance(hours, changes=changes)
+        later = run_in_process(config, streams, state)
+        rows = later.records.get("analytics_incidents", [])
+        resent = [r for r in rows if r in sent]
+        assert resent == [], f"{len(resent)} unchanged rows sent again"
+        sent += rows
+        state = later.last_state
+    truth = emulator.truth("analytics_incidents", since="2026-09-01T00:00:00Z")
+    assert_matches_truth("analytics_incidents", sent, truth)

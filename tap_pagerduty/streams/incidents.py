@@ -21,6 +21,8 @@ import time
 import typing as t
 from datetime import datetime, timedelta
 
+import msgspec
+
 from tap_pagerduty.availability import UNAVAILABLE_STATUSES
 from tap_pagerduty.engine import cancel
 from tap_pagerduty.errors import PagerDutyAPIError
@@ -35,7 +37,7 @@ from tap_pagerduty.streams.base import (
     WindowedStream,
 )
 from tap_pagerduty.streams.history import analytics_pages
-from tap_pagerduty.windows import Window, iso_z, parse_time, windows_between
+from tap_pagerduty.windows import iso_z, parse_time, windows_between
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -48,6 +50,14 @@ if t.TYPE_CHECKING:
 INCIDENT_WINDOW = timedelta(days=180)
 # Change-log windows; denser ones are split automatically.
 CHANGE_LOG_WINDOW = timedelta(days=31)
+# How far ahead of the incidents being emitted a backfill reads the change log for notes:
+# a note added later than this after an incident's creation has it emitted twice.
+NOTE_LEAD = timedelta(days=1)
+# The change log read for notes in windows of this size: a resumed backfill reads again at
+# most about one window and the lead (see NoteGate).
+NOTE_LOG_WINDOW = timedelta(days=7)
+# A backfill's checkpoints stay under about 1/STATE_SHARE_RATIO of the incidents' bytes.
+STATE_SHARE_RATIO = 20
 # Re-read the change log this far before the bookmark, for entries listed late.
 CHANGE_LOG_OVERLAP = timedelta(minutes=10)
 # The open incidents, whenever created.
@@ -175,22 +185,22 @@ class IncidentsStream(ParentStream, IncrementalStream):
     def _backfill(
         self, start: datetime, end: datetime, changes_from: datetime
     ) -> Iterator[dict[str, t.Any]]:
-        """Creation windows from `start`. Notes are read only for incidents whose log shows
-        a note (one log request per 100 entries instead of one notes request per incident);
-        the ids still to emit are kept in state (`noted`), so a resumed run needs no re-read."""
-        noted = NotedIncidents.from_state(self.state.noted, start)
+        """Creation windows from `start`, oldest first. Notes are read only for incidents
+        whose log shows a note (one log request per 100 entries instead of one notes request
+        per incident): the change log is read alongside, a little ahead (see `NoteGate`).
+        Checkpoints carry positions only: where the creation windows and the log got."""
+        # Incidents created in the second the backfill resumes at, already emitted.
+        resumed = ResumePoint(iso_z(start), self.state.backfill_done)
+        gate: NoteGate | None = None
         if self.tap.streams[IncidentNotesStream.name].selected:
             # Up to PagerDuty's now even with an `end_date`: a note may be added to an
             # incident of the range at any time after it.
             log_end = max(end, self.server_now() + timedelta(seconds=1))
-            for _window in noted.read_log(self, log_end):
-                self._save(changes_from, backfill_from=iso_z(start), noted=noted.to_state())
+            gate = NoteGate(self, resumed, self.state.noted, log_end)
         progress = self.progress(start, end)
         windows = windows_between(start, end, INCIDENT_WINDOW)
         pacer = Pacer(1.0 / self.settings.requests_per_second)
-        # Incidents created in the second the backfill resumes at, already emitted.
-        resumed = ResumePoint(iso_z(start), self.state.backfill_done)
-        self._save(changes_from, **resumed.state(), noted=noted.to_state())
+        self._save(changes_from, **resumed.state(), noted=gate and gate.saved())
         # One window and one page ahead: the children of a page take far longer than the
         # next page, and a killed run loses only what was read ahead.
         pages = self.window_pages(
@@ -198,22 +208,38 @@ class IncidentsStream(ParentStream, IncrementalStream):
         )
         for window, page in pages:
             if page is None:
-                resumed = ResumePoint(iso_z(window.end), [])
-                self._save(changes_from, **resumed.state(), noted=noted.to_state())
+                resumed.moved_to(iso_z(window.end))
+                self._save(changes_from, **resumed.state(), noted=gate and gate.saved())
                 progress.window_done(window)
                 continue
             progress.count(len(page))
-            page = [i for i in page if i["id"] not in resumed.done]
-            self.notes_wanted.update(i["id"] for i in page if i["id"] in noted.ids)
+            page = [i for i in page if not resumed.emitted(i)]
+            if gate is not None and page:
+                gate.advance(parse_time(page[-1]["created_at"]) + NOTE_LEAD)
+                yield from self._emit_late_notes(gate)
+                self.notes_wanted.update(gate.take_noted(page))
             for incident in self._emit_remembering(self._newer(page, notes_read=True)):
                 yield incident
                 # The SDK has written the incident and its children: a killed run may resume
-                # at its creation time (at most one checkpoint per request slot).
-                noted.ids.discard(incident["id"])
+                # at its creation time (at most one checkpoint per request slot; positions
+                # only, the versions remembered are written at the backfill's end).
                 resumed.passed(incident)
+                pacer.count(incident)
                 if pacer.due():
-                    self._save(changes_from, **resumed.state(), noted=noted.to_state())
+                    self.save_progress(**resumed.state(), noted=gate and gate.saved())
+                    pacer.saved(self.state)
+        if gate is not None:
+            gate.advance(gate.end)
+            yield from self._emit_late_notes(gate)
         self._save(changes_from, backfill_from=None, backfill_done=None, noted=None)
+
+    def _emit_late_notes(self, gate: NoteGate) -> Iterator[dict[str, t.Any]]:
+        """Incidents already emitted whose log shows a note further on than the log was
+        read when they were: emitted again, with their notes (not their alerts)."""
+        late = gate.take_late()
+        self.notes_only.update(late)
+        self.notes_wanted.update(late)
+        yield from self._emit_remembering([(incident, True) for incident in late.values()])
 
     # -- later runs: the change feeds ------------------------------------------------------
 
@@ -403,6 +429,15 @@ class ResumePoint:
         self.second = second
         self.done: list[str] = list(done or [])
 
+    def emitted(self, incident: dict[str, t.Any]) -> bool:
+        """Whether the backfill has emitted this incident (it goes by creation time)."""
+        created = str(incident.get("created_at") or "")
+        return created < self.second or (created == self.second and incident["id"] in self.done)
+
+    def moved_to(self, second: str) -> None:
+        self.second = second
+        self.done = []
+
     def passed(self, incident: dict[str, t.Any]) -> None:
         if incident["created_at"] != self.second:
             self.second = incident["created_at"]
@@ -414,54 +449,112 @@ class ResumePoint:
 
 
 class Pacer:
-    """True at most once per `interval` seconds."""
+    """When a backfill checkpoints: at most once per `interval` seconds (one request slot),
+    and only once the incidents emitted since the last checkpoint are `ratio` times its
+    size, so that STATE stays a small share of the output (about 1/ratio of the incidents'
+    bytes, less of the whole output, children included) at any account size."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, ratio: int = STATE_SHARE_RATIO) -> None:
         self.interval = interval
+        self.ratio = ratio
         self.last = time.monotonic()
+        self.emitted = 0
+        self.state_size = 0
+
+    def count(self, record: dict[str, t.Any]) -> None:
+        self.emitted += len(msgspec.json.encode(record))
 
     def due(self) -> bool:
         now = time.monotonic()
-        if now - self.last < self.interval:
+        if now - self.last < self.interval or self.emitted < self.ratio * self.state_size:
             return False
         self.last = now
+        self.emitted = 0
         return True
 
+    def saved(self, state: IncidentsState) -> None:
+        self.state_size = len(msgspec.json.encode(state))
 
-class NotedIncidents:
-    """Ids of incidents whose log shows a note, read from the log up to `until`."""
 
-    def __init__(self, ids: set[str], until: datetime) -> None:
-        self.ids = ids
-        self.until = until
+class NoteGate:
+    """Which incidents of a backfill have notes, from the change log read alongside it.
 
-    @classmethod
-    def from_state(cls, saved: NotedLog | None, start: datetime) -> NotedIncidents:
-        if saved is None or not saved.until:
-            return cls(set(), start)
-        return cls(set(saved.ids or ()), parse_time(saved.until))
+    The log is read in `NOTE_LOG_WINDOW`s, kept `NOTE_LEAD` ahead of the creation time of
+    the incidents being emitted. A note entry of an incident not emitted yet marks it to be
+    read with its notes (`take_noted`); one of an incident already emitted without its notes
+    (the note came later than the lead) has it emitted again with them (`take_late`).
 
-    def to_state(self) -> NotedLog:
-        return NotedLog(ids=sorted(self.ids), until=iso_z(self.until))
+    Only `until` is saved (`noted.until`): note entries before it were all acted on. A
+    resumed backfill reads the log again from where its creation windows stopped (the log
+    of incidents not emitted yet starts there), at most one window and the lead ahead."""
 
-    def read_log(self, stream: IncidentsStream, end: datetime) -> Iterator[Window]:
-        """Extend to `end`: from what the `log_entries` stream read in this run, and the
-        rest from `/log_entries` itself; yields after each window read (to checkpoint)."""
-        log_stream = stream.tap.streams.get(LogEntriesStream.name)
-        shared = getattr(log_stream, "read", None)
-        if isinstance(shared, SharedLogRead) and shared.start <= self.until < shared.end:
-            self.ids |= shared.noted
-            self.until = shared.end
-        if self.until >= end:
-            return
-        windows = windows_between(self.until, end, CHANGE_LOG_WINDOW)
-        pages = stream.window_pages("/log_entries", {}, windows, key="log_entries")
-        for window, entries in pages:
+    def __init__(
+        self,
+        stream: IncidentsStream,
+        position: ResumePoint,
+        saved: NotedLog | None,
+        end: datetime,
+    ) -> None:
+        self.stream = stream
+        self.position = position
+        self.end = end
+        start = parse_time(position.second)
+        self.handled_until = parse_time(saved.until) if saved and saved.until else start
+        self.noted: set[str] = set()
+        self.late: dict[str, dict[str, t.Any]] = {}
+        self.notes_read: set[str] = set()
+        read_from = min(start, self.handled_until)
+        self.until = read_from
+        shared = getattr(stream.tap.streams.get(LogEntriesStream.name), "read", None)
+        if isinstance(shared, SharedLogRead) and shared.start <= read_from < shared.end:
+            # The `log_entries` stream read the log in this run: its notes are known.
+            self.noted = set(shared.noted)
+            self.until = self.handled_until = read_from = max(self.handled_until, shared.end)
+        windows = windows_between(read_from, end, NOTE_LOG_WINDOW)
+        params = {"include[]": ["incidents"]}
+        self.pages = stream.window_pages("/log_entries", params, windows, key="log_entries")
+
+    def advance(self, to: datetime) -> None:
+        """Read the log up to `to` (or its end)."""
+        to = min(to, self.end)
+        while self.until < to:
+            item = next(self.pages, None)
+            if item is None:
+                self.until = self.end
+                break
+            window, entries = item
             if entries is None:
                 self.until = window.end
-                yield window
-            else:
-                self.ids.update(noted_incident_ids(entries))
+                continue
+            for entry in entries:
+                if is_note(entry):
+                    self._take(entry)
+
+    def _take(self, entry: dict[str, t.Any]) -> None:
+        incident = entry.get("incident")
+        if not isinstance(incident, dict) or not self.stream._in_range(incident):
+            return
+        if not self.position.emitted(incident):
+            self.noted.add(incident["id"])
+        elif incident["id"] in self.notes_read:
+            return  # its notes were read in this run, after this entry was written
+        elif parse_time(entry["created_at"]) >= self.handled_until:
+            self.late[incident["id"]] = incident
+
+    def take_noted(self, page: Records) -> set[str]:
+        """The incidents of `page` (about to be emitted) whose notes must be read."""
+        ids = {incident["id"] for incident in page if incident["id"] in self.noted}
+        self.noted -= ids
+        self.notes_read |= ids
+        return ids
+
+    def take_late(self) -> dict[str, dict[str, t.Any]]:
+        late, self.late = self.late, {}
+        self.notes_read.update(late)
+        return late
+
+    def saved(self) -> NotedLog:
+        return NotedLog(until=iso_z(max(self.until, self.handled_until)))
 
 
 class SharedLogRead:
