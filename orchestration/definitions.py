@@ -1,7 +1,8 @@
 """Dagster definitions: an hourly incremental sync partitioned by account, and one backfill
 job per account that cuts its history into time slices run in parallel over its keys.
 
-Load with `dagster dev -m orchestration.definitions` (see the README). Paths come from the
+Load with `dagster dev -w orchestration/workspace.yaml` from a venv of its own (see
+docs/orchestration.md, "Running it locally"). Paths come from the
 environment: PAGERDUTY_ACCOUNTS_FILE (default orchestration/accounts.example.yaml),
 PAGERDUTY_STATE_DIR (default .dagster-pagerduty/state) and PAGERDUTY_OUTPUT_DIR (default
 output/accounts).

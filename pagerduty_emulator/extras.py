@@ -20,6 +20,8 @@ import time
 import typing as t
 from urllib.parse import parse_qs
 
+from tap_pagerduty import spec_table
+
 from .data import DAY, HOUR, IdGen, iso
 from .render import API, WEB, dumpb
 
@@ -71,41 +73,6 @@ METRICS_PATHS = {
     "/analytics/metrics/responders/all": "responder",
 }
 POST_PATHS = {TOKEN_PATH, *METRICS_PATHS}
-# The scope an app token needs per path (first match), from PagerDuty's spec.
-SCOPE_BY_PATH = [
-    (re.compile(p), scope)
-    for p, scope in [
-        (r"^/users/[^/]+/(contact_methods|notification_rules)$", "users:contact_methods.read"),
-        (r"^/users(/[^/]+)?$", "users.read"),
-        (r"^/schedules/[^/]+/users$", "users.read"),
-        (r"^/schedules", "schedules.read"),
-        (r"^/teams", "teams.read"),
-        (r"^/services/custom_fields", "custom_fields.read"),
-        (r"^/services", "services.read"),
-        (r"^/business_services|^/maintenance_windows", "services.read"),
-        (r"^/escalation_policies", "escalation_policies.read"),
-        (r"^/priorities", "priorities.read"),
-        (r"^/tags", "tags.read"),
-        (r"^/vendors", "vendors.read"),
-        (r"^/oncalls", "oncalls.read"),
-        (r"^/abilities", "abilities.read"),
-        (r"^/extensions", "extensions.read"),
-        (r"^/addons", "addons.read"),
-        (r"^/webhook_subscriptions", "webhook_subscriptions.read"),
-        (r"^/incident_workflows", "incident_workflows.read"),
-        (r"^/event_orchestrations", "event_orchestrations.read"),
-        (r"^/rulesets", "event_rules.read"),
-        (r"^/status_dashboards", "status_dashboards.read"),
-        (r"^/incidents/types$", "incident_types.read"),
-        (r"^/incidents/(types/[^/]+/)?custom_fields", "custom_fields.read"),
-        (r"^/incidents|^/log_entries", "incidents.read"),
-        (r"^/notifications", "users:notifications.read"),
-        (r"^/audit/records", "audit_records.read"),
-        (r"^/change_events", "change_events.read"),
-        (r"^/licenses|^/license_allocations", "licenses.read"),
-        (r"^/analytics/", "analytics.write"),
-    ]
-]
 
 
 def _draw(*parts: object) -> int:
@@ -714,16 +681,18 @@ class Extras:
             entry = self.oauth_tokens.get(token)
         return entry is not None and time.monotonic() < entry[0]
 
-    def missing_scope(self, token: str, path: str) -> str | None:
-        """The scope an app token lacks for `path` (None: allowed, or not an app token)."""
+    def missing_scope(self, token: str, method: str, path: str) -> str | None:
+        """The scope an app token lacks for `method path` (None: allowed, or not an app
+        token), as PagerDuty's spec requires it: from the tap's table derived from the spec
+        (`tap_pagerduty/spec_table.json`). An operation the table does not know is refused."""
         with self.oauth_lock:
             entry = self.oauth_tokens.get(token)
         if entry is None:
             return None
-        for pattern, scope in SCOPE_BY_PATH:
-            if pattern.match(path):
-                return None if scope in entry[1] else scope
-        return None
+        scope = spec_table.scope_of(f"{method} {path}")
+        if scope is None:
+            return f"(unknown: {method} {path} is not in the spec table)"
+        return None if scope in entry[1] else scope
 
     # ------------------------------------------------------------------ errors
     @staticmethod

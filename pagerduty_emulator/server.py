@@ -18,6 +18,7 @@ from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from .churn import Churn, first_id
 from .data import DAY, World, iso, parse_utc
 from .extras import POST_PATHS, TOKEN_PATH, Extras
 from .render import Renderer, dumpb
@@ -226,6 +227,7 @@ class Emulator:
         date_skew_seconds: int = 0,
         date_skew_path: str | None = None,
         date_skew_every: int = 1,
+        churn: tuple | list = (),
     ) -> None:
         t0 = time.monotonic()
         if now is None:
@@ -261,6 +263,8 @@ class Emulator:
         self._skew_counter = 0
         # Paths answered as a cache that ignores `offset` and `cursor` would: always page one.
         self.stale_paging = set(stale_paging)
+        # Entities deleted, created or merged between two requests (see churn.py).
+        self.churn = Churn(churn)
         self.lock = threading.RLock()
         self.world = World(
             seed=seed,
@@ -382,7 +386,7 @@ class Emulator:
         s = None if since is None else self._parse_admin_time(since)
         u = None if until is None else self._parse_admin_time(until)
         with self.lock:
-            return self._truth(stream, s, u)
+            return self.churn.truth(stream, self._truth(stream, s, u))
 
     def summary(self) -> str:
         w = self.world
@@ -534,7 +538,7 @@ class Emulator:
                 self._rl_headers(token, peek=True),
             )
             return status
-        missing = self.extras.missing_scope(token, path)
+        missing = self.extras.missing_scope(token, method, path)
         if missing:
             errors = [f"The access token does not have the required scope: {missing}"]
             h.reply(
@@ -566,9 +570,12 @@ class Emulator:
             st.fault("stale_page")
             qs = "&".join(p for p in qs.split("&") if not p.startswith(("offset=", "cursor=")))
         try:
+            if self.churn.gone(path):  # deleted (or merged away) since it was listed
+                raise not_found()
             status, payload = self._route(method, path, Query(qs), body)
         except ApiError as e:
             status, payload = e.status, dumpb(e.body)
+        self.churn.answered(path)  # before the reply: later requests see the change
         if status == 200 and r_trunc < self.fault_truncate and len(payload) > 2:
             st.fault("truncate")
             h.reply(200, payload, rl, truncate=True)
@@ -687,6 +694,7 @@ class Emulator:
             raise bad_request("offset must be >= 0.")
         if offset + limit > 10000:
             raise ApiError(400, "Arguments Caused Error", 2002, [OFFSET_ERR])
+        seq = self.churn.listing(key, seq, self._row_id)
         n = len(seq)
         page = seq[offset : offset + limit]
         parts = [render(x) for x in page]
@@ -696,6 +704,12 @@ class Emulator:
         if extra:
             tail.update(extra)
         return 200, b'{"' + key.encode() + b'":[' + b",".join(parts) + b"]," + dumpb(tail)[1:]
+
+    def _row_id(self, row) -> str | None:
+        """The id of one listing row: rendered bytes, or an incident's index."""
+        if isinstance(row, int):
+            return self.world.incidents[row].id
+        return first_id(row)
 
     def _cached(self, key, compute):
         w = self.world

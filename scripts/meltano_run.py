@@ -62,6 +62,7 @@ class MeltanoProgress:
         self.loaded = 0
         self.loaded_by_table: dict[str, int] = {}
         self.quarters: dict[str, int] = {}
+        self.last_said = (0, 0)
 
     def say(self, text: str) -> None:
         self.out(f"{self.prefix}{text}")
@@ -76,7 +77,9 @@ class MeltanoProgress:
             self.beat()
 
     def beat(self) -> None:
-        if self.records or self.loaded:
+        # Once per change: the closing beat of a run repeats nothing the last one said.
+        if (self.records or self.loaded) and (self.records, self.loaded) != self.last_said:
+            self.last_said = (self.records, self.loaded)
             self.say(
                 f"... {now_s(self.started)}: tap read {self.records:,} records, "
                 f"target loaded {self.loaded:,} rows"

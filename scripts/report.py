@@ -126,7 +126,7 @@ def figure(height: float = 3.6, rows_: int = 1, sharex: bool = False, cols: int 
     plt.rcParams.update(
         {
             "svg.fonttype": "none",  # keep text as text: the browser's fonts draw it
-            "font.family": ["DejaVu Sans", "Noto Sans CJK JP", "sans-serif"],
+            "font.family": installed_fonts(),
             "font.size": 9,
             "axes.spines.top": False,
             "axes.spines.right": False,
@@ -138,6 +138,17 @@ def figure(height: float = 3.6, rows_: int = 1, sharex: bool = False, cols: int 
     return plt.subplots(
         rows_, cols, figsize=(7.2, height), sharex=sharex, sharey=cols > 1, squeeze=False
     )
+
+
+def installed_fonts() -> list[str]:
+    """The wanted font families that this machine has, so matplotlib never looks for a missing
+    one (each miss is a `findfont` warning per label). Text stays text in the SVG and the
+    browser draws it with its own fonts; this only guides matplotlib's layout."""
+    from matplotlib import font_manager
+
+    have = {font.name for font in font_manager.fontManager.ttflist}
+    wanted = ["DejaVu Sans", "Noto Sans", "Noto Sans CJK JP", "Noto Sans CJK SC"]
+    return [name for name in wanted if name in have] or ["sans-serif"]
 
 
 def chart_weekly(weeks: list[dict]) -> str:
@@ -415,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         first = str(error).splitlines()[0]
         print(
             f"report: {options.warehouse} has no dbt marts in schema `{SCHEMA}` ({first}): "
-            "run `dbt build` in analytics/ first (see the README's Analytics section)",
+            "run `dbt build` in analytics/ first (see docs/analytics.md)",
             file=sys.stderr,
         )
         return 2

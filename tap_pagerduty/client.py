@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import typing as t
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from functools import cached_property
 
@@ -23,6 +23,7 @@ from singer_sdk.exceptions import SyncLifecycleSignal
 from tap_pagerduty.availability import UNAVAILABLE_STATUSES, is_optional
 from tap_pagerduty.engine import cancel
 from tap_pagerduty.errors import PagerDutyAPIError, PagingError
+from tap_pagerduty.oauth import filter_listings
 from tap_pagerduty.output import FastRecordMessages
 from tap_pagerduty.prefetch import Request
 from tap_pagerduty.schema_files import schema_dir
@@ -99,10 +100,10 @@ def _record_key(record: dict[str, t.Any]) -> t.Any:
 class PagerDutyStream(FastRecordMessages):
     """Base for every PagerDuty stream.
 
-    Streams override `get_records` and fetch through the engine, so the SDK's own request
-    machinery (`get_new_paginator`, `http_headers`, `authenticator`, `requests_session`,
-    `request_decorator`) is never used: headers, credentials, sessions and retries are the
-    engine's (`engine.py`)."""
+    Streams override `get_records` and fetch through the engine (`engine.py`), which owns
+    headers, credentials, sessions and retries. They are SDK `Stream`s, not `RESTStream`s:
+    a stream defining one of `RESTStream`'s hooks fails when its class is created, saying
+    what to do instead (`sdk_seams.UNUSED_REST_HOOKS`)."""
 
     schema = StreamSchema(SchemaDirectory(schema_dir()))
     primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)
@@ -110,6 +111,30 @@ class PagerDutyStream(FastRecordMessages):
     records_key: t.ClassVar[str | None] = None
     #: Query parameters every request of the stream carries (includes, filters).
     extra_params: t.ClassVar[dict[str, t.Any]] = {}
+    #: The HTTP method of the stream's requests to its `path` (analytics queries: POST).
+    method: t.ClassVar[str] = "GET"
+    #: Operations the stream sends besides `method path`, as PagerDuty's reference names
+    #: them ("GET /log_entries"): listings it reads to decide what to request.
+    also_sends: t.ClassVar[tuple[str, ...]] = ()
+    #: The id filter its analytics queries take under OAuth and user-level keys
+    #: ("service_ids", or "team_ids"), read from a listing (see `oauth.analytics_filter`).
+    access_kind: t.ClassVar[str | None] = None
+
+    @classmethod
+    def operations(cls, settings: Settings | None = None) -> frozenset[str]:
+        """Every operation ("METHOD /path/{template}") a sync of this stream sends: its
+        own, the listings it reads, its analytics filter's listing under `settings` (None:
+        under any settings) and its parent's (the SDK syncs the parent of a selected
+        child). Its OAuth scopes are those of these operations (`oauth.selected_scopes`)."""
+        path = getattr(cls, "path", None)
+        found = {f"{cls.method} {path}"} if isinstance(path, str) and path else set()
+        found.update(cls.also_sends)
+        if cls.access_kind:
+            found.update(f"GET {listing}" for listing in filter_listings(cls.access_kind, settings))
+        parent = getattr(cls, "parent_stream_type", None)
+        if isinstance(parent, type) and issubclass(parent, PagerDutyStream):
+            found |= parent.operations(settings)
+        return frozenset(found)
 
     def __init__(self, tap: TapPagerDuty, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(tap, *args, **kwargs)
@@ -125,11 +150,6 @@ class PagerDutyStream(FastRecordMessages):
     @property
     def settings(self) -> Settings:
         return self.tap.settings
-
-    @property
-    def url_base(self) -> str:
-        """The SDK requires it; requests are built by the engine from the same setting."""
-        return self.settings.base_url
 
     @cached_property
     def engine(self) -> Engine:
@@ -196,13 +216,12 @@ class PagerDutyStream(FastRecordMessages):
         are then sent ahead, while earlier streams run). Default: none."""
         return []
 
-    # The SDK marks `sync` final; this only wraps it (no public hook sees a stream's sync
-    # fail on the main thread while the worker threads of other streams still send).
-    def sync(self, context: Context | None = None) -> None:  # type: ignore[misc]
-        """The SDK's sync; an error ending it stops every other request of the run first
-        (queued ones cancelled, those in flight awaited), so the error line comes last."""
+    def around_sync(self, sync: Callable[[], None]) -> None:
+        """The SDK's sync (`sdk_seams.StreamSeams.sync`); an error ending it stops every
+        other request of the run first (queued ones cancelled, those in flight awaited), so
+        the error line comes last."""
         try:
-            super().sync(context)
+            sync()
         except SyncLifecycleSignal:  # the SDK's own control flow (a record limit, an abort)
             raise
         except Exception as error:
@@ -214,10 +233,15 @@ class PagerDutyStream(FastRecordMessages):
 
     # -- paging ------------------------------------------------------------------------------
 
+    #: Whether the stream's classic listing takes `total` (the spec does not declare it
+    #: everywhere; without it, pages are followed one after another by `more`).
+    counts_total: t.ClassVar[bool] = True
+
     def first_page_query(self, params: dict[str, t.Any]) -> dict[str, t.Any]:
-        """The query of a classic listing's first page: it asks for `total`, so that the
-        other pages are known at once."""
-        return {**params, "limit": self.settings.page_size, "offset": 0, "total": "true"}
+        """The query of a classic listing's first page: it asks for `total` where the
+        listing takes it, so that the other pages are known at once."""
+        total = {"total": "true"} if self.counts_total else {}
+        return {**params, "limit": self.settings.page_size, "offset": 0, **total}
 
     def cursor_first_query(self, params: dict[str, t.Any]) -> dict[str, t.Any]:
         return {**params, "limit": self.settings.page_size}

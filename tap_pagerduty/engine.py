@@ -98,6 +98,7 @@ class Outgoing:
     stream: str
     endpoint: str  # for the request metric: the stream's path template
     prepared: requests.PreparedRequest
+    path: str = ""  # the API path asked for (below `api_url`), for the OAuth hint
     context: Context | None = None
     tries: int = 0
 
@@ -284,7 +285,8 @@ class Engine:
         )
         template = getattr(stream, "path", None)
         endpoint = template if isinstance(template, str) else path
-        return Outgoing(stream.name, endpoint, self.session().prepare_request(request), context)
+        prepared = self.session().prepare_request(request)
+        return Outgoing(stream.name, endpoint, prepared, path=path, context=context)
 
     def _attempt(self, outgoing: Outgoing) -> dict[str, t.Any]:
         if self._app_token is not None:  # fetched or renewed outside the request slot
@@ -367,7 +369,9 @@ class Engine:
         if detail:
             line += f": {detail}"
         if status in HINTS:
-            line += f" ({oauth.hint(self.settings, outgoing.stream, status, HINTS[status])})"
+            request = f"{outgoing.prepared.method} {outgoing.path}"
+            hint = oauth.hint(self.settings, outgoing.stream, request, status, HINTS[status])
+            line += f" ({hint})"
         return line
 
     def _write_request_metric(self, outgoing: Outgoing, response: requests.Response) -> None:
@@ -409,7 +413,7 @@ class Engine:
         # Only a successful answer sets the clock; after a refusal (an answer all the same)
         # the local clock is used. No answer at all is an error like any other.
         try:
-            self.fetch(stream, "/abilities")
+            self.fetch(stream, oauth.CLOCK_PROBE.split(" ", 1)[1])
         except RequestFailedError:
             raise
         except PagerDutyAPIError:

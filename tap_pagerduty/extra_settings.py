@@ -51,9 +51,9 @@ EXTRA_PROPERTIES: dict[str, t.Any] = th.PropertiesList(
         "oauth_scopes",
         th.StringType,
         title="OAuth scopes",
-        description="Space-separated scopes to request. Default: the read scopes of the "
-        "selected streams (plus `analytics.write`, which PagerDuty requires for its read-only "
-        "analytics queries, when an analytics stream is selected).",
+        description="Space-separated scopes to request. Default: exactly those PagerDuty's "
+        "spec requires for the requests the selected streams send (their own, their parents', "
+        "the listings read for analytics filters and custom field definitions).",
     ),
     th.Property(
         "oauth_token_url",
