@@ -24,11 +24,13 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing as t
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import ROOT, TOKEN, EmulatorProcess, catalog_for, run_tap, tap_env
+from benchmarks.harness import ROOT, TOKEN, EmulatorProcess, catalog_for, tap_env
+from benchmarks.scenarios import FIRST_SYNC, b9_first_sync_slots
 from tests.support.tap_runs import assert_matches_truth
 
 RESULTS = Path(__file__).parent / "results" / "state_size.json"
@@ -76,6 +78,7 @@ def run_once(
     *,
     keep_records: bool,
     timeout: float = 1800,
+    tap_root: Path = ROOT,
 ) -> Output:
     with tempfile.TemporaryDirectory(prefix="tap-state-") as tmp:
         folder = Path(tmp)
@@ -91,7 +94,7 @@ def run_once(
         with open(folder / "out.jsonl", "wb") as out:
             run = subprocess.run(
                 args,
-                cwd=ROOT,
+                cwd=tap_root,
                 stdout=out,
                 stderr=subprocess.PIPE,
                 env=tap_env(),
@@ -111,7 +114,7 @@ def truth(emulator: EmulatorProcess, stream: str, since: str) -> list[dict[str, 
         return list(json.loads(answer.read())["records"])
 
 
-def soak(runs: int) -> dict[str, Any]:
+def soak(runs: int, tap_root: Path = ROOT) -> dict[str, Any]:
     anchor = "2026-08-01T00:00:00Z"
     config = {"anchor_date": anchor, "requests_per_second": 16, "max_concurrency": 3}
     options = {"incidents": 300, "days": 92, "rate_limit": 960, "silent_changes": 6}
@@ -122,7 +125,9 @@ def soak(runs: int) -> dict[str, Any]:
     with EmulatorProcess(**options) as emulator:
         state = None
         for _run in range(runs + 1):  # the first sync, then `runs` hourly runs
-            output = run_once(emulator, config, SOAK_STREAMS, state, keep_records=True)
+            output = run_once(
+                emulator, config, SOAK_STREAMS, state, keep_records=True, tap_root=tap_root
+            )
             for stream, records in output.records.items():
                 target.setdefault(stream, []).extend(records)
             state = output.last_state
@@ -155,12 +160,14 @@ def soak(runs: int) -> dict[str, Any]:
     }
 
 
-def backfill(incidents: int) -> dict[str, Any]:
+def backfill(incidents: int, tap_root: Path = ROOT) -> dict[str, Any]:
     options = {"incidents": incidents, "days": 365}
     config = {"anchor_date": "2025-11-01T00:00:00Z", "requests_per_second": 1000}
     started = time.monotonic()
     with EmulatorProcess(**options) as emulator:
-        output = run_once(emulator, config, BACKFILL_STREAMS, None, keep_records=False)
+        output = run_once(
+            emulator, config, BACKFILL_STREAMS, None, keep_records=False, tap_root=tap_root
+        )
     total = output.record_bytes + output.state_bytes + output.other_bytes
     return {
         "incidents": incidents,
@@ -174,20 +181,18 @@ def backfill(incidents: int) -> dict[str, Any]:
     }
 
 
-def first_sync(incidents: int) -> dict[str, Any]:
-    options = {"incidents": incidents, "days": 365, "users": 10, "services": 6, "latency_ms": 500}
-    config = {"anchor_date": "2025-11-01T00:00:00Z", "requests_per_second": 5}
-    config["max_concurrency"] = 3
-    with EmulatorProcess(**options) as emulator:
-        run = run_tap(emulator, config, timeout=3600)
+def first_sync() -> dict[str, t.Any]:
+    """B9 of `make bench` (benchmarks/scenarios.py), its figures kept here too."""
+    rows, checks = b9_first_sync_slots()
+    figures = rows[0].as_dict()
     return {
-        "incidents": incidents,
-        "requests": run.requests,
-        "request_span_s": round(run.request_span, 1),
-        "req_per_s_active": round((run.requests - 1) / run.request_span, 3),
-        "peak_per_second": run.peak_per_second,
-        "peak_in_flight": run.peak_in_flight,
-        "target": ">= 4.85",
+        "incidents": FIRST_SYNC["incidents"],
+        "requests": figures["requests"],
+        "request_span_s": figures["request_span_s"],
+        "req_per_s_active": figures["req_per_s_active"],
+        "peak_per_second": figures["peak_per_second"],
+        "peak_in_flight": figures["peak_in_flight"],
+        "met": checks[0].met,
     }
 
 
@@ -196,6 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="SOAK,BACKFILL,FIRST")
     parser.add_argument("--runs", type=int, default=105)
     parser.add_argument("--incidents", type=int, default=20_000)
+    parser.add_argument(
+        "--tap-root", type=Path, default=ROOT, help="another source tree's tap (a before figure)"
+    )
+    parser.add_argument("--label", default="", help="save the figures under NAME-LABEL")
     args = parser.parse_args(argv)
     report: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     commit = subprocess.run(
@@ -204,14 +213,17 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.only.split(","):
         started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if name == "SOAK":
-            figures = soak(args.runs)
+            figures = soak(args.runs, args.tap_root)
         elif name == "BACKFILL":
-            figures = backfill(args.incidents)
+            figures = backfill(args.incidents, args.tap_root)
         elif name == "FIRST":
-            figures = first_sync(3000)
+            figures = first_sync()
         else:
             raise SystemExit(f"unknown scenario {name!r}")
-        report[name] = {"commit": commit, "started": started, "cpus": os.cpu_count(), **figures}
+        if args.tap_root != ROOT:
+            commit = f"tree {args.tap_root}"
+        key = f"{name}-{args.label}" if args.label else name
+        report[key] = {"commit": commit, "started": started, "cpus": os.cpu_count(), **figures}
         RESULTS.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
         print(name, json.dumps({k: v for k, v in figures.items() if k != "state_bytes_by_run"}))
     return 0

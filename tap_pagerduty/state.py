@@ -254,10 +254,32 @@ class AnalyticsIncidentsState(Bookmark, kw_only=True, forbid_unknown_fields=True
     rows: dict[str, str] = msgspec.field(default_factory=dict)
     versioned: ClassVar[bool] = True
 
+    def clamped(self, now: datetime) -> tuple[t.Self, list[str]]:
+        """Also: an unfinished query with a time later than `now` is dropped (the run
+        starts a new one from the bookmark)."""
+        copy, changed = super().clamped(now)
+        filters = (copy.unfinished_query or {}).get("filters") or {}
+        times = [v for k, v in filters.items() if k in QUERY_TIMES and isinstance(v, str)]
+        if any(_later(value, now) for value in times):
+            copy.unfinished_query = None
+            changed.append("unfinished_query")
+        return copy, changed
+
     def to_state(self) -> dict[str, t.Any]:
         if len(self.rows) > MAX_VERSIONS:
             self.rows = dict(list(self.rows.items())[-MAX_VERSIONS:])
         return super().to_state()
+
+
+#: The times in an analytics query's filters.
+QUERY_TIMES = ("created_at_start", "created_at_end", "updated_after")
+
+
+def _later(value: str, now: datetime) -> bool:
+    try:
+        return parse_time(value) > now
+    except ValueError:
+        return True  # not a time: the query cannot be resumed
 
 
 # -- migration --------------------------------------------------------------------------------

@@ -15,9 +15,14 @@ import pytest
 
 from tap_pagerduty.state import (
     FORMAT,
+    MAX_OVERLAP_IDS,
     MAX_VERSIONS,
+    AnalyticsIncidentsState,
+    Bookmark,
     IncidentsState,
+    NotedLog,
     OverlapBookmark,
+    SilentFeeds,
     StateError,
     bookmark_of,
 )
@@ -262,3 +267,38 @@ def test_analytics_rows_are_not_sent_again_unchanged(emulator_factory) -> None:
         state = later.last_state
     truth = emulator.truth("analytics_incidents", since="2026-09-01T00:00:00Z")
     assert_matches_truth("analytics_incidents", sent, truth)
+
+
+def test_a_state_with_every_list_full_stays_under_the_documented_bound() -> None:
+    """docs/state.md: the whole state stays under 256 KB (PagerDuty's longer ids, 14
+    characters; every list at its cap, every time set)."""
+    ids = [f"Q{i:013d}" for i in range(MAX_VERSIONS * 2)]
+    time = "2026-11-01T00:00:00Z"
+    incidents = IncidentsState(
+        replication_key="updated_at",
+        replication_key_value=time,
+        silent_from=SilentFeeds(open=time, analytics=time, lookback=time),
+        versions=dict.fromkeys(ids, time),
+        notes_unread=ids,
+        overlap_ids=ids,
+        backfill_from=time,
+        backfill_done=ids[:10],
+        noted=NotedLog(until=time),
+    )
+    log = OverlapBookmark(replication_key="created_at", replication_key_value=time)
+    log.overlap_ids = ids
+    analytics = AnalyticsIncidentsState(
+        replication_key="updated_at", replication_key_value=time, rows=dict.fromkeys(ids, "0" * 12)
+    )
+    plain = Bookmark(replication_key="started_at", replication_key_value=time)
+    state = {
+        "bookmarks": {
+            "incidents": incidents.to_state(),
+            "log_entries": log.to_state(),
+            "analytics_incidents": analytics.to_state(),
+            **{name: plain.to_state() for name in ("notifications", "audit_records")},
+        }
+    }
+    assert len(state["bookmarks"]["incidents"]["versions"]) == MAX_VERSIONS
+    assert len(state["bookmarks"]["log_entries"]["overlap_ids"]) == MAX_OVERLAP_IDS
+    assert len(json.dumps(state)) < 256 * 1024

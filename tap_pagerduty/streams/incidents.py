@@ -53,7 +53,7 @@ INCIDENT_WINDOW = timedelta(days=180)
 # Change-log windows; denser ones are split automatically.
 CHANGE_LOG_WINDOW = timedelta(days=31)
 # How far ahead of the incidents being emitted a backfill reads the change log for notes:
-# a note added later than this after an incident's creation has it emitted twice.
+# the notes of an incident whose first note comes later are synced when the log reaches it.
 NOTE_LEAD = timedelta(days=1)
 # The change log read for notes in windows of this size: a resumed backfill reads again at
 # most about one window and the lead (see NoteGate).
@@ -221,7 +221,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
             page = [i for i in page if not resumed.emitted(i)]
             if gate is not None and page:
                 gate.advance(parse_time(page[-1]["created_at"]) + NOTE_LEAD)
-                yield from self._emit_late_notes(gate)
+                self._sync_late_notes(gate)
                 self.notes_wanted.update(gate.take_noted(page))
             for incident in self._emit_remembering(self._newer(page, notes_read=True)):
                 yield incident
@@ -235,16 +235,21 @@ class IncidentsStream(ParentStream, IncrementalStream):
                     pacer.saved(self.state)
         if gate is not None:
             gate.advance(gate.end)
-            yield from self._emit_late_notes(gate)
+            self._sync_late_notes(gate)
         self._save(changes_from, backfill_from=None, backfill_done=None, noted=None)
 
-    def _emit_late_notes(self, gate: NoteGate) -> Iterator[dict[str, t.Any]]:
-        """Incidents already emitted whose log shows a note further on than the log was
-        read when they were: emitted again, with their notes (not their alerts)."""
+    def _sync_late_notes(self, gate: NoteGate) -> None:
+        """Notes of incidents already emitted whose log shows a note further on than the
+        log was read when they were: their notes are synced now (as the SDK syncs the
+        children of an emitted record), without emitting the incident again."""
         late = gate.take_late()
-        self.notes_only.update(late)
+        if not late:
+            return
+        notes = t.cast("IncidentNotesStream", self.tap.streams[IncidentNotesStream.name])
         self.notes_wanted.update(late)
-        yield from self._emit_remembering([(incident, True) for incident in late.values()])
+        notes.prepare(list(late.values()))  # requested at once, concurrently
+        for incident_id in late:
+            notes.sync({"incident_id": incident_id})
 
     # -- later runs: the change feeds ------------------------------------------------------
 
@@ -489,7 +494,7 @@ class NoteGate:
     The log is read in `NOTE_LOG_WINDOW`s, kept `NOTE_LEAD` ahead of the creation time of
     the incidents being emitted. A note entry of an incident not emitted yet marks it to be
     read with its notes (`take_noted`); one of an incident already emitted without its notes
-    (the note came later than the lead) has it emitted again with them (`take_late`).
+    (the note came later than the lead) has its notes synced then (`take_late`).
 
     Only `until` is saved (`noted.until`): note entries before it were all acted on. A
     resumed backfill reads the log again from where its creation windows stopped (the log
