@@ -21,8 +21,6 @@ import time
 import typing as t
 from datetime import datetime, timedelta
 
-import msgspec
-
 from tap_pagerduty.availability import UNAVAILABLE_STATUSES
 from tap_pagerduty.engine import cancel
 from tap_pagerduty.errors import PagerDutyAPIError
@@ -39,7 +37,7 @@ from tap_pagerduty.streams.base import (
 from tap_pagerduty.streams.history import analytics_pages
 from tap_pagerduty.streams.metrics import access_filter_batches
 from tap_pagerduty.streams.single_page import SinglePageChild
-from tap_pagerduty.windows import iso_z, parse_time, windows_between
+from tap_pagerduty.windows import Window, iso_z, parse_time, windows_between
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -58,7 +56,7 @@ NOTE_LEAD = timedelta(days=1)
 # The change log read for notes in windows of this size: a resumed backfill reads again at
 # most about one window and the lead (see NoteGate).
 NOTE_LOG_WINDOW = timedelta(days=7)
-# A backfill's checkpoints stay under about 1/STATE_SHARE_RATIO of the incidents' bytes.
+# A backfill's checkpoints stay under 1/(STATE_SHARE_RATIO + 1) of its output's bytes.
 STATE_SHARE_RATIO = 20
 # Re-read the change log this far before the bookmark, for entries listed late.
 CHANGE_LOG_OVERLAP = timedelta(minutes=10)
@@ -125,6 +123,8 @@ class IncidentsStream(ParentStream, IncrementalStream):
         self.notes_only: set[str] = set()
         #: Feeds that are off in this run (their position holds no version back).
         self.feeds_off: set[str] = set()
+        #: While a first backfill runs with notes selected: which incidents have notes.
+        self.gate: NoteGate | None = None
         if bookmark is None:  # first sync: backfill; changes are followed from `end` on
             self.silent_from = self._silent_start(end)
             self.versions.forget_before(self._oldest_position(end))
@@ -201,10 +201,10 @@ class IncidentsStream(ParentStream, IncrementalStream):
             # Up to PagerDuty's now even with an `end_date`: a note may be added to an
             # incident of the range at any time after it.
             log_end = max(end, self.server_now() + timedelta(seconds=1))
-            gate = NoteGate(self, resumed, self.state.noted, log_end)
+            gate = self.gate = NoteGate(self, resumed, self.state.noted, log_end)
         progress = self.progress(start, end)
         windows = windows_between(start, end, INCIDENT_WINDOW)
-        pacer = Pacer(1.0 / self.settings.requests_per_second)
+        pacer = Pacer(1.0 / self.settings.requests_per_second, self.tap.message_writer)
         self._save(changes_from, **resumed.state(), noted=gate and gate.saved())
         # One window and one page ahead: the children of a page take far longer than the
         # next page, and a killed run loses only what was read ahead.
@@ -219,24 +219,34 @@ class IncidentsStream(ParentStream, IncrementalStream):
                 continue
             progress.count(len(page))
             page = [i for i in page if not resumed.emitted(i)]
-            if gate is not None and page:
-                gate.advance(parse_time(page[-1]["created_at"]) + NOTE_LEAD)
-                self._sync_late_notes(gate)
-                self.notes_wanted.update(gate.take_noted(page))
             for incident in self._emit_remembering(self._newer(page, notes_read=True)):
                 yield incident
                 # The SDK has written the incident and its children: a killed run may resume
                 # at its creation time (at most one checkpoint per request slot; positions
                 # only, the versions remembered are written at the backfill's end).
                 resumed.passed(incident)
-                pacer.count(incident)
+                if gate is not None:
+                    self._sync_late_notes(gate)
                 if pacer.due():
                     self.save_progress(**resumed.state(), noted=gate and gate.saved())
-                    pacer.saved(self.state)
         if gate is not None:
             gate.advance(gate.end)
             self._sync_late_notes(gate)
+        self.gate = None
         self._save(changes_from, backfill_from=None, backfill_done=None, noted=None)
+
+    def notes_needed(self, incident: dict[str, t.Any]) -> bool:
+        """Whether the notes of an incident about to be emitted must be read (asked on the
+        main thread as its children are requested, a few incidents ahead). In a backfill the
+        change log is read just far enough to know (`NoteGate`)."""
+        wanted: set[str] | None = getattr(self, "notes_wanted", None)
+        if wanted is None:  # the stream has not started: no gating
+            return True
+        gate: NoteGate | None = getattr(self, "gate", None)
+        if gate is not None:
+            gate.advance(parse_time(incident["created_at"]) + NOTE_LEAD)
+            wanted.update(gate.take_noted([incident]))
+        return incident["id"] in wanted
 
     def _sync_late_notes(self, gate: NoteGate) -> None:
         """Notes of incidents already emitted whose log shows a note further on than the
@@ -462,30 +472,29 @@ class ResumePoint:
 
 class Pacer:
     """When a backfill checkpoints: at most once per `interval` seconds (one request slot),
-    and only once the incidents emitted since the last checkpoint are `ratio` times its
-    size, so that STATE stays a small share of the output (about 1/ratio of the incidents'
-    bytes, less of the whole output, children included) at any account size."""
+    and only once the output written since the last checkpoint is `ratio` times the last
+    STATE line (`writer`'s counts, in bytes): STATE stays under 1/(ratio + 1) of the output
+    at any account size, and a killed run loses only the last few incidents."""
 
-    def __init__(self, interval: float, ratio: int = STATE_SHARE_RATIO) -> None:
+    def __init__(self, interval: float, writer: object, ratio: int = STATE_SHARE_RATIO) -> None:
         self.interval = interval
+        self.writer = writer
         self.ratio = ratio
         self.last = time.monotonic()
-        self.emitted = 0
-        self.state_size = 0
+        self.since = self._written()
 
-    def count(self, record: dict[str, t.Any]) -> None:
-        self.emitted += len(msgspec.json.encode(record))
+    def _written(self) -> int:
+        return int(getattr(self.writer, "written", 0))
 
     def due(self) -> bool:
         now = time.monotonic()
-        if now - self.last < self.interval or self.emitted < self.ratio * self.state_size:
+        output = self._written()
+        state = int(getattr(self.writer, "last_state_size", 0))
+        if now - self.last < self.interval or output - self.since < self.ratio * state:
             return False
         self.last = now
-        self.emitted = 0
+        self.since = output
         return True
-
-    def saved(self, state: IncidentsState) -> None:
-        self.state_size = len(msgspec.json.encode(state))
 
 
 class NoteGate:
@@ -522,9 +531,15 @@ class NoteGate:
             # The `log_entries` stream read the log in this run: its notes are known.
             self.noted = set(shared.noted)
             self.until = self.handled_until = read_from = max(self.handled_until, shared.end)
-        windows = windows_between(read_from, end, NOTE_LOG_WINDOW)
+        # What a killed run had read beyond where it stopped is read again as one window.
+        rest_from = max(read_from, self.handled_until)
+        again = [Window(read_from, rest_from)] if read_from < rest_from else []
+        windows = itertools.chain(again, windows_between(rest_from, end, NOTE_LOG_WINDOW))
         params = {"include[]": ["incidents"]}
-        self.pages = stream.window_pages("/log_entries", params, windows, key="log_entries")
+        # One window ahead: a killed run loses, and a resumed one reads again, little.
+        self.pages = stream.window_pages(
+            "/log_entries", params, windows, key="log_entries", lookahead=2
+        )
 
     def advance(self, to: datetime) -> None:
         """Read the log up to `to` (or its end)."""
@@ -707,7 +722,7 @@ class IncidentNotesStream(SinglePageChild):
 
     def wanted(self, parent: dict[str, t.Any]) -> bool:
         incidents = t.cast("IncidentsStream", self.tap.streams["incidents"])
-        return parent["id"] in getattr(incidents, "notes_wanted", (parent["id"],))
+        return incidents.notes_needed(parent)
 
 
 class LogEntriesStream(WindowedStream):
