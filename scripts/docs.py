@@ -139,8 +139,15 @@ def demo_summary() -> str:
     return "```text\n" + "\n".join(summary_lines(result("demo"))) + "\n```\n"
 
 
+def oauth_scopes_table() -> str:
+    from scripts.spec_tables import scopes_markdown
+
+    return scopes_markdown()
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "settings-table": settings_table,
+    "oauth-scopes": oauth_scopes_table,
     "benchmark-results": benchmark_tables("../benchmarks/results/latest.png"),
     "benchmark-results-here": benchmark_tables("results/latest.png"),
     "demo-summary": demo_summary,

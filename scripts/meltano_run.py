@@ -30,6 +30,11 @@ MELTANO_SHOWN = (
     "Extractor failed",
     "Loader failed",
 )
+# Warnings that say what was meant to happen (the demo clears its state for a full sync),
+# shown as the plain facts they are: a warning line should be one the user can act on.
+EXPECTED_WARNINGS = {
+    "No state was found, complete import.": "no saved state: a full sync",
+}
 # Settings the caller sets itself; inherited values would be mixed in otherwise.
 OWN_PREFIXES = ("TAP_PAGERDUTY_", "TARGET_DUCKDB_")
 
@@ -92,6 +97,9 @@ class MeltanoProgress:
     def _line(self, level: str, name: str, message: str) -> None:
         if "METRIC: " in message:
             self._metric(message)
+            return
+        if message.strip() in EXPECTED_WARNINGS:
+            self.say(f"{name}: {EXPECTED_WARNINGS[message.strip()]}")
             return
         if level in ("warning", "error", "critical"):
             if message.strip():

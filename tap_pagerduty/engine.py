@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import ssl
 import threading
 import typing as t
@@ -70,6 +71,9 @@ ACCEPT = "application/vnd.pagerduty+json;version=2"
 # A refused connection is tried this many times in all: a server restarting comes back in
 # seconds, while a wrong port or a stopped proxy never does.
 REFUSED_TRIES = 3
+# A host name that does not resolve is tried this many times in all (one retry, for a resolver
+# hiccup): a wrong `region`/`api_url` or a machine without network does not heal in minutes.
+UNRESOLVED_TRIES = 2
 # What the retry loop retries; after the last retry the request fails with "gave up after N
 # retries" and the last cause.
 RETRIED_ERRORS = (
@@ -325,6 +329,12 @@ class Engine:
                 "for a server that speaks TLS, and that its certificate is trusted"
             ) from None
         except requests.exceptions.ConnectionError as error:
+            if _unresolved(error) and outgoing.tries >= UNRESOLVED_TRIES:
+                raise RequestFailedError(
+                    f"{where}: the host {urlparse(outgoing.prepared.url or '').hostname} could "
+                    f"not be resolved ({outgoing.tries} tries, {_cause(error)}): check 'region' "
+                    "or 'api_url', and this machine's network and DNS"
+                ) from None
             if _refused(error) and outgoing.tries >= REFUSED_TRIES:
                 raise RequestFailedError(
                     f"{where}: connection refused ({outgoing.tries} tries): nothing listens "
@@ -504,6 +514,11 @@ def _refused(error: BaseException) -> bool:
         isinstance(e, ConnectionRefusedError) or "Connection refused" in str(e)
         for e in _causes(error)
     )
+
+
+def _unresolved(error: BaseException) -> bool:
+    """The host name did not resolve (DNS), as opposed to a host that did not answer."""
+    return any(isinstance(e, socket.gaierror) for e in _causes(error))
 
 
 def _cause(error: BaseException) -> str:

@@ -24,6 +24,7 @@ IDENTITY_URLS = {
 }
 DEFAULT_OVERRIDES_DAYS_AHEAD = 90
 METRICS_UNITS = ("day", "week", "month")
+UNKNOWN_FIELDS = ("keep", "drop")
 
 EXTRA_PROPERTIES: dict[str, t.Any] = th.PropertiesList(
     th.Property(
@@ -93,6 +94,16 @@ EXTRA_PROPERTIES: dict[str, t.Any] = th.PropertiesList(
         "id from /teams); with an API key, none. Set `team_ids` or `service_ids` for a "
         "user-level API key.",
     ),
+    th.Property(
+        "unknown_fields",
+        th.StringType,
+        default="keep",
+        allowed_values=list(UNKNOWN_FIELDS),
+        description="Fields PagerDuty sends that a stream's schema does not list (PagerDuty "
+        "adds fields over time). `keep`: in one JSON object column per record, `_extra`, in "
+        "the record's own shape (only the unlisted parts). `drop`: left out, with the SDK's "
+        "warning naming them.",
+    ),
 ).to_dict()["properties"]
 
 
@@ -118,6 +129,7 @@ class ExtraSettings:
     overrides_days_ahead: int
     metrics_unit: str
     analytics_filter: str
+    unknown_fields: str = "keep"
 
     @classmethod
     def from_config(
@@ -149,7 +161,11 @@ class ExtraSettings:
                 f"Setting 'analytics_filter' is {analytics_filter!r}: "
                 "use auto, none, team_ids or service_ids."
             )
+        unknown = config.get("unknown_fields") or "keep"
+        if unknown not in UNKNOWN_FIELDS:
+            raise error(f"Setting 'unknown_fields' is {unknown!r}: use keep or drop.")
         return cls(
+            unknown_fields=unknown,
             oauth=_oauth(config, error, check_url),
             overrides_start=parse_date(config, "overrides_start_date") or anchor,
             overrides_days_ahead=days,

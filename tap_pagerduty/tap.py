@@ -37,8 +37,7 @@ ENV_PREFIX = "TAP_PAGERDUTY_"
 
 
 class TapPagerDuty(TapSeams):
-    """Copies a whole PagerDuty account (REST API v2): configuration, incidents and their
-    history, on-calls, notifications, audit trail and analytics."""
+    """Singer tap for a whole PagerDuty account: configuration, incidents, on-calls, analytics."""
 
     name = "tap-pagerduty"
     #: The PyPI distribution (not `tap-pagerduty`, an unrelated tap): `--about` reads the

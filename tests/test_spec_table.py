@@ -104,3 +104,25 @@ def test_the_script_regenerates_the_table_from_a_spec(tmp_path, capsys) -> None:
         "spec_tables: GET /oncalls: no such operation in the spec (a stream declares it)"
     )
     assert json.loads(output.read_text())["operations"] == committed()["operations"]
+
+
+def test_listings_without_total_or_paging_parameters_still_read_everything(
+    emulator_factory,
+) -> None:
+    """`/license_allocations` and `/event_orchestrations` take no `total`: their pages are
+    followed by `more`; notes and notification rules take no paging parameter at all."""
+    from tests.support.spec_check import request_log, undeclared
+    from tests.support.tap_runs import assert_matches_truth, config_for, run_in_process
+
+    emulator = emulator_factory(seed=64, incidents=30, days=20, now="2026-11-01T00:00:00Z")
+    streams = ["license_allocations", "event_orchestrations", "user_notification_rules"]
+    output = run_in_process(config_for(emulator, page_size=1), [*streams, "status_dashboards"])
+    log = request_log(emulator)
+    assert not undeclared(log)
+    for listing in ("/license_allocations", "/event_orchestrations"):
+        queries = [q for _m, path, q in log if path == listing]
+        assert len(queries) > 1 and all("total=" not in q for q in queries), listing
+    for stream in [*streams, "status_dashboards"]:
+        truth = emulator.truth(stream)
+        assert len(truth) > 1, stream
+        assert_matches_truth(stream, output.records.get(stream, []), truth)

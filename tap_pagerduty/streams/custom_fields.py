@@ -144,6 +144,7 @@ class IncidentTypesStream(ParentStream, DefinitionList):
     """Every incident type, enabled or not (PagerDuty lists only enabled ones by default)."""
 
     name = "incident_types"
+    optional = True
     path = TYPES[0]
     records_key = "incident_types"
     extra_params: t.ClassVar[dict[str, t.Any]] = TYPES[1]
@@ -154,6 +155,7 @@ class IncidentCustomFieldsStream(TextValues, OptionalChild):
     """Field definitions of each incident type, with their fixed options (`field_options`)."""
 
     name = "incident_custom_fields"
+    optional = True
     path = "/incidents/types/{incident_type_id}/custom_fields"
     parent_stream_type = IncidentTypesStream
     parent_key = "incident_type_id"
@@ -170,6 +172,7 @@ class ServiceCustomFieldsStream(TextValues, DefinitionList):
     """Service field definitions; the values stream uses the same (single) answer."""
 
     name = "service_custom_fields"
+    optional = True
     path = SERVICE_FIELDS[0]
     records_key = "fields"
     extra_params = SERVICE_FIELDS[1]
@@ -228,6 +231,7 @@ class IncidentCustomFieldValuesStream(TextValues, OptionalChild):
     has fields: one request per such incident."""
 
     name = "incident_custom_field_values"
+    optional = True
     path = "/incidents/{incident_id}/custom_fields/values"
     parent_stream_type = IncidentsStream
     parent_key = "incident_id"
@@ -249,6 +253,7 @@ class ServiceCustomFieldValuesStream(TextValues, OptionalChild):
     service custom field is defined."""
 
     name = "service_custom_field_values"
+    optional = True
     path = "/services/{service_id}/custom_fields/values"
     parent_stream_type = ServicesStream
     parent_key = "service_id"

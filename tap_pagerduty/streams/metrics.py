@@ -89,12 +89,22 @@ def unit_start(moment: datetime, unit: str) -> datetime:
     return day
 
 
+def months_later(moment: datetime, months: int) -> datetime:
+    """The same day and time `months` calendar months later (`moment` is a month start)."""
+    index = moment.year * 12 + moment.month - 1 + months
+    return moment.replace(year=index // 12, month=index % 12 + 1)
+
+
 def unit_windows(start: datetime, end: datetime, unit: str) -> Iterator[Window]:
-    """Windows of at most a year covering [unit_start(start), end), cut on unit boundaries."""
+    """Windows of at most 365 days (PagerDuty's maximum is one year) covering
+    [unit_start(start), end), cut on unit boundaries."""
     cursor = unit_start(start, unit)
     while cursor < end:
         if unit == "month":
-            upper = cursor.replace(year=cursor.year + 1)
+            # Twelve months span 366 days when they hold a 29 February: then eleven.
+            upper = months_later(cursor, 12)
+            if upper - cursor > YEAR:
+                upper = months_later(cursor, 11)
         elif unit == "week":
             upper = cursor + timedelta(weeks=52)
         else:
@@ -105,6 +115,8 @@ def unit_windows(start: datetime, end: datetime, unit: str) -> Iterator[Window]:
 
 class MetricsStream(ListStream):
     """One analytics metrics query per window; rows are (entity, period)."""
+
+    optional = True  # a product (Analytics) and a scope not every account has
 
     records_key = "data"
     method = "POST"
