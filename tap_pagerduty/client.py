@@ -35,6 +35,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_pagerduty.engine import Engine
+    from tap_pagerduty.run import Run
     from tap_pagerduty.settings import Settings
     from tap_pagerduty.tap import TapPagerDuty
 
@@ -197,6 +198,11 @@ class PagerDutyStream(FastRecordMessages):
     def keeps_unknown_fields(self) -> bool:
         """Whether fields the schema does not list go to `_extra` (see `output.py`)."""
         return self.settings.extra.unknown_fields == "keep"
+
+    @property
+    def run(self) -> Run:
+        """The sync this stream is part of: settings, engine, shared results (`run.py`)."""
+        return self.tap.run
 
     @property
     def key(self) -> str:
