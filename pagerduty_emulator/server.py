@@ -97,6 +97,7 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         date_skew_every: int = 1,
         churn: tuple | list = (),
         novel_fields: bool = False,
+        custom_field_edits: str = "log",
     ) -> None:
         t0 = time.monotonic()
         self.seed, self.port, self.tokens = seed, port, set(tokens)
@@ -110,6 +111,10 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         self.stale_paging = set(stale_paging)
         self.churn = Churn(churn)
         self.novel_fields = novel_fields
+        # How an edit of an incident's custom field value shows (see Extras.after_advance).
+        if custom_field_edits not in ("log", "field_log", "updated_at", "none"):
+            raise ValueError(f"custom_field_edits {custom_field_edits!r}")
+        self.custom_field_edits = custom_field_edits
         self.lock = threading.RLock()
         self.world = World(
             seed=seed,

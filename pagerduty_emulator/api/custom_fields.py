@@ -159,8 +159,13 @@ class CustomFields(ExtrasBase):
 
     def after_advance(self, old: int) -> None:
         """Some incidents with fields, created in the last 60 days, had a value edited in
-        (old, now): each edit writes a `custom_field_value_change_log_entry` (PagerDuty's log
-        entry type for it), inserted in time order."""
+        (old, now). How PagerDuty records an edit is not documented; the emulator's
+        `custom_field_edits` picks one of the ways it may:
+
+        * `log` (default): a `custom_field_value_change_log_entry`, inserted in time order;
+        * `field_log`: the same as a `field_value_change_log_entry` (the spec lists both);
+        * `updated_at`: no log entry, but the incident's `updated_at` moves to the edit;
+        * `none`: no trace at all."""
         w = self.world
         now = w.now
         if now - old < 2:
@@ -177,13 +182,25 @@ class CustomFields(ExtrasBase):
             self.edited[(inc.id, field["id"])] = self.value_of(field, inc.id, now)
             ts = max(inc.created, old) + 1
             ts += stable_draw(self.seed, "when", inc.id, now) % max(1, now - ts)
-            entry = (ts, self.nid(), inc.idx, "custom_field_value_change", 0, field["id"])
-            at = bisect.bisect_right(w.log, (ts, entry[1]), key=lambda e: (e[0], e[1]))
-            w.log.insert(at, entry)
-            w.log_ts.insert(at, ts)
+            self.record_edit(inc, ts, field["id"])
             edited += 1
         self.emu.r.le_cache.clear()  # rendered log entries are cached by position
         w.version += 1
+
+    def record_edit(self, inc: t.Any, ts: int, field_id: str) -> None:
+        """Leave the trace of one value edit that `custom_field_edits` asks for."""
+        w = self.world
+        how = self.emu.custom_field_edits
+        if how in ("log", "field_log"):
+            kind = "custom_field_value_change" if how == "log" else "field_value_change"
+            entry = (ts, self.nid(), inc.idx, kind, 0, field_id)
+            at = bisect.bisect_right(w.log, (ts, entry[1]), key=lambda e: (e[0], e[1]))
+            w.log.insert(at, entry)
+            w.log_ts.insert(at, ts)
+        elif how == "updated_at" and ts > inc.updated:
+            inc.updated = ts
+            inc.changes.append(ts)
+            inc.cache = inc.acache = inc.rcache = None
 
     def value_of(self, field: dict, *key: object) -> object:
         """The value a field holds on one record (None for some)."""

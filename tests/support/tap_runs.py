@@ -45,6 +45,12 @@ class SyncOutput:
     def last_state(self) -> dict[str, Any] | None:
         return self.states[-1] if self.states else None
 
+    @property
+    def final_state(self) -> dict[str, Any]:
+        """The last STATE, which the run must have written."""
+        assert self.states, "the run wrote no STATE message"
+        return self.states[-1]
+
     def add_lines(self, text: str) -> None:
         for line in text.splitlines():
             if not line.strip():
