@@ -313,14 +313,13 @@ def test_rate_limit_stats_are_per_token(emulator_factory):
     session("wrong").get(emu.url + "/priorities")  # 401: not a token's budget
     by_token = emu.stats()["by_token"]
     assert set(by_token) == {"a", "b"}
-    assert by_token["a"] == {
-        "requests": 4,
-        "rate_limited": 1,
-        "peak_per_second": 4,
-        "peak_per_minute": 4,
-    }
+    # Peaks per second depend on how fast this machine sends (a loaded one may spread four
+    # requests over more than a second); per minute they do not.
+    a_peak = by_token["a"].pop("peak_per_second")
+    assert by_token["a"] == {"requests": 4, "rate_limited": 1, "peak_per_minute": 4}
+    assert 1 <= a_peak <= 4
     assert by_token["b"]["requests"] == 2 and by_token["b"]["rate_limited"] == 0
-    assert by_token["b"]["peak_per_second"] == 2
+    assert by_token["b"]["peak_per_minute"] == 2 and 1 <= by_token["b"]["peak_per_second"] <= 2
 
 
 def test_writes_are_rejected(emulator):

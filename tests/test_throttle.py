@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 from tap_pagerduty.throttle import Throttle
 
@@ -51,27 +50,34 @@ def test_pause_holds_the_next_request() -> None:
 
 
 def test_in_flight_bound_with_real_threads() -> None:
+    """Twelve threads; those holding a slot keep it until three hold one at once (an event,
+    not a sleep that a loaded machine may outlast), then all go through."""
     throttle = Throttle(1000, 3)
     active = 0
     peak = 0
-    lock = threading.Lock()
+    changed = threading.Condition()
+    leave = threading.Event()
 
     def work() -> None:
         nonlocal active, peak
         with throttle.request_slot():
-            with lock:
+            with changed:
                 active += 1
                 peak = max(peak, active)
-            time.sleep(0.02)
-            with lock:
+                changed.notify_all()
+            leave.wait(30)
+            with changed:
                 active -= 1
 
     threads = [threading.Thread(target=work) for _ in range(12)]
     for thread in threads:
         thread.start()
+    with changed:
+        three_at_once = changed.wait_for(lambda: active == 3, timeout=30)
+    leave.set()
     for thread in threads:
         thread.join()
-    assert peak == 3
+    assert three_at_once and peak == 3
 
 
 def test_after_stop_no_attempt_starts_and_in_flight_ones_are_awaited() -> None:
