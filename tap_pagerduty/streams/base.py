@@ -10,6 +10,7 @@ import itertools
 import typing as t
 from concurrent.futures import Future
 from datetime import datetime, timedelta
+from functools import cached_property
 
 import msgspec
 
@@ -281,11 +282,12 @@ class IncrementalStream(PagerDutyStream):
     def plan(self) -> tuple[datetime, datetime]:
         """This run's range [start, end), fixed the first time it is asked for (the
         look-ahead may ask before the stream starts)."""
-        planned: tuple[datetime, datetime] | None = getattr(self, "_plan", None)
-        if planned is None:
-            end = self.sync_end()
-            planned = self._plan = (self.sync_start(end), end)
-        return planned
+        return self.planned_range
+
+    @cached_property
+    def planned_range(self) -> tuple[datetime, datetime]:
+        end = self.sync_end()
+        return self.sync_start(end), end
 
     def first_windows(self, count: int = 3) -> list[Window]:
         start, end = self.plan()
