@@ -210,7 +210,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--label", default="", help="save the figures under NAME-LABEL")
     args = parser.parse_args(argv)
-    report: dict[str, Any] = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
     ).stdout.strip()
@@ -227,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.tap_root != ROOT:
             commit = f"tree {args.tap_root}"
         key = f"{name}-{args.label}" if args.label else name
+        # Read again: another scenario may have finished meanwhile (they run apart).
+        report = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
         report[key] = {"commit": commit, "started": started, "cpus": os.cpu_count(), **figures}
         RESULTS.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
         print(name, json.dumps({k: v for k, v in figures.items() if k != "state_bytes_by_run"}))
