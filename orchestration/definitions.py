@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-import requests
 from dagster import (
     Backoff,
     Definitions,
@@ -47,14 +46,15 @@ from orchestration.backfill import (
     Slice,
     fetch_notes,
     hand_over_state,
-    incident_weights,
+    incident_counts,
     incidents_missing_notes,
     iso,
-    pagerduty_now,
     parse,
     plan_slices,
+    request_weights,
 )
 from orchestration.sink import new_output_file, read_outputs
+from orchestration.tap_engine import REQUEST_ERRORS, TapRequests
 from orchestration.tap_run import (
     TapRunFailed,
     discover_catalog,
@@ -63,7 +63,6 @@ from orchestration.tap_run import (
     select_streams,
     write_json_atomically,
 )
-from tap_pagerduty.settings import Settings
 from tap_pagerduty.streams import INCREMENTAL_STREAMS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,6 +178,7 @@ def build_backfill_job(account: Account, paths: Paths, retry_delay: float = RETR
 
     @op(
         name=_op_name(account.name, "plan"),
+        retry_policy=retry_policy(retry_delay),
         out={"plan": Out(dict), **key_outputs},
         config_schema={
             "anchor_date": Field(str, is_required=False, description="default: the account's"),
@@ -201,12 +201,13 @@ def build_backfill_job(account: Account, paths: Paths, retry_delay: float = RETR
                 "same incidents; set the account's anchor_date or run with hand_over: false."
             )
         _warn_over_limit(context, account)
-        base_url = Settings.from_config(account.tap_config(keys[0])).base_url
+        requesters = [TapRequests(account.tap_config(env)) for env in keys]
         try:
-            started = pagerduty_now(base_url, account.token(keys[0]))
-        except (requests.RequestException, PermissionError, RuntimeError) as error:
-            raise Failure(f"cannot read PagerDuty's clock at {base_url}: {error}") from None
-        weights = _weights(context, account, base_url, anchor, end or started, partitions)
+            started = requesters[0].now()
+        except REQUEST_ERRORS as error:
+            # Retried by the op's RetryPolicy.
+            raise Failure(f"cannot read PagerDuty's clock: {error}") from None
+        weights = _weights(context, requesters, anchor, end or started, partitions)
         slices = plan_slices(anchor, end, started, partitions, keys, weights)
         backfill_id = context.run_id
         folder = paths.backfill_dir(account.name, backfill_id)
@@ -246,6 +247,7 @@ def build_backfill_job(account: Account, paths: Paths, retry_delay: float = RETR
 
     @op(
         name=_op_name(account.name, "hand_over"),
+        retry_policy=retry_policy(retry_delay),
         ins={"plan": In(dict), **{k: In(list) for k in key_outputs}},
     )
     def hand_over(context, plan: dict, **done: list) -> dict:
@@ -319,7 +321,8 @@ def _slice_op(account: Account, paths: Paths, index: int, env_name: str, retry_d
         folder = paths.backfill_dir(account.name, spec["backfill_id"])
         extra = {"anchor_date": item.anchor_date}
         if item.end_date:
-            extra["end_date"] = item.end_date
+            # Notes added after the slice's end are read once, by the hand-over.
+            extra.update(end_date=item.end_date, notes_log_end="end_date")
         result = _run(
             context,
             account.tap_config(item.token_env, **extra),
@@ -355,16 +358,15 @@ def _backfill_range(account: Account, settings: dict) -> tuple:
     return parsed["anchor_date"], parsed["end_date"]
 
 
-def _weights(context, account: Account, base_url: str, start, stop, partitions: int) -> list:
-    """Incidents per bucket of the range, to give the slices equal work; without them (the
-    count failed) the slices get equal lengths, which the log says."""
+def _weights(context, requesters: list[TapRequests], start, stop, partitions: int) -> list:
+    """Requests expected per bucket of the range, to give the slices equal work; without
+    them (counting failed) the slices get equal lengths, which the log says."""
     buckets = max(2 * partitions, math.ceil((stop - start) / MAX_COUNT_BUCKET))
-    tokens = [account.token(env) for env in account.token_env]
     try:
-        return incident_weights(base_url, tokens, start, stop, buckets, account.run_rps)
-    except requests.RequestException as error:
+        return request_weights(incident_counts(requesters, start, stop, buckets))
+    except REQUEST_ERRORS as error:
         context.log.warning(
-            f"counting incidents to balance the slices failed ({type(error).__name__}): "
+            f"counting incidents to balance the slices failed ({error}): "
             "the slices get equal lengths instead"
         )
         return []
@@ -386,17 +388,18 @@ def _catch_up_notes(
         f"{len(missing)} incident(s) got a note after the end of the slice that read them: "
         "reading their notes"
     )
-    env = account.token_env[0]
-    base_url = Settings.from_config(account.tap_config(env)).base_url
-    notes = fetch_notes(base_url, account.token(env), missing, account.run_rps)
+    requester = TapRequests(account.tap_config(account.token_env[0]))
     unit = f"backfill-{plan['backfill_id'][:8]}-notes"
     path = new_output_file(paths.outputs(account.name), unit)
-    with path.open("w", encoding="utf-8") as sink:
-        schema = {"type": "SCHEMA", "stream": "incident_notes", "schema": entry["schema"]}
-        sink.write(json.dumps({**schema, "key_properties": ["id"]}) + "\n")
-        for note in notes:
-            sink.write(json.dumps({"type": "RECORD", "stream": "incident_notes", "record": note}))
-            sink.write("\n")
+    try:
+        with path.open("w", encoding="utf-8") as sink:
+            schema = {"type": "SCHEMA", "stream": "incident_notes", "schema": entry["schema"]}
+            sink.write(json.dumps({**schema, "key_properties": ["id"]}) + "\n")
+            for line in requester.record_lines("incident_notes", fetch_notes(requester, missing)):
+                sink.write(line + "\n")
+    except REQUEST_ERRORS as error:
+        path.unlink(missing_ok=True)  # nothing half-written; the op's RetryPolicy retries
+        raise Failure(f"reading the notes added after the slices ended failed: {error}") from None
     for stream, records in read_outputs(path.parent, units=[unit]).items():
         outputs.setdefault(stream, {}).update(records)
 

@@ -93,6 +93,17 @@ EXTRA_PROPERTIES: dict[str, t.Any] = th.PropertiesList(
         "id from /teams); with an API key, none. Set `team_ids` or `service_ids` for a "
         "user-level API key.",
     ),
+    th.Property(
+        "notes_log_end",
+        th.StringType,
+        default="now",
+        allowed_values=["now", "end_date"],
+        description="With an `end_date`, how far the first sync reads the log to find the "
+        "incidents that have notes. `now` (default): a note added after `end_date` to an "
+        "incident of the range is read too. `end_date`: for a backfill cut into time slices "
+        "whose hand-over reads those later notes once (orchestration/), so that each slice "
+        "reads the log of its own range only.",
+    ),
 ).to_dict()["properties"]
 
 
@@ -118,6 +129,7 @@ class ExtraSettings:
     overrides_days_ahead: int
     metrics_unit: str
     analytics_filter: str
+    notes_log_end: str = "now"
 
     @classmethod
     def from_config(
@@ -149,12 +161,16 @@ class ExtraSettings:
                 f"Setting 'analytics_filter' is {analytics_filter!r}: "
                 "use auto, none, team_ids or service_ids."
             )
+        notes_log_end = config.get("notes_log_end") or "now"
+        if notes_log_end not in ("now", "end_date"):
+            raise error(f"Setting 'notes_log_end' is {notes_log_end!r}: use now or end_date.")
         return cls(
             oauth=_oauth(config, error, check_url),
             overrides_start=parse_date(config, "overrides_start_date") or anchor,
             overrides_days_ahead=days,
             metrics_unit=unit,
             analytics_filter=analytics_filter,
+            notes_log_end=notes_log_end,
         )
 
     def overrides_end(self, now: datetime) -> datetime:

@@ -31,10 +31,12 @@ from dagster import (
 
 from orchestration.accounts import AccountsError, load_accounts, token_pool
 from orchestration.backfill import (
+    expected_requests,
     hand_over_state,
     incidents_missing_notes,
     parse,
     plan_slices,
+    request_weights,
 )
 from orchestration.definitions import Paths, build_definitions
 from orchestration.sink import read_outputs
@@ -208,19 +210,55 @@ def test_hand_over_takes_the_earliest_change_feed_position():
 
 
 def test_notes_logged_after_a_slice_ended_are_found():
-    note = {"type": "annotate_log_entry", "channel": {"type": "note"}}
-    tables = {
-        "incidents": {("P1",): {"id": "P1"}, ("P2",): {"id": "P2"}, ("P3",): {"id": "P3"}},
-        "log_entries": {
-            ("L1",): {**note, "id": "L1", "incident": {"id": "P1"}},  # its notes were read
-            ("L2",): {**note, "id": "L2", "incident": {"id": "P2"}},  # noted later: missed
-            ("L3",): {"id": "L3", "type": "acknowledge_log_entry", "incident": {"id": "P3"}},
-        },
-        "incident_notes": {("N1",): {"id": "N1", "incident_id": "P1"}},
-    }
     slices = plan_slices(parse(ANCHOR), None, parse(NOW), 2, ["K1"])
+    cut = slices[1].anchor_date
+
+    def note(entry_id: str, incident: str, at: str) -> dict:
+        return {
+            "id": entry_id,
+            "type": "annotate_log_entry",
+            "channel": {"type": "note"},
+            "incident": {"id": incident},
+            "created_at": at,
+        }
+
+    early, late = "2026-08-02T00:00:00Z", "2026-10-30T00:00:00Z"
+    assert early < cut < late
+    tables = {
+        "incidents": {
+            ("P1",): {"id": "P1", "created_at": early},  # noted in its slice: read there
+            ("P2",): {"id": "P2", "created_at": early},  # noted again after: missed
+            ("P3",): {"id": "P3", "created_at": late},  # in the last slice: read to now
+            ("P4",): {"id": "P4", "created_at": early},  # acknowledged later, no note
+        },
+        "log_entries": {
+            ("L1",): note("L1", "P1", early),
+            ("L2",): note("L2", "P2", early),
+            ("L3",): note("L3", "P2", late),
+            ("L4",): note("L4", "P3", late),
+            ("L5",): {
+                "id": "L5",
+                "type": "acknowledge_log_entry",
+                "incident": {"id": "P4"},
+                "created_at": late,
+            },
+        },
+        "incident_notes": {("N1",): {"id": "N1", "incident_id": "P2"}},
+    }
+    # P2 has a note already: the one added after its slice ended is still missing.
     assert incidents_missing_notes(tables, slices) == ["P2"]
-    assert incidents_missing_notes(tables, slices[:1]) == []  # one slice read its whole log
+    assert incidents_missing_notes(tables, slices[1:]) == []  # one slice read to now
+
+
+def test_slices_share_the_expected_requests():
+    anchor, now = parse(ANCHOR), parse(NOW)
+    counts = [(anchor, anchor + (now - anchor) / 2, 0.0), (anchor + (now - anchor) / 2, now, 900.0)]
+    weights = request_weights(counts)
+    assert weights[0][2] == pytest.approx(expected_requests(0, *counts[0][:2]))
+    assert weights[1][2] > 100 * weights[0][2]  # incidents, not days, make the requests
+    slices = plan_slices(anchor, None, now, 2, ["K1"], weights)
+    # The quiet first half goes to slice 0 with a share of the busy one.
+    assert parse(slices[1].anchor_date) > anchor + (now - anchor) / 2
 
 
 # ---------------------------------------------------------------------------------------------

@@ -174,8 +174,11 @@ class IncidentsStream(ParentStream, IncrementalStream):
         noted = NotedIncidents.from_state(self.stream_state.get("noted"), start)
         if self.tap.streams[IncidentNotesStream.name].selected:
             # Up to PagerDuty's now even with an `end_date`: a note may be added to an
-            # incident of the range at any time after it.
-            log_end = max(end, self.server_now() + timedelta(seconds=1))
+            # incident of the range at any time after it (unless the caller reads those
+            # later notes itself: `notes_log_end`).
+            log_end = end
+            if self.settings.extra.notes_log_end == "now":
+                log_end = max(end, self.server_now() + timedelta(seconds=1))
             for _window in noted.read_log(self, log_end):
                 self._save(changes_from, backfill_from=iso_z(start), noted=noted.to_state())
         progress = self.progress(start, end)
