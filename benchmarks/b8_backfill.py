@@ -262,3 +262,26 @@ def save(args: argparse.Namespace, runs: list[dict[str, Any]]) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def runs_markdown(report: dict[str, Any]) -> str:
+    """The runs of a B8 result file as a Markdown table (docs/orchestration.md)."""
+    lines = [
+        "| run | sequential | partitioned | speedup | requests (seq. / part.) | extra "
+        "| planning | start-up | slices | hand-over | peak per 60 s per key | 429 | met |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for number, run in enumerate(report.get("runs", []), 1):
+        one, many = run["sequential"], run["partitioned"]
+        phases = many.get("phases", {})
+        keys = many.get("per_key", {}).values()
+        lines.append(
+            f"| {number} | {one['wall_s']:.0f} s | {many['wall_s']:.0f} s "
+            f"| **{run['speedup']:.2f}x** | {one['requests']:,} / {many['requests']:,} "
+            f"| {run['extra_requests']:.1%} | {phases.get('planning_s', 0):.0f} s "
+            f"| {phases.get('start_up_s', 0):.0f} s | {phases.get('slices_s', 0):.0f} s "
+            f"| {phases.get('hand_over_s', 0):.0f} s "
+            f"| {' / '.join(str(k['peak_per_minute']) for k in keys)} "
+            f"| {sum(k['rate_limited'] for k in keys)} | {'yes' if run['met'] else 'no'} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -24,7 +24,6 @@ orchestration/dagster.yaml): the hand-over writes the state the hourly sync read
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from dagster import (
     AssetSelection,
@@ -105,7 +104,7 @@ def build_definitions(
     if analytics:
         from orchestration.analytics import dbt_manifest, dbt_resource
 
-        manifest = dbt_manifest(Path(paths.state_dir) / "dbt-manifest")
+        manifest = dbt_manifest(ROOT / ".dagster-pagerduty" / "dbt-manifest")
         resources["dbt"] = dbt_resource()
     for account in accounts.values():
         streams = account_streams(account)

@@ -9,7 +9,7 @@
   resumes from its STATE, the emulator's clock moves while the backfill runs, and after the
   hand-over one incremental run makes the union equal the ground truth.
 
-Marked `dagster`: `make check`'s fast lane leaves them out.
+The tests that run Dagster are marked `slow`: `make check`'s fast lane leaves them out.
 """
 
 from __future__ import annotations
@@ -55,8 +55,6 @@ HISTORY = set(INCREMENTAL_STREAMS)
 # Streams whose older rows stay in the union after the clock moved (window / retention).
 KEPT_AFTER_ADVANCE = {"oncalls", "change_events", "schedule_overrides", "schedule_users"}
 RETRY_DELAY = 0.5
-
-pytestmark = pytest.mark.dagster
 
 
 def emulator_for(factory, seed: int, tokens: tuple[str, ...], **kwargs):
@@ -275,6 +273,7 @@ def test_slices_share_the_expected_requests():
 # ---------------------------------------------------------------------------------------------
 # hourly: two accounts, raw assets -> dbt assets -> report, with checks
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_hourly_assets_of_two_accounts_down_to_the_report(emulator_factory, tmp_path, keys_in_env):
     acme = emulator_for(emulator_factory, 11, ("acme-key",))
     beta = emulator_for(emulator_factory, 12, ("beta-key",))
@@ -489,6 +488,7 @@ def most_at_once(spans: list[tuple[float, float]]) -> int:
     return best
 
 
+@pytest.mark.slow
 def test_backfill_runs_slices_in_parallel_within_each_key_budget(backfilled):
     assert backfilled["success"]
     plan = backfilled["plan"]
@@ -510,6 +510,7 @@ def test_backfill_runs_slices_in_parallel_within_each_key_budget(backfilled):
         assert seen["peak_per_minute"] <= BUDGET * 60
 
 
+@pytest.mark.slow
 def test_killed_slice_is_retried_and_resumes_from_its_state(backfilled):
     drill = backfilled["drill"]
     assert drill.killed_state is not None, "slice 1 never got half-way through its incidents"
@@ -542,6 +543,7 @@ def records_of(output_file: Path, stream: str) -> list[dict]:
     return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
 
 
+@pytest.mark.slow
 def test_backfill_hands_over_to_the_incremental_sync_without_gap(backfilled):
     emulator, paths, plan = backfilled["emulator"], backfilled["paths"], backfilled["plan"]
     assert backfilled["incremental_ok"]
