@@ -19,7 +19,8 @@ from benchmarks.scenarios import SCENARIOS, Check, Row
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 README = HERE / "README.md"
-START, END = "<!-- results:start -->", "<!-- results:end -->"
+START = "<!-- generated: benchmark-results-here -->"
+END = "<!-- end generated: benchmark-results-here -->"
 
 COLUMNS = [
     ("scenario", "scenario", "{}"),
@@ -100,11 +101,12 @@ def chart(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def update_readme(report: dict[str, Any]) -> None:
+def results_markdown(report: dict[str, Any], image: str) -> str:
+    """The run's tables in Markdown, as benchmarks/README.md and docs/performance.md show them
+    (scripts/docs.py writes the latter and checks both against results/latest.json)."""
     m = report["machine"]
-    block = "\n".join(
+    return "\n".join(
         [
-            START,
             f"Latest run: {report['finished_at']} in {report['total_seconds']:.0f} s on "
             f"{m['nproc']} x {m['cpu']}, Python {m['python']} (tap and emulator on the same "
             "host).",
@@ -113,10 +115,13 @@ def update_readme(report: dict[str, Any]) -> None:
             "",
             checks_table(report["checks"]),
             "",
-            "![records/s and requests/s per run](results/latest.png)",
-            END,
+            f"![records/s and requests/s per run]({image})",
         ]
     )
+
+
+def update_readme(report: dict[str, Any]) -> None:
+    block = "\n".join([START, results_markdown(report, "results/latest.png"), END])
     text = README.read_text() if README.exists() else f"# Benchmarks\n\n{START}\n{END}\n"
     head, _, rest = text.partition(START)
     _, _, tail = rest.partition(END)

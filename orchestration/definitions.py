@@ -3,7 +3,8 @@ analytics/ and the HTML report downstream of them, asset checks, an hourly sched
 backfill job.
 
 Load with `make dagster` (the UI on 127.0.0.1 with the example accounts on two emulators) or
-`dagster dev -m orchestration.definitions`; see docs/orchestration.md. Paths come from the
+`dagster dev -w orchestration/workspace.yaml` from the UI's own venv; see
+docs/orchestration.md. Paths come from the
 environment: PAGERDUTY_ACCOUNTS_FILE (default orchestration/accounts.example.yaml),
 PAGERDUTY_STATE_DIR (default .dagster-pagerduty/state), PAGERDUTY_OUTPUT_DIR (default
 output/accounts), PAGERDUTY_WAREHOUSE_DIR (default output/warehouse) and PAGERDUTY_REPORTS_DIR

@@ -70,6 +70,7 @@ def main() -> int:
     t0 = time.monotonic()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
+        assert proc.stdout is not None  # a pipe, asked for above
         line = proc.stdout.readline().strip()
         print(f"start-up (wall, incl. interpreter): {time.monotonic() - t0:.1f} s")
         print(line)

@@ -14,11 +14,16 @@ import calendar
 import random
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 _ALPH = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _MOD = 36**6
 _TRI = [a + b + c for a in _ALPH for b in _ALPH for c in _ALPH]  # 46656 3-char strings
+
+#: One configuration object (user, team, service, ...): JSON-like fields.
+Row = dict[str, Any]
 
 DAY = 86400
 HOUR = 3600
@@ -291,6 +296,44 @@ class Inc:
         "urgency",
     )
 
+    idx: int  # position in World.incidents
+    number: int
+    id: str
+    key: str
+    service: int  # index in World.services
+    ep: int  # index in World.eps
+    created: int  # epoch seconds, as every time below
+    updated: int
+    last_change: int
+    changes: list[int]  # when it changed (for the analytics lag)
+    title: str
+    title0: str
+    status: str
+    urgency: str
+    priority: int | None  # index in World.priorities
+    major: bool
+    bridge: bool
+    trig: str  # how it was triggered
+    assignees: list[tuple[int, int]]  # (user index, since)
+    acks: list[tuple[int, int]]  # (user index, at)
+    notes: list[Note]
+    resolved: int | None
+    resolved_by: int | None  # user index; None: resolved automatically
+    last_by: int  # agent of the last change (see the log entry layout)
+    level: int  # escalation level
+    first_ack: int | None
+    ack_count: int
+    assign_count: int
+    reassign_count: int
+    escalations: int
+    notified: int
+    alert_ids: list[str]
+    first_le: str | None  # id of the trigger log entry
+    # Rendered JSON, dropped on every change.
+    cache: bytes | None
+    acache: bytes | None
+    rcache: bytes | None
+
     def __init__(self) -> None:
         self.cache = None
         self.acache = None
@@ -378,12 +421,25 @@ class World:
     # configuration objects
     # ----------------------------------------------------------------------------------------
     def _build_config(self) -> None:
+        """The account's configuration, in an order that fixes every random draw."""
         rng = random.Random(self.seed * 13 + 7)
         nid = self.ids.next
         epoch0 = self.now - max(self.days, 30) * DAY - 200 * DAY
-        # users
-        self.users = []
-        seen = set()
+        self._build_users(rng, nid, epoch0)
+        self._build_teams(rng, nid, epoch0)
+        self._build_schedules(rng, nid, epoch0)
+        self._build_escalation_policies(rng, nid, epoch0)
+        self._build_services(rng, nid, epoch0)
+        self._build_catalog(rng, nid, epoch0)
+        self._build_automation(rng, nid, epoch0)
+        self._build_outbound(rng, nid, epoch0)
+        self._build_rules(rng, nid, epoch0)
+        self.user_by_id = {u["id"]: i for i, u in enumerate(self.users)}
+
+    def _build_users(self, rng: random.Random, nid: Callable[[], str], epoch0: int) -> None:
+        """Users, each with contact methods and notification rules."""
+        self.users: list[Row] = []
+        seen: set[str] = set()
         for i in range(self.n_users):
             while True:
                 name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
@@ -393,7 +449,7 @@ class World:
                 name = f"{name} {i}"
             seen.add(name)
             email = ascii_fold(name).replace(" ", ".") + f"{i}@example.com"
-            u = {
+            u: Row = {
                 "id": nid(),
                 "name": name,
                 "email": email,
@@ -409,55 +465,69 @@ class World:
                 "invitation_sent": rng.random() < 0.1,
                 "teams": [],
             }
-            cms = [
-                {"id": nid(), "type": "email_contact_method", "label": "Default", "address": email}
-            ]
-            phone = "".join(str(rng.randrange(10)) for _ in range(9))
-            if rng.random() < 0.85:
-                cms.append(
-                    {
-                        "id": nid(),
-                        "type": "phone_contact_method",
-                        "label": "Mobile",
-                        "address": "1" + phone,
-                    }
-                )
-            if rng.random() < 0.75:
-                cms.append(
-                    {
-                        "id": nid(),
-                        "type": "sms_contact_method",
-                        "label": "Mobile",
-                        "address": "1" + phone,
-                    }
-                )
-            if rng.random() < 0.5:
-                cms.append(
-                    {
-                        "id": nid(),
-                        "type": "push_notification_contact_method",
-                        "label": "iPhone von " + name.split()[0],
-                        "address": "push-" + phone,
-                    }
-                )
+            cms = self._contact_methods(rng, nid, name, email)
             u["cms"] = cms
-            rules = []
-            for urg in ("high", "low"):
-                choices = cms if urg == "high" else cms[:1] + cms[2:3]
-                for k, cm in enumerate(choices[:3]):
-                    rules.append(
-                        {
-                            "id": nid(),
-                            "urgency": urg,
-                            "delay": 0 if k < 2 else 5,
-                            "cm": cms.index(cm),
-                        }
-                    )
+            rules = self._notification_rules(nid, cms)
             u["rules"] = rules
             self.users.append(u)
-        # teams + members
+
+    @staticmethod
+    def _contact_methods(
+        rng: random.Random, nid: Callable[[], str], name: str, email: str
+    ) -> list[Row]:
+        """A user's contact methods: email always, phone, SMS and push often."""
+        cms = [{"id": nid(), "type": "email_contact_method", "label": "Default", "address": email}]
+        phone = "".join(str(rng.randrange(10)) for _ in range(9))
+        if rng.random() < 0.85:
+            cms.append(
+                {
+                    "id": nid(),
+                    "type": "phone_contact_method",
+                    "label": "Mobile",
+                    "address": "1" + phone,
+                }
+            )
+        if rng.random() < 0.75:
+            cms.append(
+                {
+                    "id": nid(),
+                    "type": "sms_contact_method",
+                    "label": "Mobile",
+                    "address": "1" + phone,
+                }
+            )
+        if rng.random() < 0.5:
+            cms.append(
+                {
+                    "id": nid(),
+                    "type": "push_notification_contact_method",
+                    "label": "iPhone von " + name.split()[0],
+                    "address": "push-" + phone,
+                }
+            )
+        return cms
+
+    @staticmethod
+    def _notification_rules(nid: Callable[[], str], cms: list[Row]) -> list[Row]:
+        """A user's notification rules, high and low urgency."""
+        rules: list[Row] = []
+        for urg in ("high", "low"):
+            choices = cms if urg == "high" else cms[:1] + cms[2:3]
+            for k, cm in enumerate(choices[:3]):
+                rules.append(
+                    {
+                        "id": nid(),
+                        "urgency": urg,
+                        "delay": 0 if k < 2 else 5,
+                        "cm": cms.index(cm),
+                    }
+                )
+        return rules
+
+    def _build_teams(self, rng: random.Random, nid: Callable[[], str], epoch0: int) -> None:
+        """Teams, and each user's team memberships."""
         n_teams = max(3, min(len(TEAM_NAMES), self.n_users // 8))
-        self.teams = []
+        self.teams: list[Row] = []
         for i in range(n_teams):
             self.teams.append(
                 {
@@ -481,9 +551,12 @@ class World:
                 self.users[ui]["teams"].append(ti)
         for t in self.teams:
             t["members"].sort()
-        # schedules (one rotation layer each)
+
+    def _build_schedules(self, rng: random.Random, nid: Callable[[], str], epoch0: int) -> None:
+        """One schedule per escalation policy, one rotation layer each."""
+        n_teams = len(self.teams)
         n_eps = max(2, (self.n_services + 1) // 2)
-        self.schedules = []
+        self.schedules: list[Row] = []
         for i in range(n_eps):
             team = i % n_teams
             pool = [m for m, _ in self.teams[team]["members"]] or [0]
@@ -507,8 +580,13 @@ class World:
                     "lstart": vstart,
                 }
             )
-        # escalation policies
-        self.eps = []
+
+    def _build_escalation_policies(
+        self, rng: random.Random, nid: Callable[[], str], epoch0: int
+    ) -> None:
+        """Escalation policies: a schedule first, then a user, sometimes a third rule."""
+        n_eps = len(self.schedules)  # one schedule per escalation policy
+        self.eps: list[Row] = []
         for i in range(n_eps):
             rules = [{"id": nid(), "delay": rng.choice([15, 30]), "targets": [("schedule", i)]}]
             if rng.random() < 0.8:
@@ -537,8 +615,11 @@ class World:
                     "services": [],
                 }
             )
-        # vendors
-        self.vendors = []
+
+    def _build_services(self, rng: random.Random, nid: Callable[[], str], epoch0: int) -> None:
+        """Vendors, services and their integrations."""
+        n_eps = len(self.schedules)  # one schedule per escalation policy
+        self.vendors: list[Row] = []
         for name, site in [
             ("Amazon CloudWatch", "https://aws.amazon.com/cloudwatch"),
             ("Datadog", "https://www.datadoghq.com"),
@@ -549,15 +630,15 @@ class World:
         ]:
             self.vendors.append({"id": nid(), "name": name, "website_url": site})
         # services + integrations
-        self.services = []
-        self.integrations = []
+        self.services: list[Row] = []
+        self.integrations: list[Row] = []
         for i in range(self.n_services):
             ep = i % n_eps
             name = SERVICE_NAMES[i % len(SERVICE_NAMES)]
             if i >= len(SERVICE_NAMES):
                 name = f"{name} {i // len(SERVICE_NAMES) + 1}"
             created = epoch0 + rng.randrange(0, 100) * DAY + rng.randrange(DAY)
-            svc = {
+            svc: Row = {
                 "id": nid(),
                 "name": name,
                 "description": None if rng.random() < 0.3 else f"Production {name}",
@@ -591,6 +672,10 @@ class World:
                 self.integrations.append(integ)
             self.services.append(svc)
             self.eps[ep]["services"].append(i)
+
+    def _build_catalog(self, rng: random.Random, nid: Callable[[], str], epoch0: int) -> None:
+        """Priorities, tags, business services, add-ons, extensions."""
+        n_teams = len(self.teams)
         self.priorities = [
             {"id": nid(), "name": f"P{k}", "description": d}
             for k, d in enumerate(
@@ -612,7 +697,7 @@ class World:
                 "security",
             ]
         ]
-        self.business_services = []
+        self.business_services: list[Row] = []
         for i, nm in enumerate(["Online Shop", "Payments", "Customer Login", "Mobile App"]):
             self.business_services.append(
                 {
@@ -630,7 +715,7 @@ class World:
                 ("incident_show_addon", "Runbook viewer", "https://runbooks.example.com/pd"),
             ]
         ]
-        self.extensions = []
+        self.extensions: list[Row] = []
         for i in range(min(3, self.n_services)):
             self.extensions.append(
                 {
@@ -642,7 +727,11 @@ class World:
                     "schema_name": ["Slack V2", "Generic V2 Webhook", "Jira Cloud"][i],
                 }
             )
-        self.workflows = []
+
+    def _build_automation(self, rng: random.Random, nid: Callable[[], str], epoch0: int) -> None:
+        """Incident workflows and event orchestrations."""
+        n_teams = len(self.teams)
+        self.workflows: list[Row] = []
         for i in range(3):
             self.workflows.append(
                 {
@@ -658,7 +747,7 @@ class World:
                     "enabled": i != 2,
                 }
             )
-        self.orchestrations = []
+        self.orchestrations: list[Row] = []
         for i in range(2):
             created = epoch0 + (50 + i * 20) * DAY
             self.orchestrations.append(
@@ -679,7 +768,10 @@ class World:
                     "version": "".join(rng.choice(_ALPH.lower() + "_.") for _ in range(32)),
                 }
             )
-        self.webhooks = []
+
+    def _build_outbound(self, rng: random.Random, nid: Callable[[], str], epoch0: int) -> None:
+        """Webhook subscriptions and status dashboards."""
+        self.webhooks: list[Row] = []
         for i in range(3):
             self.webhooks.append(
                 {
@@ -709,7 +801,10 @@ class World:
                 ("internal-tools", "Internal tools — Übersicht"),
             ]
         ]
-        self.rulesets = []
+
+    def _build_rules(self, rng: random.Random, nid: Callable[[], str], epoch0: int) -> None:
+        """Rulesets and the account's abilities."""
+        self.rulesets: list[Row] = []
         for i in range(2):
             created = epoch0 + (10 + i) * DAY
             self.rulesets.append(
@@ -739,7 +834,6 @@ class World:
             "teams",
             "urgencies",
         ]
-        self.user_by_id = {u["id"]: i for i, u in enumerate(self.users)}
 
     @staticmethod
     def _uuid(rng: random.Random) -> str:
@@ -823,7 +917,7 @@ class World:
     def _timeline(self, inc: Inc, rng: random.Random) -> list[tuple]:
         """Planned events (ts, kind, arg) after the trigger; may extend beyond now."""
         t0 = inc.created
-        ev = []
+        ev: list[tuple[int, str, Any]] = []
         stuck = rng.random() < 0.03
         ack_at = t0 + int(rng.expovariate(1 / 600)) + 30 if rng.random() < 0.85 else None
         esc_delay = self.eps[inc.ep]["rules"][0]["delay"] * 60
@@ -890,41 +984,15 @@ class World:
             inc.notified += 1
 
     def _apply(self, inc: Inc, ts: int, kind: str, arg, rng, logs, notifs) -> None:
+        """One event of an incident's life: its state changes, its log entries and
+        notifications are added to `logs` and `notifs`."""
         nid = self.ids.next
         if kind == "trigger":
-            user = self.level_user(inc.ep, 0, ts)
-            le = nid()
-            inc.first_le = le
-            inc.trig = rng.choice(["api", "email", "web_trigger"])
-            if inc.trig == "web_trigger":  # created by hand in the web app: no alert behind it
-                inc.alert_ids = []
-            logs.append((ts, le, inc.idx, "trigger", -2, inc.trig))
-            inc.assignees = [(user, ts)]
-            inc.assign_count += 1
-            logs.append((ts, nid(), inc.idx, "assign", -1, user))
-            self._notify(inc, ts, user, rng, logs, notifs)
-            inc.last_by = -1
+            self._trigger(inc, ts, rng, logs, notifs)
         elif kind == "escalate":
-            inc.level += 1
-            user = self.level_user(inc.ep, inc.level, ts)
-            inc.assignees = [(user, ts)]
-            inc.escalations += 1
-            inc.assign_count += 1
-            if inc.status == "acknowledged":
-                inc.status = "triggered"
-                inc.acks = []
-                inc.last_change = ts
-                inc.last_by = -1
-            logs.append((ts, nid(), inc.idx, "escalate", -1, user))
-            self._notify(inc, ts, user, rng, logs, notifs)
+            self._escalate(inc, ts, rng, logs, notifs)
         elif kind == "reassign":
-            by = inc.assignees[0][0] if inc.assignees else 0
-            user = arg
-            inc.assignees = [(user, ts)]
-            inc.reassign_count += 1
-            inc.assign_count += 1
-            logs.append((ts, nid(), inc.idx, "assign", by, user))
-            self._notify(inc, ts, user, rng, logs, notifs)
+            self._reassign(inc, ts, arg, rng, logs, notifs)
         elif kind == "ack":
             user = inc.assignees[0][0] if inc.assignees else 0
             inc.status = "acknowledged"
@@ -953,26 +1021,73 @@ class World:
             inc.urgency = arg
             logs.append((ts, nid(), inc.idx, "urgency_change", user, arg))
         elif kind == "resolve":
-            user = inc.assignees[0][0] if inc.assignees else 0
-            inc.status = "resolved"
-            inc.resolved = ts
-            inc.resolved_by = None if arg == "auto" else user
-            inc.last_by = -1 if arg == "auto" else user
-            inc.last_change = ts
-            inc.assignees = []
-            inc.acks = []
-            self.open.discard(inc.idx)
-            logs.append((ts, nid(), inc.idx, "resolve", inc.last_by, arg or "web_ui"))
+            self._resolve(inc, ts, arg, logs)
         inc.updated = ts
         inc.changes.append(ts)
         inc.cache = None
         inc.acache = None
         inc.rcache = None
 
+    def _trigger(self, inc: Inc, ts: int, rng: random.Random, logs: list, notifs: list) -> None:
+        nid = self.ids.next
+        user = self.level_user(inc.ep, 0, ts)
+        le = nid()
+        inc.first_le = le
+        inc.trig = rng.choice(["api", "email", "web_trigger"])
+        if inc.trig == "web_trigger":  # created by hand in the web app: no alert behind it
+            inc.alert_ids = []
+        logs.append((ts, le, inc.idx, "trigger", -2, inc.trig))
+        inc.assignees = [(user, ts)]
+        inc.assign_count += 1
+        logs.append((ts, nid(), inc.idx, "assign", -1, user))
+        self._notify(inc, ts, user, rng, logs, notifs)
+        inc.last_by = -1
+
+    def _escalate(self, inc: Inc, ts: int, rng: random.Random, logs: list, notifs: list) -> None:
+        nid = self.ids.next
+        inc.level += 1
+        user = self.level_user(inc.ep, inc.level, ts)
+        inc.assignees = [(user, ts)]
+        inc.escalations += 1
+        inc.assign_count += 1
+        if inc.status == "acknowledged":
+            inc.status = "triggered"
+            inc.acks = []
+            inc.last_change = ts
+            inc.last_by = -1
+        logs.append((ts, nid(), inc.idx, "escalate", -1, user))
+        self._notify(inc, ts, user, rng, logs, notifs)
+
+    def _reassign(
+        self, inc: Inc, ts: int, user: int, rng: random.Random, logs: list, notifs: list
+    ) -> None:
+        nid = self.ids.next
+        by = inc.assignees[0][0] if inc.assignees else 0
+        inc.assignees = [(user, ts)]
+        inc.reassign_count += 1
+        inc.assign_count += 1
+        logs.append((ts, nid(), inc.idx, "assign", by, user))
+        self._notify(inc, ts, user, rng, logs, notifs)
+
+    def _resolve(self, inc: Inc, ts: int, arg: str | None, logs: list) -> None:
+        nid = self.ids.next
+        user = inc.assignees[0][0] if inc.assignees else 0
+        inc.status = "resolved"
+        inc.resolved = ts
+        inc.resolved_by = None if arg == "auto" else user
+        inc.last_by = -1 if arg == "auto" else user
+        inc.last_change = ts
+        inc.assignees = []
+        inc.acks = []
+        self.open.discard(inc.idx)
+        logs.append((ts, nid(), inc.idx, "resolve", inc.last_by, arg or "web_ui"))
+
     # ----------------------------------------------------------------------------------------
     # advance
     # ----------------------------------------------------------------------------------------
     def advance(self, hours: float) -> None:
+        """Move the clock `hours` ahead: open incidents change, new ones are created, audit
+        records and change events are written (one seeded draw order per start time)."""
         old = self.now
         new = old + int(hours * HOUR)
         if new <= old:
@@ -981,77 +1096,12 @@ class World:
         # 1. changes to existing open incidents (some created weeks ago)
         logs: list[tuple] = []
         notifs: list[tuple] = []
-        events = []
-        open_ids = sorted(self.open)
-        frac = min(0.9, 0.25 + 0.25 * hours / 24)
-        chosen = [i for i in open_ids if rng.random() < frac]
-        old_open = [i for i in open_ids if self.incidents[i].created < old - 7 * DAY]
-        for i in old_open[: min(3, len(old_open))]:
-            if i not in chosen:
-                chosen.append(i)
         span = new - old
-        for i in chosen:
-            inc = self.incidents[i]
-            n = 1 if rng.random() < 0.7 else 2
-            status = inc.status
-            for _ in range(n):
-                ts = old + 1 + rng.randrange(span)
-                r = rng.random()
-                if status == "resolved":
-                    break
-                if status == "triggered":
-                    kind = (
-                        "ack"
-                        if r < 0.4
-                        else "escalate"
-                        if r < 0.55
-                        else "reassign"
-                        if r < 0.65
-                        else "priority"
-                        if r < 0.75
-                        else "urgency"
-                        if r < 0.8
-                        else "resolve"
-                    )
-                else:
-                    kind = (
-                        "resolve"
-                        if r < 0.45
-                        else "reassign"
-                        if r < 0.6
-                        else "escalate"
-                        if r < 0.7
-                        else "priority"
-                        if r < 0.85
-                        else "note"
-                    )
-                if kind == "ack":
-                    status = "acknowledged"
-                elif kind == "resolve":
-                    status = "resolved"
-                arg = {
-                    "reassign": rng.randrange(self.n_users),
-                    "priority": rng.choice([0, 1, 2, 3, None]),
-                    "urgency": "low" if inc.urgency == "high" else "high",
-                    "note": rng.choice(NOTE_TEXTS),
-                }.get(kind)
-                events.append((ts, i, kind, arg))
-            if inc.notes and rng.random() < 0.4:
-                events.append((old + 1 + rng.randrange(span), i, "note_edit", rng.randrange(100)))
-        events.sort(key=lambda e: (e[0], e[1]))
+        events = self._planned_changes(old, span, hours, rng)
         silent = self._silent_events(old, span, rng)
-        for ts, i, kind, arg in sorted([*events, *silent], key=lambda e: (e[0], e[1])):
-            inc = self.incidents[i]
-            if kind in SILENT_KINDS:
-                self._apply(inc, ts, kind, arg, rng, logs, notifs)
-                continue
-            if inc.status == "resolved" or (
-                kind == "escalate" and inc.level + 1 >= len(self.eps[inc.ep]["rules"])
-            ):
-                if kind == "escalate" and inc.status != "resolved":
-                    self._apply(inc, ts, "reassign", rng.randrange(self.n_users), rng, logs, notifs)
-                continue
-            self._apply(inc, ts, kind, arg, rng, logs, notifs)
+        self._apply_changes(
+            sorted([*events, *silent], key=lambda e: (e[0], e[1])), rng, logs, notifs
+        )
         # 2. new incidents created within (old, new]
         expected = self.base_rate * hours / 24
         count = int(expected) + (1 if rng.random() < expected - int(expected) else 0)
@@ -1064,6 +1114,62 @@ class World:
         self._build_change_events(old, new, rng)
         self.now = new
         self.version += 1
+
+    def _planned_changes(
+        self, old: int, span: int, hours: float, rng: random.Random
+    ) -> list[tuple[int, int, str, Any]]:
+        """(time, incident index, kind, argument) of the changes to open incidents."""
+        events = []
+        open_ids = sorted(self.open)
+        frac = min(0.9, 0.25 + 0.25 * hours / 24)
+        chosen = [i for i in open_ids if rng.random() < frac]
+        old_open = [i for i in open_ids if self.incidents[i].created < old - 7 * DAY]
+        for i in old_open[: min(3, len(old_open))]:
+            if i not in chosen:
+                chosen.append(i)
+        for i in chosen:
+            inc = self.incidents[i]
+            n = 1 if rng.random() < 0.7 else 2
+            status = inc.status
+            for _ in range(n):
+                ts = old + 1 + rng.randrange(span)
+                r = rng.random()
+                if status == "resolved":
+                    break
+                kind = _next_change(status, r)
+                if kind == "ack":
+                    status = "acknowledged"
+                elif kind == "resolve":
+                    status = "resolved"
+                arg = {  # every draw is made, whatever the kind: the draw order stays fixed
+                    "reassign": rng.randrange(self.n_users),
+                    "priority": rng.choice([0, 1, 2, 3, None]),
+                    "urgency": "low" if inc.urgency == "high" else "high",
+                    "note": rng.choice(NOTE_TEXTS),
+                }.get(kind)
+                events.append((ts, i, kind, arg))
+            if inc.notes and rng.random() < 0.4:
+                events.append((old + 1 + rng.randrange(span), i, "note_edit", rng.randrange(100)))
+        events.sort(key=lambda e: (e[0], e[1]))
+        return events
+
+    def _apply_changes(
+        self, events: list[tuple], rng: random.Random, logs: list, notifs: list
+    ) -> None:
+        """Apply planned changes in time order; a change to an incident resolved meanwhile is
+        dropped, an escalation past the last level becomes a reassignment."""
+        for ts, i, kind, arg in events:
+            inc = self.incidents[i]
+            if kind in SILENT_KINDS:
+                self._apply(inc, ts, kind, arg, rng, logs, notifs)
+                continue
+            if inc.status == "resolved" or (
+                kind == "escalate" and inc.level + 1 >= len(self.eps[inc.ep]["rules"])
+            ):
+                if kind == "escalate" and inc.status != "resolved":
+                    self._apply(inc, ts, "reassign", rng.randrange(self.n_users), rng, logs, notifs)
+                continue
+            self._apply(inc, ts, kind, arg, rng, logs, notifs)
 
     def _silent_events(self, old: int, span: int, rng: random.Random) -> list[tuple]:
         """`silent_changes` changes that write no log entry, on random incidents (open or
@@ -1100,7 +1206,8 @@ class World:
     # ----------------------------------------------------------------------------------------
     def _build_audit(self, start: int, end: int, rng: random.Random) -> None:
         if not hasattr(self, "audit"):
-            self.audit = []  # (ts_ms, id, root kind, root idx, action, actor user, field)
+            # (ts_ms, id, root kind, root idx, action, actor user, field)
+            self.audit: list[tuple[Any, ...]] = []
         n = max(1, int((end - start) / DAY * 3))
         kinds = [
             ("user", len(self.users)),
@@ -1130,7 +1237,7 @@ class World:
 
     def _build_change_events(self, start: int, end: int, rng: random.Random) -> None:
         if not hasattr(self, "changes"):
-            self.changes = []  # (ts, id, service idx, build number)
+            self.changes: list[tuple[Any, ...]] = []  # (ts, id, service idx, build number)
         n = max(1, int((end - start) / DAY * 4))
         new = sorted(
             (
@@ -1145,7 +1252,7 @@ class World:
         self.change_ts = [c[0] for c in self.changes]
 
     def _build_maintenance(self, rng: random.Random) -> None:
-        self.maintenance = []
+        self.maintenance: list[Row] = []
         seq = 1
         for i in range(len(self.services)):
             for k in range(2):
@@ -1180,3 +1287,15 @@ class World:
         lo = 0 if since is None else bisect.bisect_left(self.inc_created, since)
         hi = len(self.inc_created) if until is None else bisect.bisect_left(self.inc_created, until)
         return range(lo, max(lo, hi))
+
+
+def _next_change(status: str, draw: float) -> str:
+    """What happens next to an open incident, for a uniform `draw` in [0, 1)."""
+    if status == "triggered":
+        steps = [(0.4, "ack"), (0.55, "escalate"), (0.65, "reassign"), (0.75, "priority")]
+        steps += [(0.8, "urgency")]
+        last = "resolve"
+    else:
+        steps = [(0.45, "resolve"), (0.6, "reassign"), (0.7, "escalate"), (0.85, "priority")]
+        last = "note"
+    return next((kind for bound, kind in steps if draw < bound), last)

@@ -20,11 +20,14 @@ import time
 import typing as t
 from urllib.parse import parse_qs
 
+from tap_pagerduty import spec_table
+
 from .data import DAY, HOUR, IdGen, iso
 from .render import API, WEB, dumpb
 
 if t.TYPE_CHECKING:
-    from .server import Emulator, Query
+    from .http import Query
+    from .server import Emulator
 
 EXTRA_ID_BASE = 1_000_000_000
 CREATED = "2024-03-01T09:00:00Z"
@@ -36,7 +39,7 @@ INCIDENT_TYPES = [  # (name, display name, parent index or None, enabled, descri
 ]
 # Field definitions: (name, display name, data type, field type, options, default)
 # The base type has no fields here, so most incidents need no value request.
-INCIDENT_FIELDS = {
+INCIDENT_FIELDS: dict[int, list[tuple[t.Any, ...]]] = {
     1: [
         (
             "environment",
@@ -71,41 +74,6 @@ METRICS_PATHS = {
     "/analytics/metrics/responders/all": "responder",
 }
 POST_PATHS = {TOKEN_PATH, *METRICS_PATHS}
-# The scope an app token needs per path (first match), from PagerDuty's spec.
-SCOPE_BY_PATH = [
-    (re.compile(p), scope)
-    for p, scope in [
-        (r"^/users/[^/]+/(contact_methods|notification_rules)$", "users:contact_methods.read"),
-        (r"^/users(/[^/]+)?$", "users.read"),
-        (r"^/schedules/[^/]+/users$", "users.read"),
-        (r"^/schedules", "schedules.read"),
-        (r"^/teams", "teams.read"),
-        (r"^/services/custom_fields", "custom_fields.read"),
-        (r"^/services", "services.read"),
-        (r"^/business_services|^/maintenance_windows", "services.read"),
-        (r"^/escalation_policies", "escalation_policies.read"),
-        (r"^/priorities", "priorities.read"),
-        (r"^/tags", "tags.read"),
-        (r"^/vendors", "vendors.read"),
-        (r"^/oncalls", "oncalls.read"),
-        (r"^/abilities", "abilities.read"),
-        (r"^/extensions", "extensions.read"),
-        (r"^/addons", "addons.read"),
-        (r"^/webhook_subscriptions", "webhook_subscriptions.read"),
-        (r"^/incident_workflows", "incident_workflows.read"),
-        (r"^/event_orchestrations", "event_orchestrations.read"),
-        (r"^/rulesets", "event_rules.read"),
-        (r"^/status_dashboards", "status_dashboards.read"),
-        (r"^/incidents/types$", "incident_types.read"),
-        (r"^/incidents/(types/[^/]+/)?custom_fields", "custom_fields.read"),
-        (r"^/incidents|^/log_entries", "incidents.read"),
-        (r"^/notifications", "users:notifications.read"),
-        (r"^/audit/records", "audit_records.read"),
-        (r"^/change_events", "change_events.read"),
-        (r"^/licenses|^/license_allocations", "licenses.read"),
-        (r"^/analytics/", "analytics.write"),
-    ]
-]
 
 
 def _draw(*parts: object) -> int:
@@ -145,7 +113,7 @@ class Extras:
 
     # ------------------------------------------------------------------ incident types, fields
     def _build_types(self) -> None:
-        self.types = []
+        self.types: list[dict[str, t.Any]] = []
         for name, display, parent, enabled, desc in INCIDENT_TYPES:
             self.types.append(
                 {
@@ -187,7 +155,7 @@ class Extras:
         """Fields on type `k` and its parents (a child type inherits its parent's fields)."""
         if not self.incident_fields_defined:
             return []
-        out = []
+        out: list[dict] = []
         while k is not None:
             out = self.incident_fields[k] + out
             k = self.types[k]["parent"]
@@ -337,7 +305,7 @@ class Extras:
             self.overrides.append(rows)
 
     def _build_licenses(self) -> None:
-        self.licenses = [
+        self.licenses: list[dict[str, t.Any]] = [
             {"id": self.nid(), "name": name, "group": group, "roles": roles, "available": avail}
             for name, group, roles, avail in LICENSES
         ]
@@ -481,9 +449,7 @@ class Extras:
 
     def h_overrides(self, q: Query, sid: str):
         k = self._schedule(sid)
-        if not q.get("since") or not q.get("until"):
-            raise self._bad("since and until are required parameters.")
-        since, until = self.emu._range(q, self.emu._tz(q))
+        since, until = self.emu._required_range(q)
         if until < since:
             raise self._bad("until must not be before since.")
         if self.overrides_max_days and until - since > self.overrides_max_days * DAY:
@@ -534,12 +500,12 @@ class Extras:
                 for v in self.service_values(i)
             ]
         if stream in ("schedule_overrides", "schedule_users"):
-            since = w.now - w.days * DAY if since is None else since  # default: everything
-            until = w.now + 366 * DAY if until is None else until
+            start = w.now - w.days * DAY if since is None else since  # default: everything
+            end = w.now + 366 * DAY if until is None else until
             read = (
-                (lambda k: self.overrides_in(k, since, until, True))
+                (lambda k: self.overrides_in(k, start, end, True))
                 if stream == "schedule_overrides"
-                else (lambda k: self.schedule_users_in(k, since, until))
+                else (lambda k: self.schedule_users_in(k, start, end))
             )
             return [
                 dict(rec, schedule_id=sched["id"])
@@ -701,40 +667,42 @@ class Extras:
         with self.oauth_lock:
             self.oauth_tokens[token] = (time.monotonic() + self.oauth_ttl, wanted)
             self.oauth_issued += 1
-        body = {
+        answer = {
             "access_token": token,
             "token_type": "bearer",
             "scope": " ".join([self.oauth_account, *sorted(wanted)]),
             "expires_in": self.oauth_claimed_ttl or self.oauth_ttl,
         }
-        return 200, dumpb(body)
+        return 200, dumpb(answer)
 
     def token_valid(self, token: str) -> bool:
         with self.oauth_lock:
             entry = self.oauth_tokens.get(token)
         return entry is not None and time.monotonic() < entry[0]
 
-    def missing_scope(self, token: str, path: str) -> str | None:
-        """The scope an app token lacks for `path` (None: allowed, or not an app token)."""
+    def missing_scope(self, token: str, method: str, path: str) -> str | None:
+        """The scope an app token lacks for `method path` (None: allowed, or not an app
+        token), as PagerDuty's spec requires it: from the tap's table derived from the spec
+        (`tap_pagerduty/spec_table.json`). An operation the table does not know is refused."""
         with self.oauth_lock:
             entry = self.oauth_tokens.get(token)
         if entry is None:
             return None
-        for pattern, scope in SCOPE_BY_PATH:
-            if pattern.match(path):
-                return None if scope in entry[1] else scope
-        return None
+        scope = spec_table.scope_of(f"{method} {path}")
+        if scope is None:
+            return f"(unknown: {method} {path} is not in the spec table)"
+        return None if scope in entry[1] else scope
 
     # ------------------------------------------------------------------ errors
     @staticmethod
     def _bad(text: str):
-        from .server import bad_request
+        from .http import bad_request
 
         return bad_request(text)
 
     @staticmethod
     def _not_found():
-        from .server import not_found
+        from .http import not_found
 
         return not_found()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import typing as t
 import zlib
 
 from .data import DAY, Inc, World, iso, iso_ms
@@ -78,7 +79,7 @@ class Renderer:
             }
             for p in w.priorities
         ]
-        self.le_cache: dict[int, bytes] = {}
+        self.le_cache: dict[int, tuple[bytes, int]] = {}  # prefix, incident index
         self._cfg_version = -1
         self._cfg: dict[str, list[bytes]] = {}
 
@@ -270,207 +271,226 @@ class Renderer:
         return got
 
     def _config_dicts(self, stream: str) -> list[dict]:
+        """The records of a full-table stream (`+`: with its `include[]` expanded)."""
         w = self.w
-        if stream == "users":
-            return [self.user(i, False) for i in range(len(w.users))]
-        if stream == "users+":
-            return [self.user(i, True) for i in range(len(w.users))]
-        if stream == "teams":
-            return [self.team(i) for i in range(len(w.teams))]
-        if stream == "services":
-            return [self.service(i, False) for i in range(len(w.services))]
-        if stream == "services+":
-            return [self.service(i, True) for i in range(len(w.services))]
-        if stream == "escalation_policies":
-            return [self.ep(i) for i in range(len(w.eps))]
-        if stream == "schedules":
-            return [self.schedule(i, False) for i in range(len(w.schedules))]
-        if stream == "schedules+":
-            return [self.schedule(i, True) for i in range(len(w.schedules))]
-        if stream == "priorities":
-            return self.priority
-        if stream == "tags":
-            return [
+        render: dict[str, t.Callable[[], list[dict]]] = {
+            "users": lambda: [self.user(i, False) for i in range(len(w.users))],
+            "users+": lambda: [self.user(i, True) for i in range(len(w.users))],
+            "teams": lambda: [self.team(i) for i in range(len(w.teams))],
+            "services": lambda: [self.service(i, False) for i in range(len(w.services))],
+            "services+": lambda: [self.service(i, True) for i in range(len(w.services))],
+            "escalation_policies": lambda: [self.ep(i) for i in range(len(w.eps))],
+            "schedules": lambda: [self.schedule(i, False) for i in range(len(w.schedules))],
+            "schedules+": lambda: [self.schedule(i, True) for i in range(len(w.schedules))],
+            "priorities": lambda: self.priority,
+            "tags": self._tags_dicts,
+            "business_services": self._business_services_dicts,
+            "vendors": self._vendors_dicts,
+            "extensions": self._extensions_dicts,
+            "addons": self._addons_dicts,
+            "incident_workflows": self._incident_workflows_dicts,
+            "event_orchestrations": self._event_orchestrations_dicts,
+            "webhook_subscriptions": self._webhook_subscriptions_dicts,
+            "status_dashboards": lambda: [dict(d) for d in w.dashboards],
+            "rulesets": self._rulesets_dicts,
+            "maintenance_windows": lambda: [self.maintenance(m) for m in w.maintenance],
+        }
+        return render[stream]()  # KeyError: not a configuration stream
+
+    def _tags_dicts(self) -> list[dict]:
+        w = self.w
+        return [
+            {
+                "id": t["id"],
+                "type": "tag",
+                "summary": t["label"],
+                "self": f"{API}/tags/{t['id']}",
+                "html_url": None,
+                "label": t["label"],
+            }
+            for t in w.tags
+        ]
+
+    def _business_services_dicts(self) -> list[dict]:
+        w = self.w
+        out = []
+        for b in w.business_services:
+            team = None
+            if b["team"] is not None:
+                tid = w.teams[b["team"]]["id"]
+                team = {"id": tid, "type": "team_reference", "self": f"{API}/teams/{tid}"}
+            out.append(
                 {
-                    "id": t["id"],
-                    "type": "tag",
-                    "summary": t["label"],
-                    "self": f"{API}/tags/{t['id']}",
-                    "html_url": None,
-                    "label": t["label"],
+                    "id": b["id"],
+                    "type": "business_service",
+                    "summary": b["name"],
+                    "self": f"{API}/business_services/{b['id']}",
+                    "html_url": f"{WEB}/business-services/{b['id']}",
+                    "name": b["name"],
+                    "description": b["description"],
+                    "point_of_contact": b["point_of_contact"],
+                    "team": team,
                 }
-                for t in w.tags
-            ]
-        if stream == "business_services":
-            out = []
-            for b in w.business_services:
-                team = None
-                if b["team"] is not None:
-                    tid = w.teams[b["team"]]["id"]
-                    team = {"id": tid, "type": "team_reference", "self": f"{API}/teams/{tid}"}
-                out.append(
-                    {
-                        "id": b["id"],
-                        "type": "business_service",
-                        "summary": b["name"],
-                        "self": f"{API}/business_services/{b['id']}",
-                        "html_url": f"{WEB}/business-services/{b['id']}",
-                        "name": b["name"],
-                        "description": b["description"],
-                        "point_of_contact": b["point_of_contact"],
-                        "team": team,
-                    }
-                )
-            return out
-        if stream == "vendors":
-            out = []
-            for v in w.vendors:
-                slug = v["name"].lower().replace(" ", "-")
-                out.append(
-                    {
-                        "id": v["id"],
-                        "type": "vendor",
-                        "summary": v["name"],
-                        "self": f"{API}/vendors/{v['id']}",
-                        "html_url": None,
-                        "name": v["name"],
-                        "website_url": v["website_url"],
-                        "logo_url": f"https://assets.pagerduty.com/vendors/{slug}.png",
-                        "thumbnail_url": f"https://assets.pagerduty.com/vendors/{slug}-thumb.png",
-                        "description": f"{v['name']} integration",
-                        "integration_guide_url": f"https://www.pagerduty.com/docs/guides/{slug}-integration-guide/",
-                    }
-                )
-            return out
-        if stream == "extensions":
-            return [
+            )
+        return out
+
+    def _vendors_dicts(self) -> list[dict]:
+        w = self.w
+        out = []
+        for v in w.vendors:
+            slug = v["name"].lower().replace(" ", "-")
+            out.append(
                 {
-                    "id": x["id"],
-                    "type": "extension",
-                    "summary": x["name"],
-                    "self": f"{API}/extensions/{x['id']}",
+                    "id": v["id"],
+                    "type": "vendor",
+                    "summary": v["name"],
+                    "self": f"{API}/vendors/{v['id']}",
                     "html_url": None,
-                    "name": x["name"],
-                    "endpoint_url": x["endpoint_url"],
-                    "extension_objects": [self.svc_ref[s] for s in x["objects"]],
-                    "extension_schema": {
-                        "id": x["schema_id"],
-                        "type": "extension_schema_reference",
-                        "summary": x["schema_name"],
-                        "self": f"{API}/extension_schemas/{x['schema_id']}",
-                        "html_url": None,
+                    "name": v["name"],
+                    "website_url": v["website_url"],
+                    "logo_url": f"https://assets.pagerduty.com/vendors/{slug}.png",
+                    "thumbnail_url": f"https://assets.pagerduty.com/vendors/{slug}-thumb.png",
+                    "description": f"{v['name']} integration",
+                    "integration_guide_url": f"https://www.pagerduty.com/docs/guides/{slug}-integration-guide/",
+                }
+            )
+        return out
+
+    def _extensions_dicts(self) -> list[dict]:
+        w = self.w
+        return [
+            {
+                "id": x["id"],
+                "type": "extension",
+                "summary": x["name"],
+                "self": f"{API}/extensions/{x['id']}",
+                "html_url": None,
+                "name": x["name"],
+                "endpoint_url": x["endpoint_url"],
+                "extension_objects": [self.svc_ref[s] for s in x["objects"]],
+                "extension_schema": {
+                    "id": x["schema_id"],
+                    "type": "extension_schema_reference",
+                    "summary": x["schema_name"],
+                    "self": f"{API}/extension_schemas/{x['schema_id']}",
+                    "html_url": None,
+                },
+                "temporarily_disabled": False,
+            }
+            for x in w.extensions
+        ]
+
+    def _addons_dicts(self) -> list[dict]:
+        w = self.w
+        return [
+            {
+                "id": a["id"],
+                "type": a["type"],
+                "summary": a["name"],
+                "self": f"{API}/addons/{a['id']}",
+                "html_url": None,
+                "name": a["name"],
+                "src": a["src"],
+            }
+            for a in w.addons
+        ]
+
+    def _incident_workflows_dicts(self) -> list[dict]:
+        w = self.w
+        out = []
+        for f in w.workflows:
+            d = {
+                "id": f["id"],
+                "type": "incident_workflow",
+                "summary": f["name"],
+                "self": f"{API}/incident_workflows/{f['id']}",
+                "html_url": f"{WEB}/flex-workflows/workflows/{f['id']}",
+                "name": f["name"],
+                "description": f["description"],
+                "created_at": iso(f["created"]),
+                "is_enabled": f["enabled"],
+            }
+            if f["team"] is not None:
+                d["team"] = {"id": w.teams[f["team"]]["id"], "type": "team_reference"}
+            out.append(d)
+        return out
+
+    def _event_orchestrations_dicts(self) -> list[dict]:
+        w = self.w
+        out = []
+        for o in w.orchestrations:
+            uid = w.users[o["user"]]["id"]
+            uref = {"id": uid, "self": f"{API}/users/{uid}", "type": "user_reference"}
+            tid = w.teams[o["team"]]["id"]
+            out.append(
+                {
+                    "id": o["id"],
+                    "self": f"{API}/event_orchestrations/{o['id']}",
+                    "name": o["name"],
+                    "description": o["description"],
+                    "team": {"id": tid, "type": "team_reference", "self": f"{API}/teams/{tid}"},
+                    "routes": o["routes"],
+                    "created_at": iso(o["created"]),
+                    "created_by": uref,
+                    "updated_at": iso(o["updated"]),
+                    "updated_by": uref,
+                    "version": o["version"],
+                }
+            )
+        return out
+
+    def _webhook_subscriptions_dicts(self) -> list[dict]:
+        w = self.w
+        out = []
+        for h in w.webhooks:
+            ftype, fidx = h["filter"]
+            flt = {"type": ftype}
+            if ftype == "team_reference":
+                flt["id"] = w.teams[fidx]["id"]
+            elif ftype == "service_reference":
+                flt["id"] = w.services[fidx]["id"]
+            out.append(
+                {
+                    "id": h["id"],
+                    "type": "webhook_subscription",
+                    "active": h["active"],
+                    "delivery_method": {
+                        "id": h["dm_id"],
+                        "secret": None,
+                        "temporarily_disabled": False,
+                        "type": "http_delivery_method",
+                        "url": h["url"],
+                        "custom_headers": [],
                     },
-                    "temporarily_disabled": False,
+                    "description": h["description"],
+                    "events": h["events"],
+                    "filter": flt,
                 }
-                for x in w.extensions
-            ]
-        if stream == "addons":
-            return [
-                {
-                    "id": a["id"],
-                    "type": a["type"],
-                    "summary": a["name"],
-                    "self": f"{API}/addons/{a['id']}",
-                    "html_url": None,
-                    "name": a["name"],
-                    "src": a["src"],
-                }
-                for a in w.addons
-            ]
-        if stream == "incident_workflows":
-            out = []
-            for f in w.workflows:
-                d = {
-                    "id": f["id"],
-                    "type": "incident_workflow",
-                    "summary": f["name"],
-                    "self": f"{API}/incident_workflows/{f['id']}",
-                    "html_url": f"{WEB}/flex-workflows/workflows/{f['id']}",
-                    "name": f["name"],
-                    "description": f["description"],
-                    "created_at": iso(f["created"]),
-                    "is_enabled": f["enabled"],
-                }
-                if f["team"] is not None:
-                    d["team"] = {"id": w.teams[f["team"]]["id"], "type": "team_reference"}
-                out.append(d)
-            return out
-        if stream == "event_orchestrations":
-            out = []
-            for o in w.orchestrations:
-                uid = w.users[o["user"]]["id"]
-                uref = {"id": uid, "self": f"{API}/users/{uid}", "type": "user_reference"}
-                tid = w.teams[o["team"]]["id"]
-                out.append(
-                    {
-                        "id": o["id"],
-                        "self": f"{API}/event_orchestrations/{o['id']}",
-                        "name": o["name"],
-                        "description": o["description"],
-                        "team": {"id": tid, "type": "team_reference", "self": f"{API}/teams/{tid}"},
-                        "routes": o["routes"],
-                        "created_at": iso(o["created"]),
-                        "created_by": uref,
-                        "updated_at": iso(o["updated"]),
-                        "updated_by": uref,
-                        "version": o["version"],
-                    }
-                )
-            return out
-        if stream == "webhook_subscriptions":
-            out = []
-            for h in w.webhooks:
-                ftype, fidx = h["filter"]
-                flt = {"type": ftype}
-                if ftype == "team_reference":
-                    flt["id"] = w.teams[fidx]["id"]
-                elif ftype == "service_reference":
-                    flt["id"] = w.services[fidx]["id"]
-                out.append(
-                    {
-                        "id": h["id"],
-                        "type": "webhook_subscription",
-                        "active": h["active"],
-                        "delivery_method": {
-                            "id": h["dm_id"],
-                            "secret": None,
-                            "temporarily_disabled": False,
-                            "type": "http_delivery_method",
-                            "url": h["url"],
-                            "custom_headers": [],
-                        },
-                        "description": h["description"],
-                        "events": h["events"],
-                        "filter": flt,
-                    }
-                )
-            return out
-        if stream == "status_dashboards":
-            return [dict(d) for d in w.dashboards]
-        if stream == "rulesets":
-            out = []
-            for r in w.rulesets:
-                uid = w.users[r["user"]]["id"]
-                uref = {"id": uid, "type": "user_reference", "self": f"{API}/users/{uid}"}
-                d = {
-                    "id": r["id"],
-                    "self": f"{API}/rulesets/{r['id']}",
-                    "type": r["type"],
-                    "name": r["name"],
-                    "routing_keys": r["routing_keys"],
-                    "created_at": iso(r["created"]),
-                    "creator": uref,
-                    "updated_at": iso(r["updated"]),
-                    "updater": uref,
-                }
-                if r["team"] is not None:
-                    tid = w.teams[r["team"]]["id"]
-                    d["team"] = {"id": tid, "type": "team_reference", "self": f"{API}/teams/{tid}"}
-                out.append(d)
-            return out
-        if stream == "maintenance_windows":
-            return [self.maintenance(m) for m in w.maintenance]
-        raise KeyError(stream)
+            )
+        return out
+
+    def _rulesets_dicts(self) -> list[dict]:
+        w = self.w
+        out = []
+        for r in w.rulesets:
+            uid = w.users[r["user"]]["id"]
+            uref = {"id": uid, "type": "user_reference", "self": f"{API}/users/{uid}"}
+            d = {
+                "id": r["id"],
+                "self": f"{API}/rulesets/{r['id']}",
+                "type": r["type"],
+                "name": r["name"],
+                "routing_keys": r["routing_keys"],
+                "created_at": iso(r["created"]),
+                "creator": uref,
+                "updated_at": iso(r["updated"]),
+                "updater": uref,
+            }
+            if r["team"] is not None:
+                tid = w.teams[r["team"]]["id"]
+                d["team"] = {"id": tid, "type": "team_reference", "self": f"{API}/teams/{tid}"}
+            out.append(d)
+        return out
 
     def maintenance(self, m: dict) -> dict:
         return {
@@ -503,19 +523,24 @@ class Renderer:
             return self.svc_ref[inc.service]
         return self.integ_ref[self.w.services[inc.service]["integrations"][0]]
 
-    def _incident_dict(self, inc: Inc) -> bytes:
-        w = self.w
-        svc = w.services[inc.service]
+    def _pending_actions(self, inc: Inc) -> list[tuple[str, str]]:
+        """(type, at) of what PagerDuty will do to the incident unless someone acts."""
+        svc = self.w.services[inc.service]
+        rules = self.w.eps[inc.ep]["rules"]
         pending = []
         if inc.status == "triggered":
-            delay = w.eps[inc.ep]["rules"][min(inc.level, len(w.eps[inc.ep]["rules"]) - 1)]["delay"]
-            pending.append({"type": "escalate", "at": iso(inc.last_change + delay * 60)})
+            delay = rules[min(inc.level, len(rules) - 1)]["delay"]
+            pending.append(("escalate", iso(inc.last_change + delay * 60)))
         elif inc.status == "acknowledged" and svc["ack_timeout"]:
-            pending.append(
-                {"type": "unacknowledge", "at": iso(inc.last_change + svc["ack_timeout"])}
-            )
+            pending.append(("unacknowledge", iso(inc.last_change + svc["ack_timeout"])))
         if inc.status != "resolved" and svc["auto_resolve"]:
-            pending.append({"type": "resolve", "at": iso(inc.created + svc["auto_resolve"])})
+            pending.append(("resolve", iso(inc.created + svc["auto_resolve"])))
+        return pending
+
+    def _incident_dict(self, inc: Inc) -> bytes:
+        """The incident as `incident` renders it, built as a dict (tests compare the two)."""
+        svc = self.w.services[inc.service]
+        pending = [{"type": kind, "at": at} for kind, at in self._pending_actions(inc)]
         n_alerts = len(inc.alert_ids)
         d = self.inc_ref(inc)
         d.update(
@@ -584,22 +609,22 @@ class Renderer:
             self._frags = f
         return f
 
+    def _agent_json(self, inc: Inc, agent: int) -> str:
+        """`agent(inc, agent)` as JSON text (see the log entry layout in data.py)."""
+        f = self._frag()
+        if agent >= 0:
+            return str(f["user"][agent])
+        if agent == -1:
+            return str(f["svc"][inc.service])
+        return str(f["integ0"][inc.service])
+
     def incident(self, inc: Inc) -> bytes:
+        """The incident's JSON, written directly (the hot path of a sync); `_incident_dict`
+        builds the same as a dict."""
         if inc.cache is not None:
             return inc.cache
-        w = self.w
         f = self._frag()
-        svc = w.services[inc.service]
-        rules = w.eps[inc.ep]["rules"]
-        pend = []
-        if inc.status == "triggered":
-            delay = rules[min(inc.level, len(rules) - 1)]["delay"]
-            pend.append(f'{{"type":"escalate","at":"{iso(inc.last_change + delay * 60)}"}}')
-        elif inc.status == "acknowledged" and svc["ack_timeout"]:
-            at = iso(inc.last_change + svc["ack_timeout"])
-            pend.append(f'{{"type":"unacknowledge","at":"{at}"}}')
-        if inc.status != "resolved" and svc["auto_resolve"]:
-            pend.append(f'{{"type":"resolve","at":"{iso(inc.created + svc["auto_resolve"])}"}}')
+        pend = [f'{{"type":"{kind}","at":"{at}"}}' for kind, at in self._pending_actions(inc)]
         n = len(inc.alert_ids)
         resolved = inc.status == "resolved"
         resolved_at = "null" if inc.resolved is None else f'"{iso(inc.resolved)}"'
@@ -608,13 +633,7 @@ class Renderer:
         le = inc.first_le
         title = _dumps(inc.title)
         summary = _dumps(f"[#{inc.number}] {inc.title}")
-        agent = inc.last_by
-        if agent >= 0:
-            last_by = users[agent]
-        elif agent == -1:
-            last_by = f["svc"][inc.service]
-        else:
-            last_by = f["integ0"][inc.service]
+        last_by = self._agent_json(inc, inc.last_by)
         bridge = (
             '{"conference_number":"+1 415-555-0199,,,,123456#",'
             f'"conference_url":"https://meet.example.com/{iid.lower()}"}}'
@@ -669,7 +688,7 @@ class Renderer:
         return got[0] + inc.rcache + b"}"
 
     def _log_core(self, e: tuple, inc: Inc) -> bytes:
-        ts, lid, _, kind, agent, extra = e
+        ts, lid, _, kind, agent, _ = e
         w = self.w
         d = {
             "id": lid,
@@ -684,6 +703,13 @@ class Renderer:
             "teams": [self.team_ref[t] for t in w.services[inc.service]["teams"]],
             "contexts": [],
         }
+        self._log_details(d, e, inc)
+        return dumpb(d)
+
+    def _log_details(self, d: dict[str, t.Any], e: tuple, inc: Inc) -> None:
+        """The parts of log entry `e` (summary, channel, ...) that depend on its kind."""
+        _, _, _, kind, agent, extra = e
+        w = self.w
         if kind == "trigger":
             d["summary"] = LE_SUMMARY_CHANNEL[extra]
             d["channel"] = {"type": extra, "summary": inc.title0}
@@ -730,7 +756,6 @@ class Renderer:
             else:
                 d["summary"] = f"Resolved by {w.users[agent]['name']}."
                 d["channel"] = {"type": extra if extra != "auto" else "timeout"}
-        return dumpb(d)
 
     def notification(self, n: tuple) -> bytes:
         ts, nid_, user, k, status = n
@@ -807,12 +832,7 @@ class Renderer:
         svc = w.services[inc.service]
         ep = w.eps[inc.ep]
         team = svc["teams"][0] if svc["teams"] else None
-        assigned = [u for u, _ in inc.assignees]
-        acked = [u for u, _ in inc.acks]
-        end = inc.resolved if inc.resolved is not None else None
-        s_ack = None if inc.first_ack is None else inc.first_ack - inc.created
-        s_res = None if end is None else end - inc.created
-        engaged = 0 if s_ack is None else ((end or inc.updated) - inc.first_ack)
+        end = inc.resolved
         pr = inc.priority
         d = {
             "id": inc.id,
@@ -835,6 +855,21 @@ class Renderer:
             "escalation_policy_name": ep["name"],
             "incident_type_id": "PINCTYP",
             "incident_type_name": "incident_default",
+        }
+        d.update(self._analytics_effort(inc))
+        inc.acache = dumpb(d)
+        return inc.acache
+
+    def _analytics_effort(self, inc: Inc) -> dict[str, t.Any]:
+        """Who worked on the incident, and how much (the second half of its analytics)."""
+        w = self.w
+        assigned = [u for u, _ in inc.assignees]
+        acked = [u for u, _ in inc.acks]
+        end = inc.resolved
+        s_ack = None if inc.first_ack is None else inc.first_ack - inc.created
+        s_res = None if end is None else end - inc.created
+        engaged = 0 if inc.first_ack is None else ((end or inc.updated) - inc.first_ack)
+        return {
             "assigned_user_ids": [w.users[u]["id"] for u in assigned],
             "assigned_user_names": [w.users[u]["name"] for u in assigned],
             "acknowledged_user_ids": [w.users[u]["id"] for u in acked],
@@ -869,8 +904,6 @@ class Renderer:
             "off_hour_interruptions": inc.notified - inc.notified // 2,
             "sleep_hour_interruptions": 0,
         }
-        inc.acache = dumpb(d)
-        return inc.acache
 
     # ---------------------------------------------------------------- audit / change events
     def audit(self, a: tuple) -> bytes:
@@ -891,7 +924,7 @@ class Renderer:
             "self": f"{API}/{coll[1]}/{obj['id']}",
             "html_url": f"{WEB}/{coll[1]}/{obj['id']}",
         }
-        details = {"resource": root}
+        details: dict[str, t.Any] = {"resource": root}
         if action == "update":
             details["fields"] = [{"name": field, "before_value": "old value", "value": "new value"}]
         return dumpb(

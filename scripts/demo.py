@@ -54,6 +54,8 @@ INCREMENTAL = set(INCREMENTAL_STREAMS)
 # them apart by a shorter pause than dbt's default of 10 minutes.
 DBT_VARS = {"sync_gap_seconds": 5}
 REPORT = OUTPUT / "report.html"
+#: Every figure of the run, for scripts/docs.py (`python -m scripts.docs --demo ...`).
+RESULTS = OUTPUT / "demo-results.json"
 
 
 def say(message: str = "") -> None:
@@ -256,7 +258,7 @@ def width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
-def print_table(headers: list[str], rows: list[list], right: set[int]) -> None:
+def table_lines(headers: list[str], rows: list[list], right: set[int]) -> list[str]:
     cells = [[str(c) for c in row] for row in rows]
     widths = [max(width(h), *(width(r[i]) for r in cells)) for i, h in enumerate(headers)]
 
@@ -265,12 +267,9 @@ def print_table(headers: list[str], rows: list[list], right: set[int]) -> None:
         for i, value in enumerate(values):
             pad = " " * (widths[i] - width(value))
             padded.append(pad + value if i in right else value + pad)
-        return "  ".join(padded).rstrip()
+        return "    " + "  ".join(padded).rstrip()
 
-    say("    " + line(headers))
-    say("    " + line(["-" * w for w in widths]))
-    for row in cells:
-        say("    " + line(row))
+    return [line(headers), line(["-" * w for w in widths]), *(line(row) for row in cells)]
 
 
 # --------------------------------------------------------------------------- main
@@ -359,66 +358,128 @@ def main(argv: list[str] | None = None) -> int:
         ).fetchone()
         report = service_report(con, new_now - timedelta(days=90))
 
-    step(f"Report from {WAREHOUSE.relative_to(ROOT)} (schema `{SCHEMA}`)")
-    say()
-    say(
-        f"    run 1 (full):        {run1:5.0f} s, {requests_run1:6,} API requests, "
-        f"{sum(after1.values()):,} rows"
-    )
-    say(
-        f"    run 2 (incremental): {run2:5.0f} s, {requests_run2:6,} API requests, "
-        f"{sum(moved.values()):,} rows loaded"
-    )
-    say(
-        f"    incidents in run 2: {new_incidents} new, {changed_incidents} changed "
-        "(each in its latest version)"
-    )
-    say()
-    say("    Rows per table. Incremental tables get only new and changed rows in run 2;")
-    say("    full-table streams (account configuration) are read whole every run.")
-    say()
-    rows = [
-        [
-            table,
-            "incremental" if table in INCREMENTAL else "full table",
-            f"{after1.get(table, 0):,}",
-            f"{moved.get(table, 0):,}",
-            f"{after2[table]:,}",
-        ]
-        for table in sorted(after2)
-    ]
-    print_table(
-        ["table", "replication", "after run 1", "loaded by run 2", "after run 2"],
-        rows,
-        right={2, 3, 4},
-    )
-    say()
-    say(
-        f"    Incidents per service, last 90 days (created since "
-        f"{iso_z(new_now - timedelta(days=90))[:10]}):"
-    )
-    say()
-    print_table(
-        ["service", "incidents", "open", "mean time to ack", "mean time to resolve"],
-        [[s, n, o, minutes(a), hours(r)] for s, n, o, a, r in report],
-        right={1, 2, 3, 4},
-    )
-    say()
-    say(
-        f'    Query it yourself: .venv/bin/python -c "import duckdb; '
-        f"print(duckdb.connect('{WAREHOUSE.relative_to(ROOT)}').sql("
-        f"'select status, count(*) from pagerduty.{SCHEMA}.incidents group by 1'))\""
-    )
-    if not analytics(new_now):
+    results = {
+        "finished_at": "",
+        "account": {"incidents": options.incidents, "days": options.days},
+        "runs": [
+            {
+                "run": "run 1 (full)",
+                "seconds": round(run1, 1),
+                "requests": requests_run1,
+                "rows": sum(after1.values()),
+            },
+            {
+                "run": "run 2 (incremental)",
+                "seconds": round(run2, 1),
+                "requests": requests_run2,
+                "rows": sum(moved.values()),
+            },
+        ],
+        "incidents_run2": {"new": new_incidents, "changed": changed_incidents},
+        "tables": {
+            table: {
+                "replication": "incremental" if table in INCREMENTAL else "full table",
+                "after_run_1": after1.get(table, 0),
+                "loaded_by_run_2": moved.get(table, 0),
+                "after_run_2": after2[table],
+            }
+            for table in sorted(after2)
+        },
+        "services_since": iso_z(new_now - timedelta(days=90))[:10],
+        "services": [
+            {"service": s, "incidents": n, "open": o, "mtta_seconds": a, "mttr_seconds": r}
+            for s, n, o, a, r in report
+        ],
+        "query": query_command(WAREHOUSE),
+    }
+    built = analytics(new_now)
+    if built is None:
         return 1
-    say()
-    say(f"==> demo finished in {time.monotonic() - started:.0f} s")
+    results["dbt"] = built
+    results["seconds_total"] = round(time.monotonic() - started, 1)
+    results["finished_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    RESULTS.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+
+    step(f"Summary (every figure also in {RESULTS.relative_to(ROOT)})")
+    for line in summary_lines(results):
+        say(line)
     return 0
 
 
+def query_command(warehouse: Path) -> str:
+    """A one-liner the user can paste: the connection stays open while the result prints."""
+    path = warehouse.relative_to(ROOT)
+    sql = f"select status, count(*) from {warehouse.stem}.{SCHEMA}.incidents group by 1 order by 1"
+    return (
+        f".venv/bin/python -c \"import duckdb; con = duckdb.connect('{path}', read_only=True); "
+        f"con.sql('{sql}').show()\""
+    )
+
+
+def summary_lines(results: dict) -> list[str]:
+    """The demo's closing summary (one screen), from its results file; docs/demo.md shows the
+    same lines, written by scripts/docs.py from docs/results/demo.json."""
+    lines = []
+    for run in results["runs"]:
+        lines.append(
+            f"    {run['run'] + ':':21} {run['seconds']:4.0f} s, "
+            f"{run['requests']:6,} API requests, "
+            f"{run['rows']:7,} rows {'in the warehouse' if 'full' in run['run'] else 'loaded'}"
+        )
+    changed = results["incidents_run2"]
+    lines.append(
+        f"    incidents in run 2: {changed['new']} new, {changed['changed']} changed "
+        "(each in its latest version)"
+    )
+    tables = results["tables"].values()
+    incremental = [t for t in tables if t["replication"] == "incremental"]
+    full = [t for t in tables if t["replication"] != "incremental"]
+    lines.append(
+        f"    run 2 loaded {sum(t['loaded_by_run_2'] for t in incremental):,} new or changed rows "
+        f"into the {len(incremental)} incremental tables"
+    )
+    lines.append(
+        f"    and {sum(t['loaded_by_run_2'] for t in full):,} rows into the {len(full)} "
+        "configuration tables (read whole every run)"
+    )
+    lines.append(
+        f"    warehouse: {len(results['tables'])} tables, "
+        f"{sum(t['after_run_2'] for t in tables):,} rows (schema `pagerduty`)"
+    )
+    dbt = results["dbt"]
+    lines.append(
+        f"    dbt build: {dbt['models']} models, {dbt['tests']} tests "
+        f"({dbt['passed']} passed, {dbt['failed']} failed) in {dbt['seconds']:.0f} s"
+    )
+    lines.append("")
+    lines.append(f"    Incidents per service since {results['services_since']} (last 90 days):")
+    lines.append("")
+    lines += table_lines(
+        ["service", "incidents", "open", "mean time to ack", "mean time to resolve"],
+        [
+            [
+                s["service"],
+                s["incidents"],
+                s["open"],
+                minutes(s["mtta_seconds"]),
+                hours(s["mttr_seconds"]),
+            ]
+            for s in results["services"]
+        ],
+        right={1, 2, 3, 4},
+    )
+    lines.append("")
+    lines.append("    Report with charts: output/report.html (one file, works offline)")
+    lines.append("    Rows per table, dbt marts and the figures above: output/demo-results.json")
+    lines.append(f"    Query it yourself: {results['query']}")
+    lines.append(f"==> demo finished in {results['seconds_total']:.0f} s")
+    return lines
+
+
 # --------------------------------------------------------------------------- analytics
-def analytics(now: datetime) -> bool:
-    """`dbt build` of analytics/ on the warehouse, then the HTML report from its marts."""
+def analytics(now: datetime) -> dict | None:
+    """`dbt build` of analytics/ on the warehouse, then the HTML report from its marts; the
+    models and tests dbt ran, from its run_results.json."""
     step(f"Building the dbt models (analytics/) in {WAREHOUSE.relative_to(ROOT)}")
     began = time.monotonic()
     build = dbt_build(duckdb_env(WAREHOUSE), OUTPUT / "dbt", DBT_VARS)
@@ -426,13 +487,29 @@ def analytics(now: datetime) -> bool:
         say(f"demo: `dbt build` failed (exit {build.returncode}). Last lines of {build.log}:")
         for line in build.output.splitlines()[-30:]:
             say(f"    {line}")
-        return False
-    say(f"    dbt build: {build.summary} in {time.monotonic() - began:.0f} s")
+        return None
+    took = time.monotonic() - began
+    say(f"    dbt build: {build.summary} in {took:.0f} s")
     page = write_report(WAREHOUSE, REPORT, subtitle=f"demo account, emulator clock {iso_z(now)}")
     say("    marts in schema `analytics`: incident_lifecycle, service_health(_weekly),")
     say("    oncall_shifts, oncall_load_weekly, access_review")
-    say(f"    report with charts: {page.relative_to(ROOT)} (one file, works offline)")
-    return True
+    say(f"    report written: {page.relative_to(ROOT)}")
+    return {
+        **run_results(OUTPUT / "dbt" / "target" / "run_results.json"),
+        "seconds": round(took, 1),
+    }
+
+
+def run_results(path: Path) -> dict[str, int]:
+    """Models and tests of a `dbt build`, counted from dbt's run_results.json."""
+    results = json.loads(path.read_text(encoding="utf-8"))["results"]
+    kinds = [(r["unique_id"].split(".", 1)[0], r["status"]) for r in results]
+    return {
+        "models": sum(kind == "model" for kind, _ in kinds),
+        "tests": sum(kind == "test" for kind, _ in kinds),
+        "passed": sum(kind == "test" and status == "pass" for kind, status in kinds),
+        "failed": sum(kind == "test" and status in ("fail", "error") for kind, status in kinds),
+    }
 
 
 if __name__ == "__main__":

@@ -30,6 +30,11 @@ MELTANO_SHOWN = (
     "Extractor failed",
     "Loader failed",
 )
+# Warnings that say what was meant to happen (the demo clears its state for a full sync),
+# shown as the plain facts they are: a warning line should be one the user can act on.
+EXPECTED_WARNINGS = {
+    "No state was found, complete import.": "no saved state: a full sync",
+}
 # Settings the caller sets itself; inherited values would be mixed in otherwise.
 OWN_PREFIXES = ("TAP_PAGERDUTY_", "TARGET_DUCKDB_")
 
@@ -62,6 +67,7 @@ class MeltanoProgress:
         self.loaded = 0
         self.loaded_by_table: dict[str, int] = {}
         self.quarters: dict[str, int] = {}
+        self.last_said = (0, 0)
 
     def say(self, text: str) -> None:
         self.out(f"{self.prefix}{text}")
@@ -76,7 +82,9 @@ class MeltanoProgress:
             self.beat()
 
     def beat(self) -> None:
-        if self.records or self.loaded:
+        # Once per change: the closing beat of a run repeats nothing the last one said.
+        if (self.records or self.loaded) and (self.records, self.loaded) != self.last_said:
+            self.last_said = (self.records, self.loaded)
             self.say(
                 f"... {now_s(self.started)}: tap read {self.records:,} records, "
                 f"target loaded {self.loaded:,} rows"
@@ -89,6 +97,9 @@ class MeltanoProgress:
     def _line(self, level: str, name: str, message: str) -> None:
         if "METRIC: " in message:
             self._metric(message)
+            return
+        if message.strip() in EXPECTED_WARNINGS:
+            self.say(f"{name}: {EXPECTED_WARNINGS[message.strip()]}")
             return
         if level in ("warning", "error", "critical"):
             if message.strip():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import html
 import io
+import itertools
 import sys
 import warnings
 from collections import defaultdict
@@ -36,7 +37,9 @@ main { padding: 20px 32px; max-width: 1280px; }
 .card span { color: #6b7280; font-size: 13px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); gap: 16px;
         margin-top: 16px; }
-section { padding: 12px 16px; }
+section { padding: 12px 16px; min-width: 0; }
+section.wide { grid-column: 1 / -1; }
+.card small { display: block; color: #6b7280; font-size: 12px; margin-top: 2px; }
 section h2 { font-size: 16px; margin: 4px 0 8px; }
 section p { color: #4b5563; font-size: 13px; margin: 0 0 8px; }
 svg { width: 100%; height: auto; }
@@ -78,7 +81,12 @@ def load(con) -> dict[str, list[dict]]:
         "totals": rows(
             con,
             f"select count(*) as incidents, avg(seconds_to_first_ack) as mtta, "
+            f"quantile_cont(seconds_to_first_ack, 0.5) as mtta_median, "
+            f"quantile_cont(seconds_to_first_ack, 0.9) as mtta_p90, "
             f"avg(seconds_to_resolve) as mttr, "
+            f"quantile_cont(seconds_to_resolve, 0.5) as mttr_median, "
+            f"quantile_cont(seconds_to_resolve, 0.9) as mttr_p90, "
+            f"max(business_time_zone) as business_time_zone, "
             f"avg(case when is_after_hours then 1.0 else 0.0 end) as after_hours, "
             f"avg(case when was_escalated then 1.0 else 0.0 end) as escalated, "
             f"sum(case when status <> 'resolved' then 1 else 0 end) as open, "
@@ -102,6 +110,16 @@ def load(con) -> dict[str, list[dict]]:
 
 
 # --------------------------------------------------------------------------- charts
+MARK_IDS = itertools.count(1)
+
+
+def marked(artists) -> None:
+    """Give drawn data (bars, lines, points) an id `mark-N` in the SVG, so a check in a
+    browser can tell a chart that drew its data from one that drew only axes."""
+    for artist in artists:
+        artist.set_gid(f"mark-{next(MARK_IDS)}")
+
+
 def svg(figure) -> str:
     """The figure as inline SVG markup (no XML prolog), then closed."""
     import matplotlib.pyplot as plt
@@ -117,7 +135,7 @@ def svg(figure) -> str:
     return text[text.index("<svg") :]
 
 
-def figure(height: float = 3.6, rows_: int = 1, sharex: bool = False, cols: int = 1):
+def figure(height: float = 3.6, rows_: int = 1, sharex: bool = False, cols: int = 1, width=7.2):
     import matplotlib
 
     matplotlib.use("Agg")
@@ -126,7 +144,8 @@ def figure(height: float = 3.6, rows_: int = 1, sharex: bool = False, cols: int 
     plt.rcParams.update(
         {
             "svg.fonttype": "none",  # keep text as text: the browser's fonts draw it
-            "font.family": ["DejaVu Sans", "Noto Sans CJK JP", "sans-serif"],
+            "svg.hashsalt": "pagerduty-report",  # the same ids on every run
+            "font.family": installed_fonts(),
             "font.size": 9,
             "axes.spines.top": False,
             "axes.spines.right": False,
@@ -136,102 +155,190 @@ def figure(height: float = 3.6, rows_: int = 1, sharex: bool = False, cols: int 
         }
     )
     return plt.subplots(
-        rows_, cols, figsize=(7.2, height), sharex=sharex, sharey=cols > 1, squeeze=False
+        rows_, cols, figsize=(width, height), sharex=sharex, sharey=cols > 1, squeeze=False
     )
+
+
+def installed_fonts() -> list[str]:
+    """The wanted font families that this machine has, so matplotlib never looks for a missing
+    one (each miss is a `findfont` warning per label). Text stays text in the SVG and the
+    browser draws it with its own fonts; this only guides matplotlib's layout."""
+    from matplotlib import font_manager
+
+    have = {font.name for font in font_manager.fontManager.ttflist}
+    wanted = ["DejaVu Sans", "Noto Sans", "Noto Sans CJK JP", "Noto Sans CJK SC"]
+    return [name for name in wanted if name in have] or ["sans-serif"]
+
+
+def legend(ax, **options) -> None:
+    """A legend only for what is drawn: series whose values are all zero were not given a
+    label (see `series`), so they do not appear."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        ax.legend(handles, labels, frameon=False, **options)
+
+
+def series(values: list[float], label: str) -> str | None:
+    """The legend label of a series, or None (no legend entry) when it draws nothing."""
+    return label if any(v for v in values) else None
 
 
 def chart_weekly(weeks: list[dict]) -> str:
-    fig, axes = figure(5.2, 3, sharex=True)
+    fig, axes = figure(4.8, 3, sharex=True, width=14)
     x = [w["week_start"] for w in weeks]
-    low = [w["incidents"] - w["high"] for w in weeks]
-    axes[0][0].bar(x, [w["high"] for w in weeks], width=6, color=RED, label="high urgency")
-    axes[0][0].bar(
-        x, low, width=6, bottom=[w["high"] for w in weeks], color=GREY, label="low urgency"
+    high = [w["high"] for w in weeks]
+    low = [w["incidents"] - h for w, h in zip(weeks, high, strict=True)]
+    marked(axes[0][0].bar(x, high, width=6, color=RED, label=series(high, "high urgency")))
+    marked(
+        axes[0][0].bar(x, low, width=6, bottom=high, color=GREY, label=series(low, "low urgency"))
     )
     axes[0][0].set_ylabel("incidents")
-    axes[0][0].legend(loc="upper left", frameon=False, ncol=2)
-    axes[1][0].plot(x, [nan_if_none(minutes(w["mtta"])) for w in weeks], color=BLUE, marker=".")
+    legend(axes[0][0], loc="lower left", bbox_to_anchor=(0, 1.0), ncol=2)
+    marked(
+        axes[1][0].plot(x, [nan_if_none(minutes(w["mtta"])) for w in weeks], color=BLUE, marker=".")
+    )
     axes[1][0].set_ylabel("MTTA (min)")
-    axes[2][0].plot(x, [nan_if_none(hours(w["mttr"])) for w in weeks], color=ORANGE, marker=".")
-    axes[2][0].set_ylabel("MTTR (h)")
+    marked(
+        axes[2][0].plot(x, [nan_if_none(hours(w["mttr"])) for w in weeks], color=ORANGE, marker=".")
+    )
+    axes[2][0].set_ylabel("MTTR (h, log)")
     axes[2][0].set_yscale("log")
     fig.autofmt_xdate()
     return svg(fig)
 
 
 def chart_services(services: list[dict]) -> str:
+    """Per service, median (bar), 90th percentile (tick) and mean (diamond) on a log axis,
+    so a service whose incidents stay open for days does not flatten the others; the median
+    and p90 are printed beside each bar."""
     active = [s for s in services if s["recent_incidents"]][::-1]
-    fig, axes = figure(0.9 + 0.28 * max(len(active), 3), 1, cols=2)
+    fig, axes = figure(1.4 + 0.3 * max(len(active), 3), 1, cols=2, width=14)
     names = [s["service_name"] for s in active]
-    axes[0][0].barh(names, [minutes(s["recent_mtta_seconds"]) or 0 for s in active], color=BLUE)
-    axes[0][0].set_xlabel("MTTA (minutes)")
-    axes[0][1].barh(names, [hours(s["recent_mttr_seconds"]) or 0 for s in active], color=ORANGE)
-    axes[0][1].set_xlabel("MTTR (hours)")
+    panels = [
+        (axes[0][0], "recent_mtta", minutes, "min", BLUE, "time to acknowledge (minutes, log)"),
+        (axes[0][1], "recent_mttr", hours, "h", ORANGE, "time to resolve (hours, log)"),
+    ]
+    for ax, key, unit, suffix, color, title in panels:
+        median = [unit(s[f"{key}_median_seconds"]) for s in active]
+        p90 = [unit(s[f"{key}_p90_seconds"]) for s in active]
+        mean = [unit(s[f"{key}_seconds"]) for s in active]
+        drawn = [v for v in (*median, *p90, *mean) if v]
+        if not drawn:
+            ax.text(0.5, 0.5, "no acknowledged or resolved incidents", ha="center")
+            continue
+        floor, top = min(drawn) / 2, max(drawn)
+        positions = list(range(len(active)))
+        marked(
+            ax.barh(
+                positions,
+                [(m or floor) - floor for m in median],
+                left=floor,
+                color=color,
+                label="median",
+            )
+        )
+        marked(
+            ax.plot(
+                [nan_if_none(v) for v in p90],
+                positions,
+                linestyle="none",
+                marker="|",
+                markersize=10,
+                color="#111827",
+                label="90th percentile",
+            )
+        )
+        marked(
+            ax.plot(
+                [nan_if_none(v) for v in mean],
+                positions,
+                linestyle="none",
+                marker="D",
+                markersize=4,
+                markerfacecolor="white",
+                color="#111827",
+                label="mean",
+            )
+        )
+        for y, (m, p) in enumerate(zip(median, p90, strict=True)):
+            ax.text(
+                max(v for v in (m, p, floor) if v) * 1.25,
+                y,
+                f"{short(m)} / {short(p)} {suffix}",
+                va="center",
+                color="#374151",
+            )
+        ax.set_xscale("log")
+        ax.set_xlim(floor, top * 15)  # room for the printed values
+        ax.set_yticks(positions)
+        ax.set_yticklabels(names)
+        ax.set_xlabel(title)
+        ax.grid(axis="y", visible=False)
     axes[0][1].tick_params(labelleft=False)
+    legend(axes[0][0], loc="lower left", bbox_to_anchor=(0, 1.0), ncol=3)
     return svg(fig)
+
+
+def short(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f}" if value >= 100 else f"{value:.1f}"
 
 
 def chart_noise(services: list[dict]) -> str:
     active = [s for s in services if s["recent_incidents"]][::-1]
-    fig, axes = figure(0.9 + 0.28 * max(len(active), 3), 1)
+    fig, axes = figure(1.1 + 0.3 * max(len(active), 3), 1)
     ax = axes[0][0]
     names = [s["service_name"] for s in active]
     high = [s["recent_high_urgency_incidents"] for s in active]
-    ax.barh(names, high, color=RED, label="high urgency")
-    ax.barh(
-        names,
-        [s["recent_incidents"] - h for s, h in zip(active, high, strict=True)],
-        left=high,
-        color=GREY,
-        label="low urgency",
-    )
+    low = [s["recent_incidents"] - h for s, h in zip(active, high, strict=True)]
+    marked(ax.barh(names, high, color=RED, label=series(high, "high urgency")))
+    marked(ax.barh(names, low, left=high, color=GREY, label=series(low, "low urgency")))
     ax.set_xlabel("incidents")
-    ax.legend(loc="lower right", frameon=False)
+    legend(ax, loc="lower right")
     return svg(fig)
 
 
 def chart_oncall(load: list[dict]) -> str:
+    """Pages and hours on call of the most paged users, side by side (one bar row per user)."""
     top = load[:TOP_USERS][::-1]
-    fig, axes = figure(1.2 + 0.5 * max(len(top), 3), 2)
+    fig, axes = figure(1.2 + 0.3 * max(len(top), 3), 1, cols=2, width=14)
     names = [u["user_name"] or "?" for u in top]
     night = [u["night_pages"] for u in top]
-    axes[0][0].barh(names, night, color="#312e81", label="at night (user's time zone)")
-    axes[0][0].barh(
-        names,
-        [u["pages"] - n for u, n in zip(top, night, strict=True)],
-        left=night,
-        color=BLUE,
-        label="daytime",
-    )
-    axes[0][0].set_xlabel("pages (notifications)")
-    axes[0][0].legend(loc="lower right", frameon=False)
+    day = [u["pages"] - n for u, n in zip(top, night, strict=True)]
+    pages_ax, hours_ax = axes[0]
+    marked(pages_ax.barh(names, night, color="#312e81", label=series(night, "at night")))
+    marked(pages_ax.barh(names, day, left=night, color=BLUE, label=series(day, "daytime")))
+    pages_ax.set_xlabel("pages (notifications)")
+    legend(pages_ax, loc="lower right")
     primary = [float(u["primary_hours"] or 0) for u in top]
-    axes[1][0].barh(names, primary, color=ORANGE, label="primary (level 1)")
-    axes[1][0].barh(
-        names,
-        [float(u["oncall_hours"] or 0) - p for u, p in zip(top, primary, strict=True)],
-        left=primary,
-        color=GREY,
-        label="other levels",
+    other = [float(u["oncall_hours"] or 0) - p for u, p in zip(top, primary, strict=True)]
+    marked(hours_ax.barh(names, primary, color=ORANGE, label=series(primary, "level 1")))
+    marked(
+        hours_ax.barh(names, other, left=primary, color=GREY, label=series(other, "other levels"))
     )
-    axes[1][0].set_xlabel("hours on call (known shifts)")
-    axes[1][0].legend(loc="lower right", frameon=False)
+    for y, user in enumerate(top):
+        if not float(user["oncall_hours"] or 0):
+            hours_ax.text(0, y, " no shift seen", va="center", fontsize=8, color="#6b7280")
+    hours_ax.set_xlabel("hours on call (shifts the syncs have seen)")
+    hours_ax.tick_params(labelleft=False)
+    legend(hours_ax, loc="lower right")
     return svg(fig)
 
 
-def chart_hours(by_hour: list[dict]) -> str:
+def chart_hours(by_hour: list[dict], time_zone: str) -> str:
     counts: dict[str, list[int]] = defaultdict(lambda: [0] * 24)
     for row in by_hour:
         counts[row["urgency"]][int(row["hour"])] += row["incidents"]
-    fig, axes = figure(2.8, 1)
+    fig, axes = figure(3.2, 1)
     ax = axes[0][0]
     high, low = counts["high"], counts["low"]
-    ax.bar(range(24), high, color=RED, label="high urgency")
-    ax.bar(range(24), low, bottom=high, color=GREY, label="low urgency")
+    marked(ax.bar(range(24), high, color=RED, label=series(high, "high urgency")))
+    marked(ax.bar(range(24), low, bottom=high, color=GREY, label=series(low, "low urgency")))
     ax.set_xticks(range(0, 24, 2))
-    ax.set_xlabel("hour of day (business time zone)")
+    ax.set_xlabel(f"hour of day ({time_zone})")
     ax.set_ylabel("incidents")
-    ax.legend(loc="upper left", frameon=False)
+    legend(ax, loc="upper left")
     return svg(fig)
 
 
@@ -269,20 +376,39 @@ def table(headers: list[str], body: list[list], numeric: set[int]) -> str:
     return f"<table><tr>{head}</tr>{''.join(lines)}</table>"
 
 
-def section(title: str, note: str, content: str) -> str:
-    return f"<section><h2>{html.escape(title)}</h2><p>{html.escape(note)}</p>{content}</section>"
+def section(title: str, note: str, content: str, wide: bool = False) -> str:
+    """A card of the page; `wide` spans the whole row, so no row is left half empty."""
+    klass = " class='wide'" if wide else ""
+    return (
+        f"<section{klass}><h2>{html.escape(title)}</h2><p>{html.escape(note)}</p>{content}"
+        "</section>"
+    )
 
 
 def render(data: dict[str, list[dict]], subtitle: str) -> str:
     totals = data["totals"][0]
     services = data["services"]
+    time_zone = totals["business_time_zone"] or "UTC"
     cards = [
-        (fmt(totals["incidents"]), "incidents"),
-        (fmt(minutes(totals["mtta"]), " min"), "mean time to acknowledge"),
-        (fmt(hours(totals["mttr"]), " h"), "mean time to resolve"),
-        (fmt(100 * float(totals["after_hours"] or 0), " %"), "created after hours"),
-        (fmt(100 * float(totals["escalated"] or 0), " %"), "escalated"),
-        (fmt(totals["open"]), "still open"),
+        (fmt(totals["incidents"]), "incidents", ""),
+        (
+            fmt(minutes(totals["mtta_median"]), " min"),
+            "median time to acknowledge",
+            f"mean {fmt(minutes(totals['mtta']), ' min')} · p90 "
+            f"{fmt(minutes(totals['mtta_p90']), ' min')}",
+        ),
+        (
+            fmt(hours(totals["mttr_median"]), " h"),
+            "median time to resolve",
+            f"mean {fmt(hours(totals['mttr']), ' h')} · p90 {fmt(hours(totals['mttr_p90']), ' h')}",
+        ),
+        (
+            fmt(100 * float(totals["after_hours"] or 0), " %"),
+            "created after hours",
+            f"business hours in {time_zone}",
+        ),
+        (fmt(100 * float(totals["escalated"] or 0), " %"), "escalated", ""),
+        (fmt(totals["open"]), "still open", ""),
     ]
     noisy = [
         [
@@ -290,7 +416,10 @@ def render(data: dict[str, list[dict]], subtitle: str) -> str:
             s["service_name"],
             s["recent_incidents"],
             s["recent_pages"],
-            minutes(s["recent_mtta_seconds"]),
+            minutes(s["recent_mtta_median_seconds"]),
+            minutes(s["recent_mtta_p90_seconds"]),
+            hours(s["recent_mttr_median_seconds"]),
+            hours(s["recent_mttr_p90_seconds"]),
             hours(s["recent_mttr_seconds"]),
             s["alerts"],
         ]
@@ -318,20 +447,25 @@ def render(data: dict[str, list[dict]], subtitle: str) -> str:
         "from the synced warehouse</p></header><main>",
         "<div class='cards'>",
         *(
-            f"<div class='card'><b>{html.escape(v)}</b><span>{html.escape(k)}</span></div>"
-            for v, k in cards
+            f"<div class='card'><b>{html.escape(v)}</b><span>{html.escape(k)}</span>"
+            + (f"<small>{html.escape(detail)}</small>" if detail else "")
+            + "</div>"
+            for v, k, detail in cards
         ),
         "</div><div class='grid'>",
         section(
             "Incidents, MTTA and MTTR per week",
-            "Week of creation (Monday, UTC). MTTA over acknowledged incidents, MTTR over "
-            "resolved ones (log scale: a few incidents stay open for days).",
+            "Week of creation (Monday, UTC). Mean MTTA over acknowledged incidents, mean MTTR "
+            "over resolved ones (log scale: a few incidents stay open for days).",
             chart_weekly(data["weeks"]),
+            wide=True,
         ),
         section(
-            "MTTA and MTTR per service",
-            f"Incidents of the last {NOISY_DAYS} days up to the newest one.",
+            "Time to acknowledge and resolve per service",
+            f"Incidents of the last {NOISY_DAYS} days up to the newest one: median (bar), 90th "
+            "percentile (tick) and mean (diamond), log scales; printed: median / p90.",
             chart_services(services),
+            wide=True,
         ),
         section(
             "Noisiest services",
@@ -340,25 +474,38 @@ def render(data: dict[str, list[dict]], subtitle: str) -> str:
         ),
         section(
             "Incidents by hour of day",
-            "Creation hour in the business time zone (dbt var business_time_zone).",
-            chart_hours(data["hours"]),
+            f"Creation hour in {time_zone} (dbt var business_time_zone).",
+            chart_hours(data["hours"], time_zone),
         ),
         section(
             "On-call load per user",
-            f"The {TOP_USERS} most paged users: pages (night = 22:00-07:00 in the user's "
-            "time zone) and hours on call in the shifts the syncs have seen.",
+            f"The {TOP_USERS} most paged users: pages (night: 22:00-07:00 by default, dbt vars "
+            "night_start_hour and night_end_hour, in each user's own PagerDuty time zone) and "
+            "hours on call (level 1 and other levels) in the shifts the syncs have seen.",
             chart_oncall(data["load"]),
+            wide=True,
         ),
         section(
             "Noisiest services (table)",
-            "noise_rank from the service_health mart.",
+            f"noise_rank from the service_health mart; last {NOISY_DAYS} days.",
             table(
-                ["#", "service", "incidents", "pages", "MTTA min", "MTTR h", "alerts"],
+                [
+                    "#",
+                    "service",
+                    "incidents",
+                    "pages",
+                    "MTTA median min",
+                    "MTTA p90 min",
+                    "MTTR median h",
+                    "MTTR p90 h",
+                    "MTTR mean h",
+                    "alerts",
+                ],
                 noisy,
-                {0, 2, 3, 4, 5, 6},
+                {0, 2, 3, 4, 5, 6, 7, 8, 9},
             ),
+            wide=True,
         ),
-        "</div><div class='grid'>",
         section(
             "Access review",
             "Every user: account role, teams (role on the team), contact "
@@ -376,6 +523,7 @@ def render(data: dict[str, list[dict]], subtitle: str) -> str:
                 access,
                 {3, 4, 5},
             ),
+            wide=True,
         ),
         "</div></main>",
         f"<footer>Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by "
@@ -415,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
         first = str(error).splitlines()[0]
         print(
             f"report: {options.warehouse} has no dbt marts in schema `{SCHEMA}` ({first}): "
-            "run `dbt build` in analytics/ first (see the README's Analytics section)",
+            "run `dbt build` in analytics/ first (see docs/analytics.md)",
             file=sys.stderr,
         )
         return 2

@@ -8,6 +8,7 @@ header value (token, user agent): every message goes through `redact.scrub`.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         code = TapPagerDuty.cli.main(args=args, prog_name="tap-pagerduty", standalone_mode=False)
     except SettingsError as error:
-        _fail(f"configuration error: {error}", 2)
+        _fail(f"configuration error: {error}{_environment_hint(str(error), args)}", 2)
     except StateError as error:
         _fail(f"state error: {error}", 2)
     except PagerDutyAPIError as error:  # refused, unreachable, or out of retries
@@ -55,6 +56,33 @@ def _take_log_level(args: list[str]) -> list[str]:
     if level:
         os.environ["TAP_PAGERDUTY_LOGLEVEL"] = level.upper()
     return rest
+
+
+#: Variables that hold a credential; set while the tap reads a config file (or none), they
+#: were ignored: the SDK reads TAP_PAGERDUTY_* only with `--config ENV`.
+CREDENTIAL_VARIABLES = (
+    "TAP_PAGERDUTY_API_TOKEN",
+    "TAP_PAGERDUTY_OAUTH_TOKEN",
+    "TAP_PAGERDUTY_OAUTH_CLIENT_ID",
+)
+
+
+def _environment_hint(message: str, args: list[str]) -> str:
+    """For a missing setting: say that credential variables were set but not read."""
+    if "is missing" not in message or _reads_environment(args):
+        return ""
+    ignored = [name for name in CREDENTIAL_VARIABLES if os.environ.get(name)]
+    if not ignored:
+        return ""
+    return (
+        f" ({', '.join(ignored)} is set but not read: use --config ENV to read settings "
+        "from TAP_PAGERDUTY_* variables)"
+    )
+
+
+def _reads_environment(args: list[str]) -> bool:
+    pairs = itertools.pairwise(args)
+    return "--config=ENV" in args or ("--config", "ENV") in pairs
 
 
 def _fail(message: str, code: int) -> None:

@@ -12,20 +12,21 @@ from __future__ import annotations
 import itertools
 import typing as t
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from functools import cached_property
 
 import msgspec
-from singer_sdk import SchemaDirectory, StreamSchema
+from singer_sdk import SchemaDirectory
 from singer_sdk.exceptions import SyncLifecycleSignal
 
 from tap_pagerduty.availability import UNAVAILABLE_STATUSES, is_optional
 from tap_pagerduty.engine import cancel
 from tap_pagerduty.errors import PagerDutyAPIError, PagingError
+from tap_pagerduty.oauth import filter_listings
 from tap_pagerduty.output import FastRecordMessages
 from tap_pagerduty.prefetch import Request
-from tap_pagerduty.schema_files import schema_dir
+from tap_pagerduty.schema_files import StreamSchemaWithExtra, schema_dir
 from tap_pagerduty.windows import OFFSET_CAP, Window
 
 if t.TYPE_CHECKING:
@@ -63,7 +64,9 @@ class PageGuard:
     ) -> None:
         at = "" if offset is None else f" (offset {offset})"
         keys = {_record_key(record) for record in records}
-        if keys and keys <= self.previous:
+        # Pages overlap by one record (see `ListingDrift`); a listing that shrank while read
+        # can end on a page of records already read, but only a fault says more follow.
+        if keys and keys <= self.previous and (more or offset is None):
             raise PagingError(
                 f"{self.where}{at}: the page repeats the previous page's records; the stream "
                 "stops here instead of looping (a caching proxy or an API fault?)"
@@ -96,24 +99,84 @@ def _record_key(record: dict[str, t.Any]) -> t.Any:
     return key if key is not None else msgspec.json.encode(record)
 
 
+class ListingDrift:
+    """Notices that an offset-paged listing changed while it was read.
+
+    PagerDuty pages by position: an entity removed ahead of the offset moves every later
+    row up one place (the next page skips one), one added moves them down (a row comes
+    twice). So consecutive pages overlap by one record: each page after a full one must
+    start with the record that ended it. A page that starts elsewhere (or is empty), or
+    repeats a record read before, means rows moved between the two reads; the stream then
+    reads the listing once more (`PagerDutyStream._remaining_pages`).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.overlap = 1 if limit > 1 else 0
+        self.limit = limit
+        self.seen: set[t.Any] = set()
+        self.previous: list[dict[str, t.Any]] | None = None
+
+    @property
+    def stride(self) -> int:
+        """How far each page's offset is from the previous one's."""
+        return self.limit - self.overlap
+
+    def fresh(self, records: list[dict[str, t.Any]]) -> list[dict[str, t.Any]] | None:
+        """The next page's records not read before, or None when the listing moved."""
+        previous, self.previous = self.previous, records
+        if self.overlap and previous is not None and len(previous) >= self.limit:
+            if not records or _record_key(records[0]) != _record_key(previous[-1]):
+                return None
+            records = records[1:]
+        keys = [_record_key(record) for record in records]
+        if any(k in self.seen for k in keys) or len(set(keys)) < len(keys):
+            return None
+        self.seen.update(keys)
+        return records
+
+
 class PagerDutyStream(FastRecordMessages):
     """Base for every PagerDuty stream.
 
-    Streams override `get_records` and fetch through the engine, so the SDK's own request
-    machinery (`get_new_paginator`, `http_headers`, `authenticator`, `requests_session`,
-    `request_decorator`) is never used: headers, credentials, sessions and retries are the
-    engine's (`engine.py`)."""
+    Streams override `get_records` and fetch through the engine (`engine.py`), which owns
+    headers, credentials, sessions and retries. They are SDK `Stream`s, not `RESTStream`s:
+    a stream defining one of `RESTStream`'s hooks fails when its class is created, saying
+    what to do instead (`sdk_seams.UNUSED_REST_HOOKS`)."""
 
-    schema = StreamSchema(SchemaDirectory(schema_dir()))
+    schema = StreamSchemaWithExtra(SchemaDirectory(schema_dir()))
     primary_keys: t.ClassVar[tuple[str, ...]] = ("id",)
     #: Key of the record list in the response body; defaults to the stream name.
     records_key: t.ClassVar[str | None] = None
     #: Query parameters every request of the stream carries (includes, filters).
     extra_params: t.ClassVar[dict[str, t.Any]] = {}
+    #: The HTTP method of the stream's requests to its `path` (analytics queries: POST).
+    method: t.ClassVar[str] = "GET"
+    #: Operations the stream sends besides `method path`, as PagerDuty's reference names
+    #: them ("GET /log_entries"): listings it reads to decide what to request.
+    also_sends: t.ClassVar[tuple[str, ...]] = ()
+    #: The id filter its analytics queries take under OAuth and user-level keys
+    #: ("service_ids", or "team_ids"), read from a listing (see `oauth.analytics_filter`).
+    access_kind: t.ClassVar[str | None] = None
+
+    @classmethod
+    def operations(cls, settings: Settings | None = None) -> frozenset[str]:
+        """Every operation ("METHOD /path/{template}") a sync of this stream sends: its
+        own, the listings it reads, its analytics filter's listing under `settings` (None:
+        under any settings) and its parent's (the SDK syncs the parent of a selected
+        child). Its OAuth scopes are those of these operations (`oauth.selected_scopes`)."""
+        path = getattr(cls, "path", None)
+        found = {f"{cls.method} {path}"} if isinstance(path, str) and path else set()
+        found.update(cls.also_sends)
+        if cls.access_kind:
+            found.update(f"GET {listing}" for listing in filter_listings(cls.access_kind, settings))
+        parent = getattr(cls, "parent_stream_type", None)
+        if isinstance(parent, type) and issubclass(parent, PagerDutyStream):
+            found |= parent.operations(settings)
+        return frozenset(found)
 
     def __init__(self, tap: TapPagerDuty, *args: t.Any, **kwargs: t.Any) -> None:
+        self._pagerduty_tap = tap  # first: the SDK reads the schema while it builds the stream
         super().__init__(tap, *args, **kwargs)
-        self._pagerduty_tap = tap
         self._answered = False  # whether PagerDuty has answered one request of this stream
 
     # -- configuration -------------------------------------------------------------------
@@ -126,15 +189,14 @@ class PagerDutyStream(FastRecordMessages):
     def settings(self) -> Settings:
         return self.tap.settings
 
-    @property
-    def url_base(self) -> str:
-        """The SDK requires it; requests are built by the engine from the same setting."""
-        return self.settings.base_url
-
     @cached_property
     def engine(self) -> Engine:
         """The run's HTTP engine: every request of this stream goes through it."""
         return self.tap.engine
+
+    def keeps_unknown_fields(self) -> bool:
+        """Whether fields the schema does not list go to `_extra` (see `output.py`)."""
+        return self.settings.extra.unknown_fields == "keep"
 
     @property
     def key(self) -> str:
@@ -196,13 +258,12 @@ class PagerDutyStream(FastRecordMessages):
         are then sent ahead, while earlier streams run). Default: none."""
         return []
 
-    # The SDK marks `sync` final; this only wraps it (no public hook sees a stream's sync
-    # fail on the main thread while the worker threads of other streams still send).
-    def sync(self, context: Context | None = None) -> None:  # type: ignore[misc]
-        """The SDK's sync; an error ending it stops every other request of the run first
-        (queued ones cancelled, those in flight awaited), so the error line comes last."""
+    def around_sync(self, sync: Callable[[], None]) -> None:
+        """The SDK's sync (`sdk_seams.StreamSeams.sync`); an error ending it stops every
+        other request of the run first (queued ones cancelled, those in flight awaited), so
+        the error line comes last."""
         try:
-            super().sync(context)
+            sync()
         except SyncLifecycleSignal:  # the SDK's own control flow (a record limit, an abort)
             raise
         except Exception as error:
@@ -214,10 +275,15 @@ class PagerDutyStream(FastRecordMessages):
 
     # -- paging ------------------------------------------------------------------------------
 
+    #: Whether the stream's classic listing takes `total` (the spec does not declare it
+    #: everywhere; without it, pages are followed one after another by `more`).
+    counts_total: t.ClassVar[bool] = True
+
     def first_page_query(self, params: dict[str, t.Any]) -> dict[str, t.Any]:
-        """The query of a classic listing's first page: it asks for `total`, so that the
-        other pages are known at once."""
-        return {**params, "limit": self.settings.page_size, "offset": 0, "total": "true"}
+        """The query of a classic listing's first page: it asks for `total` where the
+        listing takes it, so that the other pages are known at once."""
+        total = {"total": "true"} if self.counts_total else {}
+        return {**params, "limit": self.settings.page_size, "offset": 0, **total}
 
     def cursor_first_query(self, params: dict[str, t.Any]) -> dict[str, t.Any]:
         return {**params, "limit": self.settings.page_size}
@@ -334,16 +400,21 @@ class PagerDutyStream(FastRecordMessages):
         """The pages after `first`, requested concurrently: all at once, or at most
         `pages_ahead` beyond the one being read (a stream whose pages are slow to consume,
         because of their children, then loses little if it is killed). Each page is
-        checked by one `PageGuard` before its records are handed on."""
+        checked by one `PageGuard` before its records are handed on, and by one
+        `ListingDrift`: a listing that changed while it was paged is read once more, and
+        only records not handed on yet are (so each entity that existed throughout the
+        read comes exactly once)."""
         key = key or self.key
         guard = PageGuard(self.name, path)
+        drift = ListingDrift(limit)
         records = first.get(key) or []
         total = first.get("total")
         guard.check_page(records, offset=0, more=bool(first.get("more")), total=total)
-        yield records
+        yield drift.fresh(records) or []
         queries = self.later_page_queries(params, first)
         if queries is None:  # no `total`: follow `more`
-            yield from self.sequential_pages(path, params, limit, len(records), key, guard=guard)
+            pages = self.sequential_pages(path, params, limit, len(records), key, guard=guard)
+            yield from _unseen(pages, drift.seen)
             return
         window = len(queries) if pages_ahead is None else pages_ahead + 1
         waiting = iter(queries)
@@ -353,6 +424,7 @@ class PagerDutyStream(FastRecordMessages):
             for query in itertools.islice(waiting, window)
         )
         last = first
+        moved = False
         try:
             while futures:
                 last = futures.popleft().result()
@@ -361,18 +433,60 @@ class PagerDutyStream(FastRecordMessages):
                     futures.append(self.engine.submit(self.fetch, path, upcoming))
                 page = last.get(key) or []
                 guard.check_page(page, offset=next(offsets), more=bool(last.get("more")))
-                yield page
+                fresh = drift.fresh(page)
+                if fresh is None:
+                    moved = True
+                    break
+                yield fresh
         finally:
             cancel(futures)
+        if moved:
+            yield from self._read_again(path, params, limit, key, drift.seen)
+            return
         if not queries:
             return
         if isinstance(total, int) and total > OFFSET_CAP:
             self._warn_offset_cap(path, OFFSET_CAP, total)
         elif last.get("more"):  # the listing grew while it was read
             offset = queries[-1]["offset"] + limit
-            yield from self.sequential_pages(
-                path, params, limit, offset, key, guard=guard, total=True
-            )
+            pages = self.sequential_pages(path, params, limit, offset, key, guard=guard, total=True)
+            yield from _unseen(pages, drift.seen)
+
+    def _read_again(
+        self, path: str, params: dict[str, t.Any], limit: int, key: str, emitted: set[t.Any]
+    ) -> Iterator[list[dict[str, t.Any]]]:
+        """Read a listing that moved while it was paged once more, page after page, handing
+        on only what was not handed on yet. Should it move again, what moved may be missed
+        in this run: one warning says so (the next run reads it; never a loop)."""
+        self.logger.info(
+            "%s: %s changed while it was paged (rows added or removed ahead of the offset); "
+            "reading it once more",
+            self.name,
+            path,
+        )
+        self.tap.run_report.listing_reread(self.name)
+        guard = PageGuard(self.name, path)
+        drift = ListingDrift(limit)
+        offset, warned = 0, False
+        while offset + limit <= OFFSET_CAP:
+            answer = self.fetch(path, {**params, "limit": limit, "offset": offset, "total": "true"})
+            records = answer.get(key) or []
+            more = bool(answer.get("more"))
+            guard.check_page(records, offset=offset, more=more, total=answer.get("total"))
+            if drift.fresh(records) is None and not warned:
+                warned = True
+                self.logger.warning(
+                    "%s: %s changed again while it was read a second time; rows moved "
+                    "meanwhile may be missing from this run (the next run reads them)",
+                    self.name,
+                    path,
+                )
+            yield [r for r in records if _record_key(r) not in emitted]
+            emitted.update(_record_key(r) for r in records)
+            if not more or not records:
+                return
+            offset += max(1, len(records) - drift.overlap)
+        self._warn_offset_cap(path, offset)
 
     def _warn_offset_cap(self, path: str, offset: int, total: int | None = None) -> None:
         """Never silently short: records past PagerDuty's offset cap cannot be read."""
@@ -389,14 +503,18 @@ class PagerDutyStream(FastRecordMessages):
         self, params: dict[str, t.Any], first: dict[str, t.Any]
     ) -> list[dict[str, t.Any]] | None:
         """The queries of the pages after a classic first page, from its `total` (up to the
-        offset cap); None when the answer has no `total`."""
+        offset cap), each page starting on the last record of the one before (see
+        `ListingDrift`); None when the answer has no `total`."""
         if not first.get("more"):
             return []
         total = first.get("total")
         if not isinstance(total, int):
             return None
         limit = self.settings.page_size
-        offsets = range(limit, min(total, OFFSET_CAP - limit + 1), limit)
+        drift = ListingDrift(limit)  # pages overlap by one record
+        offsets = range(
+            drift.stride, min(total - drift.overlap, OFFSET_CAP - limit + 1), drift.stride
+        )
         return [{**params, "limit": limit, "offset": o} for o in offsets]
 
     def cursor_pages(self, path: str, params: dict[str, t.Any]) -> Iterator[list[dict[str, t.Any]]]:
@@ -415,3 +533,13 @@ class PagerDutyStream(FastRecordMessages):
             if not cursor:
                 return
             guard.check_cursor(cursor)
+
+
+def _unseen(
+    pages: Iterable[list[dict[str, t.Any]]], seen: set[t.Any]
+) -> Iterator[list[dict[str, t.Any]]]:
+    """`pages` without the records already handed on (a listing that grew while read)."""
+    for page in pages:
+        fresh = [r for r in page if _record_key(r) not in seen]
+        seen.update(_record_key(r) for r in fresh)
+        yield fresh

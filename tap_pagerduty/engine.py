@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import logging
 import random
+import socket
 import ssl
 import threading
 import typing as t
@@ -70,6 +71,9 @@ ACCEPT = "application/vnd.pagerduty+json;version=2"
 # A refused connection is tried this many times in all: a server restarting comes back in
 # seconds, while a wrong port or a stopped proxy never does.
 REFUSED_TRIES = 3
+# A host name that does not resolve is tried this many times in all (one retry, for a resolver
+# hiccup): a wrong `region`/`api_url` or a machine without network does not heal in minutes.
+UNRESOLVED_TRIES = 2
 # What the retry loop retries; after the last retry the request fails with "gave up after N
 # retries" and the last cause.
 RETRIED_ERRORS = (
@@ -98,6 +102,7 @@ class Outgoing:
     stream: str
     endpoint: str  # for the request metric: the stream's path template
     prepared: requests.PreparedRequest
+    path: str = ""  # the API path asked for (below `api_url`), for the OAuth hint
     context: Context | None = None
     tries: int = 0
 
@@ -281,7 +286,8 @@ class Engine:
         )
         template = getattr(stream, "path", None)
         endpoint = template if isinstance(template, str) else path
-        return Outgoing(stream.name, endpoint, self.session().prepare_request(request), context)
+        prepared = self.session().prepare_request(request)
+        return Outgoing(stream.name, endpoint, prepared, path=path, context=context)
 
     def _attempt(self, outgoing: Outgoing) -> dict[str, t.Any]:
         if self._app_token is not None:  # fetched or renewed outside the request slot
@@ -320,6 +326,12 @@ class Engine:
                 "for a server that speaks TLS, and that its certificate is trusted"
             ) from None
         except requests.exceptions.ConnectionError as error:
+            if _unresolved(error) and outgoing.tries >= UNRESOLVED_TRIES:
+                raise RequestFailedError(
+                    f"{where}: the host {urlparse(outgoing.prepared.url or '').hostname} could "
+                    f"not be resolved ({outgoing.tries} tries, {_cause(error)}): check 'region' "
+                    "or 'api_url', and this machine's network and DNS"
+                ) from None
             if _refused(error) and outgoing.tries >= REFUSED_TRIES:
                 raise RequestFailedError(
                     f"{where}: connection refused ({outgoing.tries} tries): nothing listens "
@@ -364,7 +376,9 @@ class Engine:
         if detail:
             line += f": {detail}"
         if status in HINTS:
-            line += f" ({oauth.hint(self.settings, outgoing.stream, status, HINTS[status])})"
+            request = f"{outgoing.prepared.method} {outgoing.path}"
+            hint = oauth.hint(self.settings, outgoing.stream, request, status, HINTS[status])
+            line += f" ({hint})"
         return line
 
     def _write_request_metric(self, outgoing: Outgoing, response: requests.Response) -> None:
@@ -406,7 +420,7 @@ class Engine:
         # Only a successful answer sets the clock; after a refusal (an answer all the same)
         # the local clock is used. No answer at all is an error like any other.
         try:
-            self.fetch(stream, "/abilities")
+            self.fetch(stream, oauth.CLOCK_PROBE.split(" ", 1)[1])
         except RequestFailedError:
             raise
         except PagerDutyAPIError:
@@ -497,6 +511,11 @@ def _refused(error: BaseException) -> bool:
         isinstance(e, ConnectionRefusedError) or "Connection refused" in str(e)
         for e in _causes(error)
     )
+
+
+def _unresolved(error: BaseException) -> bool:
+    """The host name did not resolve (DNS), as opposed to a host that did not answer."""
+    return any(isinstance(e, socket.gaierror) for e in _causes(error))
 
 
 def _cause(error: BaseException) -> str:

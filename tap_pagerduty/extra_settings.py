@@ -24,6 +24,7 @@ IDENTITY_URLS = {
 }
 DEFAULT_OVERRIDES_DAYS_AHEAD = 90
 METRICS_UNITS = ("day", "week", "month")
+UNKNOWN_FIELDS = ("keep", "drop")
 
 EXTRA_PROPERTIES: dict[str, t.Any] = th.PropertiesList(
     th.Property(
@@ -51,9 +52,9 @@ EXTRA_PROPERTIES: dict[str, t.Any] = th.PropertiesList(
         "oauth_scopes",
         th.StringType,
         title="OAuth scopes",
-        description="Space-separated scopes to request. Default: the read scopes of the "
-        "selected streams (plus `analytics.write`, which PagerDuty requires for its read-only "
-        "analytics queries, when an analytics stream is selected).",
+        description="Space-separated scopes to request. Default: exactly those PagerDuty's "
+        "spec requires for the requests the selected streams send (their own, their parents', "
+        "the listings read for analytics filters and custom field definitions).",
     ),
     th.Property(
         "oauth_token_url",
@@ -104,6 +105,16 @@ EXTRA_PROPERTIES: dict[str, t.Any] = th.PropertiesList(
         "whose hand-over reads those later notes once (orchestration/), so that each slice "
         "reads the log of its own range only.",
     ),
+    th.Property(
+        "unknown_fields",
+        th.StringType,
+        default="keep",
+        allowed_values=list(UNKNOWN_FIELDS),
+        description="Fields PagerDuty sends that a stream's schema does not list (PagerDuty "
+        "adds fields over time). `keep`: in one JSON object column per record, `_extra`, in "
+        "the record's own shape (only the unlisted parts). `drop`: left out, with the SDK's "
+        "warning naming them.",
+    ),
 ).to_dict()["properties"]
 
 
@@ -130,6 +141,7 @@ class ExtraSettings:
     metrics_unit: str
     analytics_filter: str
     notes_log_end: str = "now"
+    unknown_fields: str = "keep"
 
     @classmethod
     def from_config(
@@ -164,7 +176,11 @@ class ExtraSettings:
         notes_log_end = config.get("notes_log_end") or "now"
         if notes_log_end not in ("now", "end_date"):
             raise error(f"Setting 'notes_log_end' is {notes_log_end!r}: use now or end_date.")
+        unknown = config.get("unknown_fields") or "keep"
+        if unknown not in UNKNOWN_FIELDS:
+            raise error(f"Setting 'unknown_fields' is {unknown!r}: use keep or drop.")
         return cls(
+            unknown_fields=unknown,
             oauth=_oauth(config, error, check_url),
             overrides_start=parse_date(config, "overrides_start_date") or anchor,
             overrides_days_ahead=days,

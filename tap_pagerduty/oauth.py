@@ -1,8 +1,10 @@
 """Scoped OAuth with client credentials: app tokens from PagerDuty's identity service.
 
 The token is requested (`grant_type=client_credentials`) for `as_account-<region>.<subdomain>`
-and the read scopes of the selected streams, before the first API request. It is renewed
-before it expires, outside any request slot, and again whenever PagerDuty answers 401 anyway.
+and exactly the scopes of the requests the selected streams send (each stream declares its
+operations; the spec's scope of each is in `spec_table`), before the first API request. It
+is renewed before it expires, outside any request slot, and again whenever PagerDuty answers
+401 anyway.
 The token request is throttled and retried like every other request. Neither the client
 secret nor a token is ever logged or written: errors name the setting to check instead.
 """
@@ -17,7 +19,7 @@ from urllib.parse import urlparse
 import requests
 from singer_sdk.exceptions import RetriableAPIError
 
-from tap_pagerduty import redact
+from tap_pagerduty import redact, spec_table
 from tap_pagerduty.errors import (
     RETRY_STATUSES,
     PagerDutyAPIError,
@@ -30,94 +32,86 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.streams import Stream
 
+    from tap_pagerduty.client import PagerDutyStream
     from tap_pagerduty.engine import Engine
     from tap_pagerduty.extra_settings import OAuthSettings
     from tap_pagerduty.settings import Settings
 
-# Scopes each stream needs (`x-pd-requires-scope` of the endpoints it reads, in PagerDuty's
-# OpenAPI spec). PagerDuty requires `analytics.write` for its read-only analytics queries.
-STREAM_SCOPES: dict[str, tuple[str, ...]] = {
-    "users": ("users.read", "users:contact_methods.read"),
-    "user_contact_methods": ("users:contact_methods.read",),
-    "user_notification_rules": ("users:contact_methods.read",),
-    "teams": ("teams.read",),
-    "team_members": ("teams.read",),
-    "services": ("services.read",),
-    "service_integrations": ("services.read",),
-    "service_custom_field_values": ("services.read", "custom_fields.read"),
-    "escalation_policies": ("escalation_policies.read",),
-    "schedules": ("schedules.read",),
-    "schedule_overrides": ("schedules.read",),
-    "schedule_users": ("users.read",),
-    "priorities": ("priorities.read",),
-    "tags": ("tags.read",),
-    "business_services": ("services.read",),
-    "vendors": ("vendors.read",),
-    "oncalls": ("oncalls.read",),
-    "maintenance_windows": ("services.read",),
-    "abilities": ("abilities.read",),
-    "extensions": ("extensions.read",),
-    "addons": ("addons.read",),
-    "webhook_subscriptions": ("webhook_subscriptions.read",),
-    "incident_workflows": ("incident_workflows.read",),
-    "event_orchestrations": ("event_orchestrations.read",),
-    "rulesets": ("event_rules.read",),
-    "status_dashboards": ("status_dashboards.read",),
-    "incident_types": ("incident_types.read",),
-    "incident_custom_fields": ("custom_fields.read",),
-    "service_custom_fields": ("custom_fields.read",),
-    "licenses": ("licenses.read",),
-    "license_allocations": ("licenses.read",),
-    "incidents": ("incidents.read",),
-    "incident_alerts": ("incidents.read",),
-    "incident_notes": ("incidents.read",),
-    "incident_custom_field_values": (
-        "incidents.read",
-        "incident_types.read",
-        "custom_fields.read",
-    ),
-    "log_entries": ("incidents.read",),
-    "notifications": ("users:notifications.read",),
-    "audit_records": ("audit_records.read",),
-    "change_events": ("change_events.read",),
-    "analytics_incidents": ("analytics.write",),
-}
-ANALYTICS_SCOPE = ("analytics.write",)
+# Where the ids of an analytics id filter are listed.
+FILTER_LISTINGS = {"service_ids": "/services", "team_ids": "/teams"}
 # Renew this long before expiry (PagerDuty's tokens live a day; at most a fifth of the life).
 RENEW_MARGIN = 600.0
+# The request the engine sends when it needs PagerDuty's clock before any other answer.
+CLOCK_PROBE = "GET /abilities"
 
 
-def scopes_of(stream_name: str) -> tuple[str, ...]:
-    if stream_name.startswith("analytics_"):
-        return ANALYTICS_SCOPE
-    return STREAM_SCOPES.get(stream_name, ())
+def scoped(settings: Settings) -> bool:
+    """Whether the credential is scoped (OAuth client credentials or a bearer token): then
+    analytics queries need an id filter and a refused request may be a missing scope."""
+    return settings.extra.oauth is not None or settings.authorization.startswith("Bearer ")
 
 
-def hint(settings: Settings, stream_name: str, status: int, usual: str) -> str:
-    """What to check after an error `status`, for the credentials in use: under OAuth a 403
-    names the scope the stream needs, and a 401 the client credential settings."""
+def analytics_filter(kind: str, settings: Settings) -> str | None:
+    """The id filter ("service_ids" or "team_ids") an analytics query sends, or None.
+
+    PagerDuty refuses unfiltered analytics queries from OAuth and user-level tokens. `kind`
+    is the filter the endpoint takes when it has a choice ("service_ids"; "team_ids" for
+    responder metrics, which take no service filter). `auto` sends every service id with
+    OAuth (every incident has a service, not every one a team) and nothing with an API key.
+    """
+    setting = settings.extra.analytics_filter
+    if setting not in ("team_ids", "service_ids") and not (setting == "auto" and scoped(settings)):
+        return None
+    if kind == "team_ids":
+        return "team_ids"
+    return kind if setting == "auto" else setting
+
+
+def filter_listings(kind: str, settings: Settings | None) -> set[str]:
+    """The listings an analytics query taking `kind` reads for its id filter with `settings`
+    (None: with any settings)."""
+    if settings is None:
+        kinds = {"team_ids"} if kind == "team_ids" else set(FILTER_LISTINGS)
+    else:
+        wanted = analytics_filter(kind, settings)
+        kinds = {wanted} if wanted else set()
+    return {FILTER_LISTINGS[k] for k in kinds}
+
+
+def scopes_for(operations: Iterable[str]) -> set[str]:
+    """The scopes PagerDuty's spec requires for `operations` ("METHOD /path/{template}")."""
+    found = (spec_table.scope_of(operation) for operation in operations)
+    return {scope for scope in found if scope}
+
+
+def selected_scopes(streams: Iterable[Stream], settings: Settings) -> list[str]:
+    """The scopes of every request the selected streams send: their own, those of the
+    listings they read to filter or decide, their parents' (the SDK syncs the parent of a
+    selected child), and the clock probe's."""
+    operations = {CLOCK_PROBE}
+    for stream in streams:
+        if stream.selected:
+            operations |= t.cast("PagerDutyStream", stream).operations(settings)
+    return sorted(scopes_for(operations))
+
+
+def hint(settings: Settings, stream_name: str, request: str, status: int, usual: str) -> str:
+    """What to check after an error `status` of `request` ("METHOD /path"), for the
+    credentials in use: under OAuth a 403 names the exact scope that request needs (from
+    the spec), and a 401 the client credential settings."""
     client_credentials = settings.extra.oauth is not None
     if status == 401 and client_credentials:
         return (
             "PagerDuty refused the app token even after renewing it: check "
             "'oauth_client_id', 'oauth_client_secret' and 'oauth_subdomain'"
         )
-    if status != 403 or not (client_credentials or settings.authorization.startswith("Bearer ")):
+    if status != 403 or not scoped(settings):
         return usual
-    scopes = " ".join(scopes_of(stream_name)) or "unknown"
+    scope = spec_table.scope_of(request) or "unknown"
     return (
-        f"{usual}; stream '{stream_name}' needs OAuth scope {scopes!r}: grant it to the app "
-        "(and list it in 'oauth_scopes' if set), or deselect the stream"
+        f"{usual}; stream '{stream_name}' needs OAuth scope {scope!r} for {request}: grant it "
+        "to the app (and list it in 'oauth_scopes' if set), or deselect the stream"
     )
-
-
-def selected_scopes(streams: Iterable[Stream]) -> list[str]:
-    """Read scopes covering every selected stream."""
-    scopes = {"abilities.read"}  # the server-clock probe
-    for stream in streams:
-        if stream.selected:
-            scopes.update(scopes_of(stream.name))
-    return sorted(scopes)
 
 
 class AppToken:
@@ -155,7 +149,9 @@ class AppToken:
 
     def _fetch(self) -> None:
         oauth = self.settings
-        scopes = list(oauth.scopes or selected_scopes(self.engine.streams().values()))
+        scopes = list(
+            oauth.scopes or selected_scopes(self.engine.streams().values(), self.engine.settings)
+        )
         account = f"as_account-{oauth.region}.{oauth.subdomain}"
         request = requests.Request(
             "POST",

@@ -22,6 +22,7 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.io_base import GenericSingerWriter, SingerMessageType
 from singer_sdk.singerlib.encoding.simple import Message
 
+from tap_pagerduty.schema_files import EXTRA_COLUMN
 from tap_pagerduty.sdk_seams import (
     StreamSeams,
     conform_object_data_types,
@@ -56,9 +57,10 @@ class FastRecordMessages(StreamSeams):
             if conformer is None or conformer.schema is not schema:
                 conformer = self.__dict__["_conformer"] = _Conformer(schema)
             unmapped: list[str] = []
+            received = record
             record = conformer.conform(record, None, unmapped)
             if unmapped:
-                warn_unmapped_properties(self.name, tuple(unmapped), self.logger)
+                self._unlisted_fields(received, record, schema, unmapped)
         else:
             record = conform_record_data_types(
                 stream_name=self.name,
@@ -77,6 +79,34 @@ class FastRecordMessages(StreamSeams):
                     time_extracted=datetime.datetime.now(datetime.timezone.utc),
                 )
 
+    def _unlisted_fields(
+        self,
+        received: dict[str, t.Any],
+        record: dict[str, t.Any],
+        schema: dict[str, t.Any],
+        unmapped: list[str],
+    ) -> None:
+        """Fields PagerDuty sent that the schema does not list: kept in `_extra` when the
+        schema has that column (setting `unknown_fields`), with one line per stream naming
+        them the first time; else dropped with the SDK's warning, as the SDK does. (A
+        catalog discovered with `drop` has no `_extra` column: its fields are dropped.)"""
+        keeps = getattr(self, "keeps_unknown_fields", None)
+        if EXTRA_COLUMN not in schema.get("properties", {}) or not (keeps and keeps()):
+            warn_unmapped_properties(self.name, tuple(unmapped), self.logger)
+            return
+        if self.mask.get(("properties", EXTRA_COLUMN), True):
+            record[EXTRA_COLUMN] = unlisted_parts(received, schema)
+        named = self.__dict__.setdefault("_unlisted_named", set())
+        new = sorted(set(unmapped) - named)
+        if new:
+            named.update(new)
+            self.logger.info(
+                "%s: fields not in the schema kept in column %s: %s",
+                self.name,
+                EXTRA_COLUMN,
+                ", ".join(new),
+            )
+
     def _has_deselected(self) -> bool:
         """Whether the selection mask deselects anything (else popping removes nothing)."""
         mask = self.mask
@@ -84,6 +114,34 @@ class FastRecordMessages(StreamSeams):
         if cached is None or cached[0] is not mask:
             cached = self.__dict__["_deselected"] = (mask, not all(mask.values()))
         return bool(cached[1])
+
+
+def unlisted_parts(value: t.Any, schema: t.Any) -> t.Any:
+    """What of `value` its schema does not list, in the value's own shape (None: nothing).
+
+    Walks where the conformer walks (objects with properties, lists with an item schema):
+    an object gives its unlisted keys whole plus the unlisted parts of its listed ones, a
+    list one entry per item (None for an item with nothing unlisted), so that every kept
+    value can be put back where it came from."""
+    if not isinstance(schema, dict):
+        return None
+    if isinstance(value, dict):
+        properties = schema.get("properties")
+        if not isinstance(properties, dict) or schema.get("additionalProperties"):
+            return None  # kept whole by the conformer
+        parts: dict[str, t.Any] = {}
+        for name, item in value.items():
+            if name not in properties:
+                parts[name] = item
+                continue
+            inner = unlisted_parts(item, properties[name])
+            if inner is not None:
+                parts[name] = inner
+        return parts or None
+    if isinstance(value, list) and isinstance(schema.get("items"), dict):
+        items = [unlisted_parts(item, schema["items"]) for item in value]
+        return items if any(item is not None for item in items) else None
+    return None
 
 
 class _Conformer:

@@ -8,12 +8,13 @@ import os
 import typing as t
 from functools import cached_property
 
-from singer_sdk import Tap
 from singer_sdk.exceptions import ConfigValidationError
 
 from tap_pagerduty import redact
 from tap_pagerduty.engine import Engine
 from tap_pagerduty.output import FastSingerWriter
+from tap_pagerduty.run_report import RunReport
+from tap_pagerduty.sdk_seams import TapSeams
 from tap_pagerduty.settings import (
     CONFIG_SCHEMA,
     Settings,
@@ -27,15 +28,16 @@ from tap_pagerduty.state import check_bookmarks, read_state_text
 from tap_pagerduty.streams import STATE_TIME_KEYS, STREAM_TYPES
 
 if t.TYPE_CHECKING:
+    from collections.abc import Callable
+
     from singer_sdk.streams import Stream
 
 #: What the SDK puts before a setting's name to read it from the environment.
 ENV_PREFIX = "TAP_PAGERDUTY_"
 
 
-class TapPagerDuty(Tap):
-    """Copies a whole PagerDuty account (REST API v2): configuration, incidents and their
-    history, on-calls, notifications, audit trail and analytics."""
+class TapPagerDuty(TapSeams):
+    """Singer tap for a whole PagerDuty account: configuration, incidents, on-calls, analytics."""
 
     name = "tap-pagerduty"
     #: The PyPI distribution (not `tap-pagerduty`, an unrelated tap): `--about` reads the
@@ -103,6 +105,17 @@ class TapPagerDuty(Tap):
         """The run's HTTP engine (throttle, workers, sessions, clock, look-ahead): every
         request of every stream goes through it, see `engine.py`."""
         return Engine(self.settings, self.logger, streams=lambda: self.streams)
+
+    @cached_property
+    def run_report(self) -> RunReport:
+        """What this run worked around (parents gone, listings re-read), said at its end."""
+        return RunReport()
+
+    def around_sync_all(self, sync_all: Callable[[], None]) -> None:
+        """The SDK's sync (`sdk_seams.TapSeams.sync_all`), then the run's summary line (only
+        when it worked around something)."""
+        sync_all()
+        self.run_report.log(self.logger)
 
     def discover_streams(self) -> list[Stream]:
         return [stream_type(tap=self) for stream_type in STREAM_TYPES]

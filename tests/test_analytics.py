@@ -7,8 +7,9 @@ against the emulator's ground truth.
   after the emulator's clock moved, an incremental one. After each: raw row counts and staging
   row counts equal ground truth, dbt's own tests pass, and the mart figures equal figures
   computed from ground truth.
-- DuckDB: `meltano run tap-pagerduty target-duckdb`, `dbt build`, the same mart checks, and the
-  HTML report rendered from it.
+- DuckDB: `meltano run tap-pagerduty target-duckdb` with docs/pii.md's stream maps (e-mail
+  addresses and phone numbers hashed), `dbt build`, the same mart checks, the hashed columns
+  and the join on them, and the HTML report rendered from it.
 
 The mart checks recompute from the emulator's records, in Python: MTTA, MTTR and incident
 counts per service and week; pages and night pages per user and week; on-call hours per user
@@ -18,12 +19,16 @@ contact methods and last audit activity per user.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from statistics import mean
 from zoneinfo import ZoneInfo
 
 import pytest
+import yaml
 
 from scripts.dbt_build import DBT, dbt_build, dbt_env, duckdb_env
 from tests.support.postgres import DATABASE, PASSWORD, USER, TempPostgres
@@ -48,6 +53,9 @@ DBT_VARS = {"sync_gap_seconds": 2}
 NIGHT = (22, 7)  # dbt_project.yml: night_start_hour, night_end_hour
 # Streams whose raw table keeps rows the source no longer lists after a second sync.
 KEPT = {"oncalls", "change_events"}
+# docs/pii.md: its stream maps hash personal data in the DuckDB load.
+PII_PAGE = Path(__file__).resolve().parents[1] / "docs" / "pii.md"
+SALT = "test-salt"
 
 
 # --------------------------------------------------------------------------- ground truth
@@ -66,8 +74,50 @@ def monday(value: datetime) -> datetime:
     return datetime(value.year, value.month, value.day) - timedelta(days=value.weekday())
 
 
+def percentile(values: list[float], fraction: float) -> float | None:
+    """percentile_cont: linear between the two nearest ranks (PostgreSQL's and DuckDB's)."""
+    values = sorted(values)
+    if not values:
+        return None
+    rank = fraction * (len(values) - 1)
+    low = int(rank)
+    high = min(low + 1, len(values) - 1)
+    return values[low] + (values[high] - values[low]) * (rank - low)
+
+
+def service_spread(emulator, now: str) -> dict[str, tuple]:
+    """service -> (MTTA median, MTTA p90, MTTR median, MTTR p90), all incidents since anchor."""
+    acks: dict[str, list[float]] = defaultdict(list)
+    resolves: dict[str, list[float]] = defaultdict(list)
+    for (service, _), items in incident_times(emulator, now).items():
+        acks[service] += [i["ack"] for i in items if i["ack"] is not None]
+        resolves[service] += [i["resolve"] for i in items if i["resolve"] is not None]
+    return {
+        service: (
+            percentile(acks[service], 0.5),
+            percentile(acks[service], 0.9),
+            percentile(resolves[service], 0.5),
+            percentile(resolves[service], 0.9),
+        )
+        for service in set(acks) | set(resolves)
+    }
+
+
 def service_weeks(emulator, now: str) -> dict[tuple, tuple]:
     """(service, week) -> (incidents, MTTA s, MTTR s) for incidents created since the anchor."""
+
+    def avg(values: list) -> float | None:
+        values = [v for v in values if v is not None]
+        return mean(values) if values else None
+
+    return {
+        key: (len(items), avg([i["ack"] for i in items]), avg([i["resolve"] for i in items]))
+        for key, items in incident_times(emulator, now).items()
+    }
+
+
+def incident_times(emulator, now: str) -> dict[tuple, list[dict]]:
+    """(service, week) -> seconds to first acknowledgement and to resolve of each incident."""
     first_ack: dict[str, datetime] = {}
     for entry in emulator.truth("log_entries", since=ANCHOR, until=now):
         if entry["type"] == "acknowledge_log_entry":
@@ -87,15 +137,7 @@ def service_weeks(emulator, now: str) -> dict[tuple, tuple]:
                 else None,
             }
         )
-
-    def avg(values: list) -> float | None:
-        values = [v for v in values if v is not None]
-        return mean(values) if values else None
-
-    return {
-        key: (len(items), avg([i["ack"] for i in items]), avg([i["resolve"] for i in items]))
-        for key, items in groups.items()
-    }
+    return groups
 
 
 def pages(emulator, now: str) -> dict[tuple, tuple]:
@@ -167,6 +209,23 @@ def counts(con, schema: str, tables: list[str]) -> dict[str, int]:
     return {t: fetch(con, f'select count(*) from {schema}."{t}"')[0][0] for t in tables}
 
 
+def check_unknown_fields_kept(con) -> None:
+    """The emulator sends fields no schema lists (`novel_fields`): they reach the target in
+    each record's `_extra` column, in the record's own shape."""
+    import json
+
+    def extras(table: str) -> list[dict]:
+        rows = fetch(con, f'select "_extra" from pagerduty."{table}"')
+        return [json.loads(v) if isinstance(v, str) else v for (v,) in rows]
+
+    users = extras("users")
+    assert users and all(e["billed"] is True for e in users), users[:2]
+    assert any(m and m.get("send_html_email") is False for e in users for m in e["contact_methods"])
+    assert all(e == {"parent": None} for e in extras("teams"))
+    keys = [e["integration_key"] for e in extras("service_integrations")]
+    assert keys and all(k.startswith("key-") for k in keys)
+
+
 def raw_tables(con) -> list[str]:
     rows = fetch(
         con,
@@ -208,6 +267,21 @@ def check_marts(con, emulator, now: str, earlier_oncalls: list[dict] = ()) -> No
         lambda e, g: e[0] == g[0] and close(g[1], e[1]) and close(g[2], e[2]),
     )
     assert not bad, "service_health_weekly differs from ground truth:\n" + "\n".join(bad[:20])
+
+    got_spread = {
+        service: spread
+        for service, *spread in fetch(
+            con,
+            f"select service_id, mtta_median_seconds, mtta_p90_seconds, mttr_median_seconds, "
+            f"mttr_p90_seconds from {SCHEMA}.service_health where incidents > 0",
+        )
+    }
+    bad = diff(
+        service_spread(emulator, now),
+        {service: tuple(spread) for service, spread in got_spread.items()},
+        lambda e, g: all(close(a, b) for a, b in zip(g, e, strict=True)),
+    )
+    assert not bad, "service_health medians / p90 differ:\n" + "\n".join(bad[:20])
 
     load = fetch(
         con,
@@ -261,7 +335,10 @@ def pipeline(tmp_path_factory, request):
         pytest.fail(f"dbt is missing ({DBT}): `make venv` installs it into .venv-dbt")
     from pagerduty_emulator import Emulator
 
-    emulator = Emulator(seed=3, incidents=INCIDENTS, days=DAYS, now=NOW, rate_limit=0).start()
+    # `novel_fields`: fields PagerDuty sends that no schema lists, kept in `_extra`.
+    emulator = Emulator(
+        seed=3, incidents=INCIDENTS, days=DAYS, now=NOW, rate_limit=0, novel_fields=True
+    ).start()
     request.addfinalizer(emulator.stop)
     postgres = TempPostgres().start()
     request.addfinalizer(postgres.stop)
@@ -289,10 +366,32 @@ def pipeline(tmp_path_factory, request):
     return emulator, project, con, pg_env, tmp
 
 
+def pii_maps() -> dict[str, str]:
+    """The stream maps of docs/pii.md's meltano.yml block, as Meltano reads them from the
+    environment (the salt given here)."""
+    block = PII_PAGE.read_text().split("```yaml\n", 1)[1].split("```", 1)[0]
+    (tap,) = yaml.safe_load(block)["plugins"]["extractors"]
+    map_config = {
+        key: value.replace("${PII_HASH_SALT}", SALT)
+        for key, value in tap["config"]["stream_map_config"].items()
+    }
+    return {
+        "TAP_PAGERDUTY_STREAM_MAPS": json.dumps(tap["config"]["stream_maps"]),
+        "TAP_PAGERDUTY_STREAM_MAP_CONFIG": json.dumps(map_config),
+    }
+
+
 @pytest.fixture(scope="module")
 def duckdb_built(pipeline):
+    """The DuckDB load runs with docs/pii.md's stream maps: personal data hashed."""
     emulator, project, _, _, tmp = pipeline
-    project.meltano("run", "tap-pagerduty", "target-duckdb")
+    plain = dict(project.env)
+    project.env.update(pii_maps())
+    try:
+        project.meltano("run", "tap-pagerduty", "target-duckdb")
+    finally:
+        project.env.clear()
+        project.env.update(plain)
     result = dbt_build(duckdb_env(project.warehouse), tmp / "dbt-duckdb", DBT_VARS)
     return emulator, project.warehouse, result
 
@@ -304,6 +403,7 @@ def test_postgres_full_sync_and_dbt_match_ground_truth(pipeline) -> None:
     assert tables == STREAMS
     bad = mismatches(truth_counts(emulator, NOW), counts(con, "pagerduty", tables))
     assert not bad, "raw row counts differ from the emulator's truth:\n" + "\n".join(bad)
+    check_unknown_fields_kept(con)
 
     check_build(dbt_build(pg_env, tmp / "dbt-pg-1", DBT_VARS))
     check_staging(con, emulator, NOW, incremental=False)
@@ -316,8 +416,48 @@ def test_duckdb_dbt_build_and_marts_match_ground_truth(duckdb_built) -> None:
     emulator, warehouse, result = duckdb_built
     check_build(result)
     with duckdb.connect(str(warehouse), read_only=True) as con:
+        check_unknown_fields_kept(con)
         check_staging(con, emulator, NOW, incremental=False)
         check_marts(con, emulator, NOW)
+
+
+def test_duckdb_personal_data_is_hashed_and_still_joins(duckdb_built) -> None:
+    """docs/pii.md's stream maps, run through Meltano: no e-mail address or phone number in
+    clear text, and the mart that joins login e-mails to contact methods gives what clear text
+    gives."""
+    import duckdb
+
+    emulator, warehouse, _ = duckdb_built
+    users, methods = emulator.truth("users"), emulator.truth("user_contact_methods")
+
+    def hashed(value: str) -> str:
+        return hashlib.sha256((SALT + value).encode("utf-8")).hexdigest()
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        emails = dict(fetch(con, "select id, email from pagerduty.users"))
+        addresses = dict(fetch(con, "select id, address from pagerduty.user_contact_methods"))
+        embedded = " ".join(
+            text for (text,) in fetch(con, "select contact_methods::varchar from pagerduty.users")
+        )
+        sent_to = [a for (a,) in fetch(con, "select address from pagerduty.notifications")]
+        joined = dict(
+            fetch(con, f"select user_id, login_email_is_contact_method from {SCHEMA}.access_review")
+        )
+    assert emails == {u["id"]: hashed(u["email"]) for u in users}
+    assert addresses == {m["id"]: hashed(m["address"]) for m in methods}
+    assert not [m["address"] for m in methods if m["address"] in embedded]
+    assert sent_to and not [a for a in sent_to if a and ("@" in a or a.isdigit())]
+    expected = {
+        u["id"]: any(
+            m["user_id"] == u["id"]
+            and m["type"] == "email_contact_method"
+            and m["address"] == u["email"]
+            for m in methods
+        )
+        for u in users
+    }
+    assert any(expected.values()), "no login e-mail is a contact method: the join proves little"
+    assert joined == expected
 
 
 def test_report_renders_offline_from_the_marts(duckdb_built, tmp_path) -> None:

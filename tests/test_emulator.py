@@ -116,6 +116,14 @@ def test_other_streams_match_truth(emulator):
     )
     notes = s.get(u + "/notifications", params={"since": since, "until": until, "total": "true"})
     assert notes.json()["total"] == len(emulator.truth("notifications", since=since, until=until))
+    emails = page_all(
+        s,
+        u + "/notifications",
+        "notifications",
+        {"since": since, "until": until, "filter": "email_notification"},
+    )
+    truth = emulator.truth("notifications", since=since, until=until)
+    assert emails == [n for n in truth if n["type"] == "email_notification"] and emails
     abil = s.get(u + "/abilities").json()
     assert [{"name": a} for a in abil["abilities"]] == emulator.truth("abilities")
     dash = s.get(u + "/status_dashboards").json()

@@ -127,7 +127,7 @@ def test_optional_stream_refused_after_answering_fails_the_run() -> None:
             re.compile(r"https://pd.test/extensions\?.*offset=0"), json=first, complete_qs=False
         )
         mock.get(
-            re.compile(r"https://pd.test/extensions\?.*offset=100"),
+            re.compile(r"https://pd.test/extensions\?.*offset=99"),  # pages overlap by one
             status_code=404,
             json={"error": {"message": "Not Found", "code": 2100}},
         )

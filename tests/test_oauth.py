@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tap_pagerduty.oauth import STREAM_SCOPES
+from tap_pagerduty import spec_table
 from tap_pagerduty.settings import Settings, SettingsError
+from tests.support.spec_check import request_log, scopes_used, undeclared
 from tests.support.tap_runs import config_for, latest_by_key, run_in_process, run_process
 
 NOW = "2026-11-01T00:00:00Z"
 CLIENT_ID = "tap-client-7f3a"
 SECRET = "s3cr3t-Client-Value-91b2"
-ALL_SCOPES = {scope for scopes in STREAM_SCOPES.values() for scope in scopes}
+ALL_SCOPES = {op.scope for op in spec_table.operations() if op.scope}
 SOME_STREAMS = ["users", "teams", "team_members", "schedules", "oncalls", "incidents", "licenses"]
 
 
@@ -36,7 +37,7 @@ def oauth_config(emulator, **overrides) -> dict:
 
 def test_sync_with_expiring_app_tokens_equals_api_key_sync(emulator_factory, tmp_path) -> None:
     emulator = emulator_factory(seed=41, incidents=150, days=200, now=NOW, rate_limit=0)
-    emulator.extras.add_oauth_client(CLIENT_ID, SECRET, ALL_SCOPES | {"analytics.write"}, ttl=0.5)
+    emulator.extras.add_oauth_client(CLIENT_ID, SECRET, ALL_SCOPES, ttl=0.5)
     with_key = run_in_process(config_for(emulator))
     emulator.reset_stats()
     with_oauth = run_process(
@@ -52,6 +53,10 @@ def test_sync_with_expiring_app_tokens_equals_api_key_sync(emulator_factory, tmp
     assert emulator.extras.oauth_issued >= 3
     by_path = emulator.stats()["by_path"]
     assert all(status == "200" for by in by_path.values() for status in by), by_path
+    # Exact: every scope asked for is used, every request is as the spec declares it.
+    granted = set().union(*(scopes for _expiry, scopes in emulator.extras.oauth_tokens.values()))
+    log = request_log(emulator)
+    assert scopes_used(log) == granted and not undeclared(log)
     # Neither the secret nor any token is in the output or the debug log.
     tokens = list(emulator.extras.oauth_tokens)
     text = with_oauth.stderr + repr(with_oauth.records) + repr(with_oauth.states)
@@ -131,7 +136,14 @@ def test_default_scopes_cover_the_selected_streams(emulator_factory) -> None:
     emulator.extras.add_oauth_client(CLIENT_ID, SECRET, ALL_SCOPES)
     run_in_process(oauth_config(emulator), ["teams", "team_members", "incidents"])
     (granted,) = [scopes for _expiry, scopes in emulator.extras.oauth_tokens.values()]
-    assert granted == {"abilities.read", "teams.read", "incidents.read"}
+    # The incidents stream's analytics change feed: the query and its service id filter.
+    assert granted == {
+        "abilities.read",
+        "teams.read",
+        "incidents.read",
+        "analytics.write",
+        "services.read",
+    }
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ reads the same as a failure of `make dist`.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -52,7 +53,7 @@ def test_meltano_adds_the_plugin_from_its_definition_file(tmp_path) -> None:
     project = tmp_path / "project"
     from_ref = ["--from-ref", str(release.PLUGIN_FILE)]
     add = subprocess.run(
-        [meltano, "add", "extractor", "tap-pagerduty", "--no-install", *from_ref],
+        [meltano, "add", "--plugin-type", "extractor", "tap-pagerduty", "--no-install", *from_ref],
         cwd=project,
         env=env,
         capture_output=True,
@@ -61,6 +62,7 @@ def test_meltano_adds_the_plugin_from_its_definition_file(tmp_path) -> None:
     )
     assert add.returncode == 0, add.stderr[-2000:]
     added = yaml.safe_load((project / "meltano.yml").read_text())
+    assert list(added["plugins"]) == ["extractors"]  # not also a utility, as `add extractor` does
     (tap,) = added["plugins"]["extractors"]
     assert tap["name"] == "tap-pagerduty"
     assert tap["pip_url"] == f"pagerduty-singer-tap=={release.version()}"
@@ -74,3 +76,37 @@ def test_meltano_adds_the_plugin_from_its_definition_file(tmp_path) -> None:
     )
     assert listed.returncode == 0, listed.stderr[-2000:]
     assert "api_token" in listed.stdout and "requests_per_second" in listed.stdout
+
+
+def test_plugin_definition_is_complete_against_about() -> None:
+    """Every capability and every setting `--about` reports, the three ways to log in, and
+    where the code and the docs are."""
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("tap-pagerduty")), "--about", "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    reported = json.loads(done.stdout)
+    plugin = yaml.safe_load(release.PLUGIN_FILE.read_text())
+    assert plugin["capabilities"] == reported["capabilities"]
+    assert {s["name"] for s in plugin["settings"]} == set(reported["settings"]["properties"])
+    assert plugin["settings_group_validation"] == [
+        ["api_token"],
+        ["oauth_token"],
+        ["oauth_client_id", "oauth_client_secret", "oauth_subdomain"],
+    ]
+    assert plugin["repo"] == release.repository_url()
+    assert plugin["docs"].startswith(plugin["repo"])
+    # The project's own meltano.yml declares the same capabilities.
+    meltano = yaml.safe_load((release.ROOT / "meltano.yml").read_text())
+    (tap,) = [p for p in meltano["plugins"]["extractors"] if p["name"] == "tap-pagerduty"]
+    assert tap["capabilities"] == reported["capabilities"]
+
+
+def test_licence_text_is_apache_2() -> None:
+    text = (release.ROOT / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "END OF TERMS AND CONDITIONS" in text
+    assert release.project()["license"] == {"text": "Apache-2.0"}

@@ -88,7 +88,6 @@ def same_page_forever(key: str) -> t.Callable[[str, dict], dict]:
         ("priorities", "priorities"),  # classic listing without total
         ("log_entries", "log_entries"),  # time windows
         ("audit_records", "records"),  # cursor paging
-        ("status_dashboards", "status_dashboards"),  # cursor paging, full refresh
     ],
 )
 def test_a_page_repeating_forever_stops_the_stream_at_once(stream: str, key: str) -> None:
@@ -113,9 +112,11 @@ def test_more_beyond_total_stops_the_stream() -> None:
     assert isinstance(error, PagingError), error
     assert "beyond PagerDuty's own total of 250" in str(error), error
     assert "/priorities" in str(error)
-    assert requests == 4  # offsets 0, 100, 200 (known from total); the page at 300 is refused
+    # Offsets 0, 99, 198 (known from total; pages overlap by one record); the page at 298
+    # (asking for the total again) is refused.
+    assert requests == 4
     got = ids(output, "priorities")
-    assert got == [f"P{i}" for i in range(300)]
+    assert got == [f"P{i}" for i in range(298)]
 
 
 def test_a_cursor_that_does_not_advance_stops_the_stream() -> None:
@@ -123,14 +124,33 @@ def test_a_cursor_that_does_not_advance_stops_the_stream() -> None:
     pages = iter(range(1_000))
 
     def answer(path: str, query: dict) -> dict:
+        if path != "/audit/records":  # PagerDuty's clock, asked first
+            return {"abilities": []}
         n = next(pages)
-        return {"status_dashboards": [{"id": f"S{n}"}], "next_cursor": "same"}
+        return {"records": [{"id": f"S{n}"}], "next_cursor": "same"}
 
-    error, output, requests = sync_until_error(["status_dashboards"], answer)
+    error, output, requests = sync_until_error(["audit_records"], answer)
     assert isinstance(error, PagingError), error
     assert "next_cursor 'same' does not advance" in str(error), error
-    assert requests == 2
-    assert ids(output, "status_dashboards") == ["S0", "S1"]
+    assert requests == 3  # PagerDuty's clock (the window ends at now), a page, one repeat
+    assert ids(output, "audit_records") == ["S0", "S1"]
+
+
+def test_status_dashboards_are_read_in_one_request_without_paging_parameters(caplog) -> None:
+    """The spec declares no paging parameter: a `next_cursor` is not followed but said."""
+    tap = TapPagerDuty(
+        config=CONFIG, catalog=catalog_for(["status_dashboards"]), parse_env_config=False
+    )
+    answer = {"status_dashboards": [{"id": "S0"}, {"id": "S1"}], "next_cursor": "more"}
+    buffer = io.StringIO()
+    with requests_mock.Mocker() as mock, redirect_stdout(buffer):
+        mock.get(f"{BASE}/status_dashboards", json=answer, headers={"Date": DATE})
+        tap.sync_all()
+        assert [r.query for r in mock.request_history] == [""]
+    written = SyncOutput()
+    written.add_lines(buffer.getvalue())
+    assert ids(written, "status_dashboards") == ["S0", "S1"]
+    assert "only the first 2 are synced" in caplog.text
 
 
 def test_a_cache_that_ignores_offset_fails_the_cli_in_one_line(emulator_factory, tmp_path):
@@ -146,8 +166,10 @@ def test_a_cache_that_ignores_offset_fails_the_cli_in_one_line(emulator_factory,
     assert "Traceback" not in output.stderr
     got = ids(output, "priorities")
     assert len(got) == 2 and len(set(got)) == 2  # the first page, once
-    # The first page, then the pages its total announced (asked together); nothing more.
-    assert sum(emulator.stats()["by_path"]["/priorities"].values()) <= 3
+    # The first page, then the pages its total announced (asked together, each starting on
+    # the last record of the one before: a stride of 1 for pages of 2); nothing more.
+    announced = len(emulator.truth("priorities")) - 1
+    assert sum(emulator.stats()["by_path"]["/priorities"].values()) <= 1 + announced
 
 
 def test_analytics_starting_after_that_does_not_advance_stops_the_stream() -> None:

@@ -183,3 +183,31 @@ def test_a_backfill_with_an_end_date_reads_notes_added_after_it(emulator_factory
     truth = emulator.truth("incident_notes", since=ANCHOR, until=NOW)
     assert {i.id for i in plain} <= {n["incident_id"] for n in truth}
     assert_matches_truth("incident_notes", output.records.get("incident_notes", []), truth)
+
+
+def test_silent_changes_reach_the_target_under_oauth(emulator_factory, monkeypatch) -> None:
+    """Under OAuth PagerDuty refuses unfiltered analytics queries: the change feed sends every
+    service id, in parts, with exactly the scopes the tap asked for; no look-back helps."""
+    from tap_pagerduty.streams import metrics
+    from tests.support.spec_check import request_log, scopes_used, undeclared
+    from tests.test_oauth import CLIENT_ID, SECRET, oauth_config
+    from tests.test_oauth_scopes import ALL_SCOPES
+
+    emulator = emulator_factory(
+        seed=36, incidents=300, days=300, now=NOW, rate_limit=0, silent_changes=40
+    )
+    emulator.extras.add_oauth_client(CLIENT_ID, SECRET, ALL_SCOPES)
+    monkeypatch.setattr(metrics, "FILTER_BATCH", 3)
+    config = oauth_config(emulator, analytics_lag_hours=0, reconcile_days=0)
+    before = {i["id"]: i for i in emulator.truth("incidents", since=ANCHOR)}
+    target = _sync_until_exact(emulator, config, busy_hours=6, lag_hours=0)
+    silent = _silently_changed(emulator, before)
+    assert [i for i in silent if before[i]["status"] == "resolved"], "nothing to prove"
+    for stream in STREAMS:
+        assert_matches_truth(stream, target[stream], emulator.truth(stream, since=ANCHOR))
+    stats = emulator.stats()
+    queries = stats["by_path"]["/analytics/raw/incidents"]
+    assert set(queries) == {"200"} and queries["200"] >= 2 * len(emulator.world.services) / 3
+    granted = set().union(*(scopes for _expiry, scopes in emulator.extras.oauth_tokens.values()))
+    log = request_log(emulator)
+    assert scopes_used(log) <= granted and not undeclared(log)

@@ -91,3 +91,12 @@ def test_embedded_children_fail_loudly_when_their_parent_did_not_prepare_them() 
     stream = tap.streams["user_contact_methods"]
     with pytest.raises(RuntimeError, match="did not hand over the embedded 'contact_methods'"):
         list(stream.get_records({"user_id": "PUNKNWN"}))
+
+
+def test_every_request_is_an_operation_and_parameter_the_spec_declares(full_sync) -> None:
+    from tests.support.spec_check import request_log, undeclared
+
+    emulator, _ = full_sync
+    log = request_log(emulator)
+    assert len(log) == emulator.stats()["requests"] > 100
+    assert undeclared(log) == []

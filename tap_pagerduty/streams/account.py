@@ -14,6 +14,7 @@ from tap_pagerduty.streams.base import (
     ParentStream,
     Records,
 )
+from tap_pagerduty.streams.single_page import SinglePageChild, SinglePageList
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator
@@ -39,8 +40,9 @@ class UserContactMethodsStream(EmbeddedChildStream):
     embedded_field = "contact_methods"
 
 
-class UserNotificationRulesStream(ChildStream):
-    """One call per user: only `urgency=all` returns the low-urgency rules too."""
+class UserNotificationRulesStream(SinglePageChild):
+    """One call per user, answered whole: only `urgency=all` returns the low-urgency rules
+    too."""
 
     name = "user_notification_rules"
     path = "/users/{user_id}/notification_rules"
@@ -163,6 +165,7 @@ class EventOrchestrationsStream(ListStream):
     name = "event_orchestrations"
     path = "/event_orchestrations"
     records_key = "orchestrations"
+    counts_total = False
 
 
 class RulesetsStream(ListStream):
@@ -170,14 +173,19 @@ class RulesetsStream(ListStream):
     path = "/rulesets"
 
 
-class StatusDashboardsStream(ListStream):
-    """Answers in the cursor shape, in one page."""
+class StatusDashboardsStream(SinglePageList):
+    """Answered whole, in the cursor shape: the spec declares no paging parameter."""
 
     name = "status_dashboards"
     path = "/status_dashboards"
 
     def pages(self) -> Iterator[Records]:
-        yield from self.cursor_pages(self.path, {})
-
-    def lookahead_requests(self) -> list[Request]:
-        return [(self.path, self.cursor_first_query({}), None)]
+        answer = self.fetch(self.path, {})
+        if answer.get("next_cursor"):
+            self.logger.warning(
+                "%s: PagerDuty says more dashboards follow, but the endpoint takes no paging "
+                "parameter: only the first %d are synced",
+                self.name,
+                len(answer.get(self.key) or []),
+            )
+        yield answer.get(self.key) or []

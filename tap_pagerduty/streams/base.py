@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from tap_pagerduty.client import PagerDutyStream
 from tap_pagerduty.engine import cancel
+from tap_pagerduty.errors import PagerDutyAPIError
 from tap_pagerduty.windows import Window, iso_z, parse_time, windows_between
 
 if t.TYPE_CHECKING:
@@ -23,6 +24,8 @@ if t.TYPE_CHECKING:
     from tap_pagerduty.prefetch import Request
 
 Records = list[dict[str, t.Any]]
+#: A child request answering these for a parent listed earlier in the run: the parent is gone.
+GONE_STATUSES = frozenset({404, 410})
 
 
 class ListStream(PagerDutyStream):
@@ -155,12 +158,33 @@ class ChildStream(PagerDutyStream):
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         parent_id = (context or {})[self.parent_key]
-        ready = self._ready.pop(parent_id, None)
-        if ready is None:
-            ready = self.fetch_children(parent_id)
-        records = ready.result() if isinstance(ready, Future) else ready
+        try:
+            ready = self._ready.pop(parent_id, None)
+            if ready is None:
+                ready = self.fetch_children(parent_id)
+            records = ready.result() if isinstance(ready, Future) else ready
+        except PagerDutyAPIError as error:
+            if error.status not in GONE_STATUSES:
+                raise
+            self.parent_gone(parent_id, error)
+            return
         for record in records:
             yield {**record, self.parent_key: parent_id}
+
+    def parent_gone(self, parent_id: str, error: PagerDutyAPIError) -> None:
+        """The parent was listed earlier in this run but is gone now (deleted, merged): a
+        living account, not a fault. Its children are skipped with one line, and the run's
+        summary counts it."""
+        parent = self.parent_key.removesuffix("_id")
+        self.logger.warning(
+            "%s: skipping %s %s, listed earlier in this run but gone now (HTTP %d): "
+            "deleted or merged meanwhile",
+            self.name,
+            parent,
+            parent_id,
+            error.status,
+        )
+        self.tap.run_report.parent_gone(self.name)
 
 
 class EmbeddedChildStream(ChildStream):

@@ -17,7 +17,7 @@ from tap_pagerduty.availability import UNAVAILABLE_STATUSES
 from tap_pagerduty.errors import PagerDutyAPIError
 from tap_pagerduty.prefetch import Request, request_key
 from tap_pagerduty.streams.account import ServicesStream
-from tap_pagerduty.streams.base import ParentStream, Records
+from tap_pagerduty.streams.base import GONE_STATUSES, ParentStream, Records
 from tap_pagerduty.streams.incidents import IncidentsStream
 from tap_pagerduty.streams.single_page import SinglePageChild, SinglePageList
 
@@ -197,10 +197,7 @@ class TypesWithFields:
     def _read(self) -> set[str]:
         stream, known = self.stream, definitions(self.stream.tap)
         types = [kind for kind in known.get(stream, *TYPES) if kind.get("id")]
-        own = {
-            kind["id"]: bool(known.get(stream, type_fields_path(kind["id"]), FIELD_OPTIONS))
-            for kind in types
-        }
+        own = {kind["id"]: self._own_fields(kind["id"]) for kind in types}
         by_id = {kind["id"]: kind for kind in types}
 
         def inherited(type_id: str) -> bool:
@@ -214,6 +211,17 @@ class TypesWithFields:
 
         return {str(kind.get("name")) for kind in types if not inherited(kind["id"])}
 
+    def _own_fields(self, type_id: str) -> bool:
+        """Whether the type defines fields; a type deleted since it was listed counts as
+        having some (its incidents' values are read: too much is safe, too little is not)."""
+        known = definitions(self.stream.tap)
+        try:
+            return bool(known.get(self.stream, type_fields_path(type_id), FIELD_OPTIONS))
+        except PagerDutyAPIError as error:
+            if error.status not in GONE_STATUSES:
+                raise
+            return True
+
 
 class IncidentCustomFieldValuesStream(TextValues, OptionalChild):
     """Custom field values of each incident emitted in this run (new or changed) whose type
@@ -226,6 +234,7 @@ class IncidentCustomFieldValuesStream(TextValues, OptionalChild):
     primary_keys = ("incident_id", "id")
     records_key = "custom_fields"
     text_fields = ("value",)
+    also_sends = (f"GET {TYPES[0]}", "GET /incidents/types/{type_id}/custom_fields")
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -246,6 +255,7 @@ class ServiceCustomFieldValuesStream(TextValues, OptionalChild):
     primary_keys = ("service_id", "id")
     records_key = "custom_fields"
     text_fields = ("value",)
+    also_sends = (f"GET {SERVICE_FIELDS[0]}",)  # whether any field is defined, once
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)

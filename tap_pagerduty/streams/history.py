@@ -69,6 +69,8 @@ class AnalyticsIncidentsStream(IncrementalStream):
 
     name = "analytics_incidents"
     path = "/analytics/raw/incidents"
+    method = "POST"
+    access_kind = "service_ids"
     records_key = "data"
     replication_key = "updated_at"
 
@@ -80,7 +82,7 @@ class AnalyticsIncidentsStream(IncrementalStream):
         filters: dict[str, t.Any] = {
             "created_at_start": iso_z(self.settings.anchor_date),
             "created_at_end": iso_z(end),
-            **access_filter(self, "service_ids"),  # required for OAuth and user tokens
+            **access_filter(self),  # required for OAuth and user tokens
         }
         bookmark = self.bookmark()
         if bookmark is not None:

@@ -34,6 +34,8 @@ from tap_pagerduty.streams.base import (
     WindowedStream,
 )
 from tap_pagerduty.streams.history import analytics_pages
+from tap_pagerduty.streams.metrics import access_filter_batches
+from tap_pagerduty.streams.single_page import SinglePageChild
 from tap_pagerduty.windows import Window, iso_z, parse_time, windows_between
 
 if t.TYPE_CHECKING:
@@ -69,6 +71,9 @@ class IncidentsStream(ParentStream, IncrementalStream):
 
     name = "incidents"
     path = "/incidents"
+    # The change log, analytics' changed incidents and the current version of each.
+    also_sends = ("GET /log_entries", "POST /analytics/raw/incidents", "GET /incidents/{id}")
+    access_kind = "service_ids"
     replication_key = "updated_at"
     child_key = "incident_id"
     max_window = INCIDENT_WINDOW
@@ -293,15 +298,17 @@ class IncidentsStream(ParentStream, IncrementalStream):
             "created_at_end": iso_z(end),
             "updated_after": iso_z(self.silent_from["analytics"]),
         }
-        changed: Records = []
+        changed: dict[str, dict[str, t.Any]] = {}
         try:
-            for page in analytics_pages(self, filters):
-                changed.extend(r for r in page if self.versions.wants(r))
+            # OAuth and user-level keys must filter by id (all services, in parts).
+            for access in access_filter_batches(self):
+                for page in analytics_pages(self, {**filters, **access}):
+                    changed.update((r["id"], r) for r in page if self.versions.wants(r))
         except PagerDutyAPIError as error:
             if error.status not in UNAVAILABLE_STATUSES:
                 raise
             return [], str(error)
-        return changed, ""
+        return list(changed.values()), ""
 
     def _warn_uncovered(self, reason: str, lookback: int) -> None:
         covered = (
@@ -587,7 +594,7 @@ class IncidentAlertsStream(ChildStream):
         return not isinstance(counts, dict) or counts.get("all") != 0
 
 
-class IncidentNotesStream(ChildStream):
+class IncidentNotesStream(SinglePageChild):
     """Notes of emitted incidents that may have new or edited notes: every incident of the
     backfill, incidents whose log shows a note added, and every incident a silent-change
     feed emits (a note edit writes no log entry)."""

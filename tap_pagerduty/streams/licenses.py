@@ -23,6 +23,7 @@ class LicenseAllocationsStream(ListStream):
     name = "license_allocations"
     path = "/license_allocations"
     primary_keys = ("user_id", "license_id")
+    counts_total = False
 
     def pages(self) -> Iterator[Records]:
         for page in super().pages():

@@ -15,6 +15,7 @@ import weakref
 from datetime import datetime, timedelta, timezone
 
 from tap_pagerduty.client import PagerDutyStream
+from tap_pagerduty.oauth import FILTER_LISTINGS, analytics_filter
 from tap_pagerduty.streams.base import ListStream, Records
 from tap_pagerduty.windows import Window, iso_z
 
@@ -25,30 +26,26 @@ if t.TYPE_CHECKING:
     from tap_pagerduty.tap import TapPagerDuty
 
 YEAR = timedelta(days=365)
+# Ids per analytics query when they are sent in parts: the spec sets no maximum for
+# `filters.service_ids` / `team_ids`; this keeps each request body small (a few KB).
+FILTER_BATCH = 100
 _filters: weakref.WeakKeyDictionary[TapPagerDuty, dict[str, dict[str, list[str]]]] = (
     weakref.WeakKeyDictionary()
 )
 _filters_lock = threading.Lock()
 
 
-def access_filter(stream: PagerDutyStream, kind: str) -> dict[str, list[str]]:
-    """The `team_ids`/`service_ids` filter analytics queries need under OAuth and user-level
-    tokens (PagerDuty refuses them unfiltered there). `auto` sends every service id with
-    OAuth (every incident has a service, not every one a team) and nothing with an API key.
-
-    `kind` is the filter the endpoint accepts when it has a choice ("service_ids", or
-    "team_ids" for responder metrics, which take no service filter). Read once per run.
-    """
-    if not needs_access_filter(stream):
+def access_filter(stream: PagerDutyStream) -> dict[str, list[str]]:
+    """The `team_ids`/`service_ids` filter of the stream's analytics queries under OAuth
+    and user-level tokens (PagerDuty refuses them unfiltered there; see
+    `oauth.analytics_filter`), with every id of its listing. Read once per run."""
+    wanted = analytics_filter(stream.access_kind or "service_ids", stream.settings)
+    if wanted is None:
         return {}
-    setting = stream.settings.extra.analytics_filter
-    wanted = kind if setting == "auto" else setting
-    if kind == "team_ids":
-        wanted = "team_ids"
     with _filters_lock:
         cached = _filters.setdefault(stream.tap, {})
         if wanted not in cached:
-            path = "/teams" if wanted == "team_ids" else "/services"
+            path = FILTER_LISTINGS[wanted]
             ids = _ids(stream, path, path.strip("/"))
             cached[wanted] = {wanted: ids}
             stream.logger.info(
@@ -60,11 +57,19 @@ def access_filter(stream: PagerDutyStream, kind: str) -> dict[str, list[str]]:
         return cached[wanted]
 
 
+def access_filter_batches(stream: PagerDutyStream) -> list[dict[str, list[str]]]:
+    """The stream's access filter in parts of at most `FILTER_BATCH` ids, one query each
+    (`[{}]`: no filter needed; `[]`: needed, but there is no id to filter by). Only for
+    queries whose rows are disjoint per id (raw incidents by service), never aggregates."""
+    access = access_filter(stream)
+    if not access:
+        return [] if needs_access_filter(stream) else [{}]
+    ((kind, ids),) = access.items()
+    return [{kind: ids[i : i + FILTER_BATCH]} for i in range(0, len(ids), FILTER_BATCH)]
+
+
 def needs_access_filter(stream: PagerDutyStream) -> bool:
-    settings = stream.settings
-    oauth = settings.extra.oauth is not None or settings.authorization.startswith("Bearer ")
-    setting = settings.extra.analytics_filter
-    return setting in ("team_ids", "service_ids") or (setting == "auto" and oauth)
+    return analytics_filter(stream.access_kind or "service_ids", stream.settings) is not None
 
 
 def _ids(stream: PagerDutyStream, path: str, key: str) -> list[str]:
@@ -84,12 +89,22 @@ def unit_start(moment: datetime, unit: str) -> datetime:
     return day
 
 
+def months_later(moment: datetime, months: int) -> datetime:
+    """The same day and time `months` calendar months later (`moment` is a month start)."""
+    index = moment.year * 12 + moment.month - 1 + months
+    return moment.replace(year=index // 12, month=index % 12 + 1)
+
+
 def unit_windows(start: datetime, end: datetime, unit: str) -> Iterator[Window]:
-    """Windows of at most a year covering [unit_start(start), end), cut on unit boundaries."""
+    """Windows of at most 365 days (PagerDuty's maximum is one year) covering
+    [unit_start(start), end), cut on unit boundaries."""
     cursor = unit_start(start, unit)
     while cursor < end:
         if unit == "month":
-            upper = cursor.replace(year=cursor.year + 1)
+            # Twelve months span 366 days when they hold a 29 February: then eleven.
+            upper = months_later(cursor, 12)
+            if upper - cursor > YEAR:
+                upper = months_later(cursor, 11)
         elif unit == "week":
             upper = cursor + timedelta(weeks=52)
         else:
@@ -102,16 +117,16 @@ class MetricsStream(ListStream):
     """One analytics metrics query per window; rows are (entity, period)."""
 
     records_key = "data"
+    method = "POST"
+    access_kind = "service_ids"
     lookahead_needs_clock = True  # the range ends at PagerDuty's now
     #: Body keys of the window bounds (responder metrics name them differently).
     bounds: t.ClassVar[tuple[str, str]] = ("created_at_start", "created_at_end")
-    #: Which id filter the endpoint takes for OAuth and user-level tokens.
-    access_kind: t.ClassVar[str] = "service_ids"
     #: Whether rows are aggregated by `metrics_unit` (then they carry `range_start`).
     by_unit: t.ClassVar[bool] = True
 
     def pages(self) -> Iterator[Records]:
-        access = access_filter(self, self.access_kind)
+        access = access_filter(self)
         for window, body in self.queries(access):
             rows = self.fetch(self.path, body=body).get(self.key) or []
             yield [self.keyed(row, window) for row in rows]

@@ -24,6 +24,16 @@ contact_methods as (
     group by user_id
 ),
 
+-- Users whose login e-mail is also one of their e-mail contact methods. A join on e-mail
+-- addresses: it holds when both columns are hashed the same way (docs/pii.md).
+login_contact as (
+    select distinct methods.user_id
+    from {{ ref('stg_user_contact_methods') }} as methods
+    inner join {{ ref('stg_users') }} as users
+        on users.id = methods.user_id and users.email = methods.address
+    where methods.type = 'email_contact_method'
+),
+
 notification_rules as (
     select user_id, count(*) as notification_rules
     from {{ ref('stg_user_notification_rules') }}
@@ -60,6 +70,7 @@ select
     memberships.team_roles,
     coalesce(contact_methods.contact_methods, 0) as contact_methods,
     coalesce(contact_methods.phone_contact_methods, 0) as phone_contact_methods,
+    login_contact.user_id is not null as login_email_is_contact_method,
     coalesce(notification_rules.notification_rules, 0) as notification_rules,
     coalesce(activity.audit_actions, 0) as audit_actions,
     activity.last_activity_at,
@@ -67,6 +78,7 @@ select
 from users
 left join memberships on memberships.user_id = users.id
 left join contact_methods on contact_methods.user_id = users.id
+left join login_contact on login_contact.user_id = users.id
 left join notification_rules on notification_rules.user_id = users.id
 left join activity on activity.user_id = users.id
 left join changes on changes.user_id = users.id

@@ -82,6 +82,8 @@ select
     lifecycle.reassignments > 0 as was_reassigned,
     {{ week_of('lifecycle.created_at') }} as created_week,
     cast(extract(hour from lifecycle.created_at_local) as {{ dbt.type_int() }}) as created_hour_local,
+    -- The zone created_hour_local and is_after_hours are in (dbt var business_time_zone).
+    '{{ var('business_time_zone') }}' as business_time_zone,
     (
         extract(dow from lifecycle.created_at_local) in (0, 6)
         or extract(hour from lifecycle.created_at_local) < {{ var('business_hours_start') }}

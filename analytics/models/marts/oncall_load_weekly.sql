@@ -71,8 +71,8 @@ select
     user_weeks.user_id,
     users.name as user_name,
     user_weeks.week_start,
-    cast(coalesce(oncall.oncall_hours, 0) as {{ dbt.type_float() }}) as oncall_hours,
-    cast(coalesce(oncall.primary_oncall_hours, 0) as {{ dbt.type_float() }}) as primary_oncall_hours,
+    cast(coalesce(oncall.oncall_hours, 0) as {{ type_double() }}) as oncall_hours,
+    cast(coalesce(oncall.primary_oncall_hours, 0) as {{ type_double() }}) as primary_oncall_hours,
     coalesce(pages.pages, 0) as pages,
     coalesce(pages.night_pages, 0) as night_pages,
     coalesce(pages.failed_pages, 0) as failed_pages

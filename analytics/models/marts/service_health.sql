@@ -1,5 +1,7 @@
 -- Per service: incidents, alerts and pages overall and in the last var('noisy_window_days')
 -- days up to the newest incident loaded; `noise_rank` 1 is the noisiest service in that window.
+-- MTTA and MTTR as mean, median and 90th percentile: a few incidents open for days pull the
+-- mean far from what a typical incident takes.
 with lifecycle as (
     select * from {{ ref('incident_lifecycle') }}
 ),
@@ -26,8 +28,12 @@ overall as (
         service_id,
         count(*) as incidents,
         sum(notifications) as pages,
-        cast(avg(seconds_to_first_ack) as {{ dbt.type_float() }}) as mtta_seconds,
-        cast(avg(seconds_to_resolve) as {{ dbt.type_float() }}) as mttr_seconds
+        {{ mean('seconds_to_first_ack') }} as mtta_seconds,
+        {{ percentile('seconds_to_first_ack', 0.5) }} as mtta_median_seconds,
+        {{ percentile('seconds_to_first_ack', 0.9) }} as mtta_p90_seconds,
+        {{ mean('seconds_to_resolve') }} as mttr_seconds,
+        {{ percentile('seconds_to_resolve', 0.5) }} as mttr_median_seconds,
+        {{ percentile('seconds_to_resolve', 0.9) }} as mttr_p90_seconds
     from lifecycle
     group by service_id
 ),
@@ -39,8 +45,12 @@ window_stats as (
         sum(case when urgency = 'high' then 1 else 0 end) as high_urgency_incidents,
         sum(case when is_after_hours then 1 else 0 end) as after_hours_incidents,
         sum(notifications) as pages,
-        cast(avg(seconds_to_first_ack) as {{ dbt.type_float() }}) as mtta_seconds,
-        cast(avg(seconds_to_resolve) as {{ dbt.type_float() }}) as mttr_seconds
+        {{ mean('seconds_to_first_ack') }} as mtta_seconds,
+        {{ percentile('seconds_to_first_ack', 0.5) }} as mtta_median_seconds,
+        {{ percentile('seconds_to_first_ack', 0.9) }} as mtta_p90_seconds,
+        {{ mean('seconds_to_resolve') }} as mttr_seconds,
+        {{ percentile('seconds_to_resolve', 0.5) }} as mttr_median_seconds,
+        {{ percentile('seconds_to_resolve', 0.9) }} as mttr_p90_seconds
     from recent
     group by service_id
 )
@@ -54,13 +64,21 @@ select
     coalesce(alerts.alerts, 0) as alerts,
     coalesce(overall.pages, 0) as pages,
     overall.mtta_seconds,
+    overall.mtta_median_seconds,
+    overall.mtta_p90_seconds,
     overall.mttr_seconds,
+    overall.mttr_median_seconds,
+    overall.mttr_p90_seconds,
     coalesce(window_stats.incidents, 0) as recent_incidents,
     coalesce(window_stats.high_urgency_incidents, 0) as recent_high_urgency_incidents,
     coalesce(window_stats.after_hours_incidents, 0) as recent_after_hours_incidents,
     coalesce(window_stats.pages, 0) as recent_pages,
     window_stats.mtta_seconds as recent_mtta_seconds,
+    window_stats.mtta_median_seconds as recent_mtta_median_seconds,
+    window_stats.mtta_p90_seconds as recent_mtta_p90_seconds,
     window_stats.mttr_seconds as recent_mttr_seconds,
+    window_stats.mttr_median_seconds as recent_mttr_median_seconds,
+    window_stats.mttr_p90_seconds as recent_mttr_p90_seconds,
     rank() over (
         order by coalesce(window_stats.incidents, 0) desc, coalesce(window_stats.pages, 0) desc
     ) as noise_rank

@@ -11,7 +11,9 @@ select
     sum(case when was_escalated then 1 else 0 end) as escalated_incidents,
     sum(case when was_reassigned then 1 else 0 end) as reassigned_incidents,
     sum(case when is_after_hours then 1 else 0 end) as after_hours_incidents,
-    cast(avg(seconds_to_first_ack) as {{ dbt.type_float() }}) as mtta_seconds,
-    cast(avg(seconds_to_resolve) as {{ dbt.type_float() }}) as mttr_seconds
+    {{ mean('seconds_to_first_ack') }} as mtta_seconds,
+    {{ percentile('seconds_to_first_ack', 0.5) }} as mtta_median_seconds,
+    {{ mean('seconds_to_resolve') }} as mttr_seconds,
+    {{ percentile('seconds_to_resolve', 0.5) }} as mttr_median_seconds
 from {{ ref('incident_lifecycle') }}
 group by service_id, created_week
