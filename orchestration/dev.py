@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     if not UI.exists():
         print(f"make dagster: {UI} is missing: run `make dagster` (it builds that venv)")
         return 2
+    # Ctrl-C and a plain `kill` both stop everything; the children get Ctrl-C as usual even
+    # when this was started in the background (which would have them ignore it).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _interrupt)
     HOME.mkdir(exist_ok=True)
     shutil.copy(ROOT / "orchestration" / "dagster.yaml", HOME / "dagster.yaml")
     env = {**os.environ, "DAGSTER_HOME": str(HOME)}
@@ -57,14 +61,25 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
-        for child in reversed(children):
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        for child in reversed(children):
-            try:
-                child.wait(30)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        _stop(children)
+
+
+def _interrupt(signum: int, frame: t.Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop(children: list[subprocess.Popen[t.Any]]) -> None:
+    """Ctrl-C to each (dagster dev stops its webserver, daemon and code server), then kill
+    what is still there after 30 s."""
+    for child in reversed(children):
+        if child.poll() is None:
+            child.send_signal(signal.SIGINT)
+    for child in reversed(children):
+        try:
+            child.wait(30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 if __name__ == "__main__":

@@ -154,10 +154,10 @@ def build_raw_assets(
 
     @graph_multi_asset(
         name=_op_name(account.name, "pagerduty"),
+        group_name=account_key(account.name),
         outs={
             stream: AssetOut(
                 key=raw_key(account.name, stream),
-                group_name=account_key(account.name),
                 kinds={"pagerduty", "duckdb"},
                 description=f"PagerDuty stream `{stream}` of account '{account.name}', as "
                 f"loaded into its warehouse (table pagerduty.{stream}).",
