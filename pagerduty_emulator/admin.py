@@ -73,6 +73,7 @@ class AdminApi(ApiBase):
             "date_skew_every",
             "stale_paging",
             "novel_fields",
+            "custom_field_edits",
         }
         world = {"silent_changes": 1, "analytics_lag_hours": 3600}  # World attrs, with units
         for k, v in kw.items():

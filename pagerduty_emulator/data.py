@@ -4,7 +4,7 @@
 Everything is generated from the seed and the sizes.  Storage is compact: incidents are
 small ``__slots__`` objects kept in created_at order; log entries and notifications are
 tuples in global time-sorted lists (bisect for range queries).  JSON is rendered on demand
-and cached (see ``render.py``).
+and cached (see ``render/``).
 """
 
 from __future__ import annotations

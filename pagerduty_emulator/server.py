@@ -11,6 +11,7 @@ import random
 import re
 import threading
 import time
+import typing as t
 from urllib.parse import urlsplit
 
 from .admin import AdminApi
@@ -30,6 +31,11 @@ from .stats import Stats
 ACCEPT_V2 = "application/vnd.pagerduty+json;version=2"
 
 
+#: POSTs that only read: the analytics queries and the OAuth token request.
+READ_POSTS = frozenset(
+    {"/analytics/raw/incidents", "/analytics/metrics/incidents/all", *POST_PATHS}
+)
+
 FORCED_ERRORS = {
     402: ("Account does not have the abilities to perform the action", 2014),
     403: ("Access Denied", 2010),
@@ -40,6 +46,29 @@ FORCED_ERRORS = {
 
 class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBase):
     """PagerDuty REST API v2 emulator.  See pagerduty_emulator/README.md."""
+
+    # What the emulator does besides answering (given to __init__, changed by `configure`).
+    rate_limit: int  # requests per rolling 60 s per token; 0: none
+    latency_ms: float  # sleep before answering
+    fault_5xx: float  # probability of a 500/502/503
+    fault_429_every: int  # every Nth request gets a 429
+    fault_drop: float  # probability of closing the connection without an answer
+    fault_truncate: float  # probability of half a body
+    #: Every API request after the first N is answered 401 (a token revoked mid-run).
+    fault_401_after: int
+    #: {path: status}: answer that path with that error (402 plan, 403 scope, 404 …).
+    force_status: dict
+    #: A `Date` header `date_skew_seconds` off on every Nth response whose path matches
+    #: the regex `date_skew_path` (all paths if None): a proxy stamping its own clock.
+    date_skew_seconds: int
+    date_skew_path: str | None
+    date_skew_every: int
+    #: Paths answered as a cache that ignores `offset` and `cursor` would: always page one.
+    stale_paging: set[str]
+    #: Entities deleted, created or merged between two requests (see churn.py).
+    churn: Churn
+    #: Undocumented fields real accounts send (see novel.py).
+    novel_fields: bool
 
     def __init__(
         self,
@@ -68,73 +97,56 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         date_skew_every: int = 1,
         churn: tuple | list = (),
         novel_fields: bool = False,
+        custom_field_edits: str = "log",
     ) -> None:
         t0 = time.monotonic()
-        if now is None:
-            now_ts = int(time.time()) // 3600 * 3600
-        elif isinstance(now, str):
-            now_ts = parse_utc(now)
-        else:
-            now_ts = int(now)
-        parsed_bursts = []
-        for b in bursts:
-            if isinstance(b, str):
-                st, dd, cnt = b.rsplit(":", 2)
-                b = (st, float(dd), int(cnt))
-            parsed_bursts.append(tuple(b))
-        self.seed = seed
-        self.port = port
-        self.tokens = set(tokens)
-        self.rate_limit = rate_limit
-        self.fault_5xx = fault_5xx
-        self.fault_429_every = fault_429_every
-        self.fault_drop = fault_drop
-        self.fault_truncate = fault_truncate
-        self.latency_ms = latency_ms
-        # {path: status}: answer that path with that error (402 plan, 403 scope, 404 …).
-        self.force_status = dict(force_status or {})
-        # Every API request after the first N is answered 401 (a token revoked mid-run).
+        self.seed, self.port, self.tokens = seed, port, set(tokens)
+        self.rate_limit, self.latency_ms = rate_limit, latency_ms
+        self.fault_5xx, self.fault_429_every = fault_5xx, fault_429_every
+        self.fault_drop, self.fault_truncate = fault_drop, fault_truncate
         self.fault_401_after = fault_401_after
-        # A `Date` header `date_skew_seconds` off on every Nth response whose path matches
-        # the regex `date_skew_path` (all paths if None): a proxy stamping its own clock.
-        self.date_skew_seconds = date_skew_seconds
-        self.date_skew_path = date_skew_path
-        self.date_skew_every = date_skew_every
-        self._skew_counter = 0
-        # Paths answered as a cache that ignores `offset` and `cursor` would: always page one.
+        self.force_status = dict(force_status or {})
+        self.date_skew_seconds, self.date_skew_path = date_skew_seconds, date_skew_path
+        self.date_skew_every, self._skew_counter = date_skew_every, 0
         self.stale_paging = set(stale_paging)
-        # Entities deleted, created or merged between two requests (see churn.py).
         self.churn = Churn(churn)
-        # Undocumented fields real accounts send (see novel.py).
         self.novel_fields = novel_fields
+        # How an edit of an incident's custom field value shows (see Extras.after_advance).
+        if custom_field_edits not in ("log", "field_log", "updated_at", "none"):
+            raise ValueError(f"custom_field_edits {custom_field_edits!r}")
+        self.custom_field_edits = custom_field_edits
         self.lock = threading.RLock()
         self.world = World(
             seed=seed,
             incidents=incidents,
             days=days,
-            now=now_ts,
+            now=_now(now),
             users=users,
             services=services,
-            bursts=tuple(parsed_bursts),
+            bursts=tuple(_burst(b) for b in bursts),
             silent_changes=silent_changes,
             analytics_lag=int(analytics_lag_hours * 3600),
         )
         self.r = Renderer(self.world)
         self.extras = Extras(self)  # custom fields, overrides, licenses, metrics, OAuth
         self.world.incident_type_name = self.extras.incident_type_name
+        self._start_counting()
+        self.httpd: EmulatorServer | None = None
+        self._thread: threading.Thread | None = None
+        self.startup_seconds = time.monotonic() - t0
+        self.routes = self._routes()
+
+    def _start_counting(self) -> None:
+        """Statistics, fault draws, rate-limit windows and the query cache, all empty."""
         self.stats_ = Stats()
         self._fault_lock = threading.Lock()
-        self._fault_rng = random.Random(seed * 7 + 12345)
+        self._fault_rng = random.Random(self.seed * 7 + 12345)
         self._req_counter = 0
         self._injected_429 = 0
         self._rl: dict[str, collections.deque] = {}
         self._rl_lock = threading.Lock()
         self._qcache: collections.OrderedDict = collections.OrderedDict()
         self._qcache_version = -1
-        self.httpd: EmulatorServer | None = None
-        self._thread: threading.Thread | None = None
-        self.startup_seconds = time.monotonic() - t0
-        self.routes = self._routes()
 
     # -------------------------------------------------------------------------- lifecycle
     @property
@@ -233,130 +245,110 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         return r_drop, r_5xx, r_trunc, r_code, inj429, revoked
 
     def _api(self, h: RequestHandler, method: str, path: str, qs: str, body: bytes):
-        st = self.stats_
+        """Answer one API request, in PagerDuty's order: injected faults, method,
+        credentials, plan and scopes, rate limit, then the endpoint itself."""
         r_drop, r_5xx, r_trunc, r_code, inj429, revoked = self._draw_faults()
         if self.latency_ms:
             time.sleep(self.latency_ms / 1000.0)
         if r_drop < self.fault_drop:
-            st.fault("drop")
+            self.stats_.fault("drop")
             h.drop()
             return "drop"
         token = self._token(h.headers.get("Authorization"))
-        if inj429 is not None:
-            st.fault("429_" + inj429)
-            if inj429 == "headers":
-                # An injected 429 is not a real exhaustion: it says "try again in 1 s".
-                headers = self._rl_headers(token, peek=True, exhausted=True)
-                headers["ratelimit-reset"] = "1"
-                h.reply(
-                    429,
-                    dumpb({"error": {"message": "Rate Limit Exceeded", "code": 2020}}),
-                    headers,
-                )
-            else:
-                h.reply(429, b"", {})
-            return 429
-        if r_5xx < self.fault_5xx:
-            code = (500, 502, 503)[int(r_code * 3)]
-            st.fault(f"{code}")
-            msg = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}[
-                code
-            ]
-            h.reply(
-                code,
-                dumpb({"error": {"message": msg, "code": 2000, "errors": []}}),
-                self._rl_headers(token, peek=True),
-            )
-            return code
+        faulted = self._injected_fault(h, token, inj429, r_5xx < self.fault_5xx, r_code)
+        if faulted is not None:
+            return faulted
         accept = (h.headers.get("Accept") or "").replace(" ", "")
         if ACCEPT_V2 not in accept:
-            st.bump("missing_accept")
-        if method != "GET" and not (
-            method == "POST"
-            and path
-            in ("/analytics/raw/incidents", "/analytics/metrics/incidents/all", *POST_PATHS)
-        ):
-            st.bump("write_attempts")
-            h.reply(
-                405,
-                dumpb(
-                    {
-                        "error": {
-                            "message": "Method Not Allowed",
-                            "code": 2001,
-                            "errors": ["This emulator is read-only."],
-                        }
-                    }
-                ),
-                self._rl_headers(token, peek=True),
-            )
-            return 405
+            self.stats_.bump("missing_accept")
+        refused = self._refused(h, method, path, token, revoked, body)
+        if refused is not None:
+            return refused
+        assert token is not None  # a request without one was refused
+        rl = self._rate_limit(token)
+        self.stats_.token_request(token, h.arrived_at, limited=rl is None)
+        if rl is None:
+            headers = self._rl_headers(token, peek=True, exhausted=True)
+            return _error(h, 429, "Rate Limit Exceeded", 2020, None, headers)
+        return self._answer(h, method, path, qs, body, rl, r_trunc < self.fault_truncate)
+
+    def _injected_fault(
+        self, h: RequestHandler, token: str | None, inj429: str | None, fail: bool, r_code: float
+    ) -> int | None:
+        """Answer with an injected 429 or 5xx (None: no fault drawn for this request)."""
+        if inj429 is not None:
+            self.stats_.fault("429_" + inj429)
+            if inj429 != "headers":
+                h.reply(429, b"", {})
+                return 429
+            # An injected 429 is not a real exhaustion: it says "try again in 1 s".
+            headers = self._rl_headers(token, peek=True, exhausted=True)
+            headers["ratelimit-reset"] = "1"
+            return _error(h, 429, "Rate Limit Exceeded", 2020, None, headers)
+        if not fail:
+            return None
+        code = (500, 502, 503)[int(r_code * 3)]
+        self.stats_.fault(f"{code}")
+        msg = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}[code]
+        return _error(h, code, msg, 2000, [], self._peek(token))
+
+    def _refused(
+        self,
+        h: RequestHandler,
+        method: str,
+        path: str,
+        token: str | None,
+        revoked: bool,
+        body: bytes,
+    ) -> int | None:
+        """Answer a request PagerDuty refuses before its endpoint runs (a write, bad
+        credentials, a plan or scope it lacks), or a token request (None: go on)."""
+        if method != "GET" and not (method == "POST" and path in READ_POSTS):
+            self.stats_.bump("write_attempts")
+            errors = ["This emulator is read-only."]
+            return _error(h, 405, "Method Not Allowed", 2001, errors, self._peek(token))
         if path == TOKEN_PATH:  # the identity service: no API token, form body
             status, payload = self.extras.h_token(body)
             h.reply(status, payload, {})
             return status
-        auth = h.headers.get("Authorization")
         if (
             token is None
             or revoked
             or (token not in self.tokens and not self.extras.token_valid(token))
         ):
+            auth = h.headers.get("Authorization")
             if auth and auth.startswith("Bearer "):
                 h.reply(401, b"Unauthorized", {}, content_type="text/plain; charset=utf-8")
-            else:
-                h.reply(
-                    401,
-                    dumpb(
-                        {
-                            "error": {
-                                "message": "Authentication failed",
-                                "code": 2006,
-                                "errors": ["Your API key or OAuth token is invalid or missing."],
-                            }
-                        }
-                    ),
-                    self._rl_headers(None),
-                )
-            return 401
+                return 401
+            errors = ["Your API key or OAuth token is invalid or missing."]
+            return _error(h, 401, "Authentication failed", 2006, errors, self._rl_headers(None))
         if path in self.force_status:  # a plan feature or scope this account lacks
             status = int(self.force_status[path])
             message, code = FORCED_ERRORS.get(status, ("Error", 2000))
-            h.reply(
-                status,
-                dumpb({"error": {"message": message, "code": code, "errors": [path]}}),
-                self._rl_headers(token, peek=True),
-            )
-            return status
+            return _error(h, status, message, code, [path], self._peek(token))
         missing = self.extras.missing_scope(token, method, path)
         if missing:
             errors = [f"The access token does not have the required scope: {missing}"]
-            h.reply(
-                403,
-                dumpb({"error": {"message": "Forbidden", "code": 2010, "errors": errors}}),
-                self._rl_headers(token, peek=True),
-            )
-            return 403
+            return _error(h, 403, "Forbidden", 2010, errors, self._peek(token))
         if self.extras.analytics_unfiltered(token, path, body):
             errors = ["OAuth and user-level tokens must filter by team_ids or service_ids."]
-            h.reply(
-                400,
-                dumpb(
-                    {"error": {"message": "Invalid Input Provided", "code": 2001, "errors": errors}}
-                ),
-                self._rl_headers(token, peek=True),
-            )
-            return 400
-        rl = self._rate_limit(token)
-        st.token_request(token, h.arrived_at, limited=rl is None)
-        if rl is None:
-            h.reply(
-                429,
-                dumpb({"error": {"message": "Rate Limit Exceeded", "code": 2020}}),
-                self._rl_headers(token, peek=True, exhausted=True),
-            )
-            return 429
+            return _error(h, 400, "Invalid Input Provided", 2001, errors, self._peek(token))
+        return None
+
+    def _answer(
+        self,
+        h: RequestHandler,
+        method: str,
+        path: str,
+        qs: str,
+        body: bytes,
+        rl: dict,
+        truncate: bool,
+    ) -> int | str:
+        """Answer from the endpoint (with the stale-paging, churn, novel-field and
+        truncation faults the emulator was asked for)."""
         if path in self.stale_paging:
-            st.fault("stale_page")
+            self.stats_.fault("stale_page")
             qs = "&".join(p for p in qs.split("&") if not p.startswith(("offset=", "cursor=")))
         try:
             if self.churn.gone(path):  # deleted (or merged away) since it was listed
@@ -367,12 +359,16 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         self.churn.answered(path)  # before the reply: later requests see the change
         if self.novel_fields and status == 200:
             payload = add_novel_fields(path, payload)
-        if status == 200 and r_trunc < self.fault_truncate and len(payload) > 2:
-            st.fault("truncate")
+        if status == 200 and truncate and len(payload) > 2:
+            self.stats_.fault("truncate")
             h.reply(200, payload, rl, truncate=True)
             return "truncate"
         h.reply(status, payload, rl)
         return status
+
+    def _peek(self, token: str | None) -> dict:
+        """The rate-limit headers of an answer that uses none of the budget."""
+        return self._rl_headers(token, peek=True)
 
     @staticmethod
     def _token(auth: str | None) -> str | None:
@@ -480,3 +476,36 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
                 if m:
                     return f(q, *m.groups())
         raise not_found()
+
+
+def _error(
+    h: RequestHandler,
+    status: int,
+    message: str,
+    code: int,
+    errors: list[str] | None,
+    headers: dict,
+) -> int:
+    """Reply with PagerDuty's error body (without `errors` when None); returns `status`."""
+    error: dict[str, t.Any] = {"message": message, "code": code}
+    if errors is not None:
+        error["errors"] = errors
+    h.reply(status, dumpb({"error": error}), headers)
+    return status
+
+
+def _now(now: str | int | None) -> int:
+    """The emulator's clock at start: given, or the machine's, truncated to the hour."""
+    if now is None:
+        return int(time.time()) // 3600 * 3600
+    if isinstance(now, str):
+        return parse_utc(now)
+    return int(now)
+
+
+def _burst(burst: t.Any) -> tuple:
+    """A burst of incidents, (start, days, count), from `START:DAYS:COUNT` or a sequence."""
+    if isinstance(burst, str):
+        start, days, count = burst.rsplit(":", 2)
+        return (start, float(days), int(count))
+    return tuple(burst)

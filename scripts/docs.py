@@ -145,9 +145,16 @@ def b8_runs() -> str:
     return runs_markdown(result("b8_backfill"))
 
 
+def oauth_scopes_table() -> str:
+    from scripts.spec_tables import scopes_markdown
+
+    return scopes_markdown()
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "b8-runs": b8_runs,
     "settings-table": settings_table,
+    "oauth-scopes": oauth_scopes_table,
     "benchmark-results": benchmark_tables("../benchmarks/results/latest.png"),
     "benchmark-results-here": benchmark_tables("results/latest.png"),
     "demo-summary": demo_summary,

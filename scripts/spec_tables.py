@@ -95,6 +95,26 @@ def build_table(spec: dict[str, t.Any], commit: str) -> dict[str, t.Any]:
     }
 
 
+def scopes_markdown() -> str:
+    """A table for docs/oauth.md: per stream, the operations a sync of it alone sends under
+    OAuth client credentials (default settings) and the scopes the tap asks for."""
+    from tap_pagerduty.settings import Settings
+
+    settings = Settings.from_config(
+        {"oauth_client_id": "c", "oauth_client_secret": "s", "oauth_subdomain": "acme"}
+    )
+    rows = ["| stream | requests sent | scopes asked |", "|---|---|---|"]
+    for stream_type in STREAM_TYPES:
+        found = [spec_table.find(op) for op in stream_type.operations(settings)]
+        names = sorted(op.name for op in found if op)
+        scopes = sorted({op.scope for op in found if op and op.scope})
+        rows.append(
+            f"| `{stream_type.name}` | {', '.join(f'`{n}`' for n in names)} "
+            f"| {', '.join(f'`{s}`' for s in scopes)} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("source", type=Path, help="the spec's git dir, or its JSON file")

@@ -20,7 +20,7 @@ import msgspec
 from singer_sdk import SchemaDirectory
 from singer_sdk.exceptions import SyncLifecycleSignal
 
-from tap_pagerduty.availability import UNAVAILABLE_STATUSES, is_optional
+from tap_pagerduty.availability import UNAVAILABLE_STATUSES
 from tap_pagerduty.engine import cancel
 from tap_pagerduty.errors import PagerDutyAPIError, PagingError
 from tap_pagerduty.oauth import filter_listings
@@ -35,6 +35,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_pagerduty.engine import Engine
+    from tap_pagerduty.run import Run
     from tap_pagerduty.settings import Settings
     from tap_pagerduty.tap import TapPagerDuty
 
@@ -199,22 +200,27 @@ class PagerDutyStream(FastRecordMessages):
         return self.settings.extra.unknown_fields == "keep"
 
     @property
+    def run(self) -> Run:
+        """The sync this stream is part of: settings, engine, shared results (`run.py`)."""
+        return self.tap.run
+
+    @property
     def key(self) -> str:
         return self.records_key or self.name
 
+    #: Whether an account may lack this stream (a product, a plan feature, a scope, an
+    #: endpoint PagerDuty retired): see `skip_if_unavailable` and `availability.py`.
+    optional: t.ClassVar[bool] = False
+
     def skip_if_unavailable(self, items: Iterator[_T]) -> Iterator[_T]:
-        """`items`, or nothing and one warning when this stream is optional (see
-        `availability`) and its first request is refused as unavailable (402/403/404/410).
-        A refusal after PagerDuty has answered the stream once fails the run as usual: the
-        stream exists, so the refusal is not about availability."""
+        """`items`, or nothing and one warning when this stream is `optional` and its first
+        request is refused as unavailable (402/403/404/410). A refusal after PagerDuty has
+        answered the stream once fails the run as usual: the stream exists, so the refusal is
+        not about availability."""
         try:
             yield from items
         except PagerDutyAPIError as error:
-            if not (
-                is_optional(self.name)
-                and not self._answered
-                and error.status in UNAVAILABLE_STATUSES
-            ):
+            if not (self.optional and not self._answered and error.status in UNAVAILABLE_STATUSES):
                 raise
             self.logger.warning("Skipping optional stream '%s': %s", self.name, error)
 

@@ -25,6 +25,7 @@ IDENTITY_URLS = {
 DEFAULT_OVERRIDES_DAYS_AHEAD = 90
 METRICS_UNITS = ("day", "week", "month")
 UNKNOWN_FIELDS = ("keep", "drop")
+MAX_VALUES_REREAD_DAYS = 180
 
 EXTRA_PROPERTIES: dict[str, t.Any] = th.PropertiesList(
     th.Property(
@@ -106,6 +107,16 @@ EXTRA_PROPERTIES: dict[str, t.Any] = th.PropertiesList(
         "reads the log of its own range only.",
     ),
     th.Property(
+        "custom_field_values_reread_days",
+        th.IntegerType,
+        default=0,
+        description="Re-read, on every incremental run, the custom field values of incidents "
+        "created in the last N days (0 to 180), for value edits that neither move an "
+        "incident's `updated_at` nor write a log entry (PagerDuty does not document how an "
+        "edit is recorded). Cost per run: one request per 100 such incidents, plus one per "
+        "incident whose type has fields. 0: off (such edits are not caught; the run says so).",
+    ),
+    th.Property(
         "unknown_fields",
         th.StringType,
         default="keep",
@@ -142,6 +153,7 @@ class ExtraSettings:
     analytics_filter: str
     notes_log_end: str = "now"
     unknown_fields: str = "keep"
+    values_reread_days: int = 0
 
     @classmethod
     def from_config(
@@ -179,8 +191,20 @@ class ExtraSettings:
         unknown = config.get("unknown_fields") or "keep"
         if unknown not in UNKNOWN_FIELDS:
             raise error(f"Setting 'unknown_fields' is {unknown!r}: use keep or drop.")
+        reread = config.get("custom_field_values_reread_days")
+        try:
+            reread = int(str(0 if reread is None else reread))
+        except ValueError:
+            reread = -1
+        if not 0 <= reread <= MAX_VALUES_REREAD_DAYS:
+            raise error(
+                "Setting 'custom_field_values_reread_days' is "
+                f"{config.get('custom_field_values_reread_days')!r}: use a whole number from 0 "
+                f"to {MAX_VALUES_REREAD_DAYS}."
+            )
         return cls(
             unknown_fields=unknown,
+            values_reread_days=reread,
             oauth=_oauth(config, error, check_url),
             overrides_start=parse_date(config, "overrides_start_date") or anchor,
             overrides_days_ahead=days,

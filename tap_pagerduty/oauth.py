@@ -98,18 +98,27 @@ def selected_scopes(streams: Iterable[Stream], settings: Settings) -> list[str]:
 def hint(settings: Settings, stream_name: str, request: str, status: int, usual: str) -> str:
     """What to check after an error `status` of `request` ("METHOD /path"), for the
     credentials in use: under OAuth a 403 names the exact scope that request needs (from
-    the spec), and a 401 the client credential settings."""
+    the spec), and a 401 the client credential settings; an unfiltered analytics query
+    refused (400) with an API key names `analytics_filter` (a user-level key needs it)."""
     client_credentials = settings.extra.oauth is not None
     if status == 401 and client_credentials:
         return (
             "PagerDuty refused the app token even after renewing it: check "
             "'oauth_client_id', 'oauth_client_secret' and 'oauth_subdomain'"
         )
+    unfiltered = analytics_filter("service_ids", settings) is None
+    if status == 400 and request.startswith("POST /analytics/") and unfiltered:
+        return (
+            f"{usual}; OAuth and user-level API keys must filter analytics queries: set "
+            "'analytics_filter' to 'service_ids' (or 'team_ids')"
+        )
     if status != 403 or not scoped(settings):
         return usual
-    scope = spec_table.scope_of(request) or "unknown"
+    operation = spec_table.find(request)  # named as in PagerDuty's reference
+    scope = operation.scope if operation else "unknown"
+    where = operation.name if operation else request
     return (
-        f"{usual}; stream '{stream_name}' needs OAuth scope {scope!r} for {request}: grant it "
+        f"{usual}; stream '{stream_name}' needs OAuth scope {scope!r} for {where}: grant it "
         "to the app (and list it in 'oauth_scopes' if set), or deselect the stream"
     )
 

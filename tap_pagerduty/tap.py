@@ -13,6 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_pagerduty import redact
 from tap_pagerduty.engine import Engine
 from tap_pagerduty.output import FastSingerWriter
+from tap_pagerduty.run import Run
 from tap_pagerduty.run_report import RunReport
 from tap_pagerduty.sdk_seams import TapSeams
 from tap_pagerduty.settings import (
@@ -105,6 +106,11 @@ class TapPagerDuty(TapSeams):
         """The run's HTTP engine (throttle, workers, sessions, clock, look-ahead): every
         request of every stream goes through it, see `engine.py`."""
         return Engine(self.settings, self.logger, streams=lambda: self.streams)
+
+    @cached_property
+    def run(self) -> Run:
+        """This sync: the settings, the engine and the results streams share (`run.py`)."""
+        return Run(self.settings, self.engine)
 
     @cached_property
     def run_report(self) -> RunReport:

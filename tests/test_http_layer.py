@@ -135,15 +135,15 @@ def test_optional_stream_refused_after_answering_fails_the_run() -> None:
             run_in_process(config, ["extensions"])
 
 
-def test_optional_streams_are_one_declared_set_of_real_streams() -> None:
-    from tap_pagerduty.availability import OPTIONAL_STREAMS
-    from tap_pagerduty.streams import STREAM_TYPES
+def test_optional_streams_are_declared_by_their_classes() -> None:
+    from tap_pagerduty.streams import OPTIONAL_STREAMS, STREAM_TYPES
 
     names = {cls.name for cls in STREAM_TYPES}
-    assert names >= OPTIONAL_STREAMS, OPTIONAL_STREAMS - names
     core = names - OPTIONAL_STREAMS
     assert {"users", "teams", "services", "incidents", "log_entries", "oncalls"} <= core
-    assert not any(hasattr(cls, "optional") for cls in STREAM_TYPES)
+    # Products, plan features and scopes not every account has; endpoints PagerDuty retired.
+    assert {"rulesets", "audit_records", "licenses", "analytics_metrics_teams"} <= OPTIONAL_STREAMS
+    assert len(OPTIONAL_STREAMS) == 21
 
 
 @pytest.mark.parametrize(

@@ -107,3 +107,17 @@ def test_an_app_without_analytics_still_syncs_incidents(emulator_factory, caplog
     (line,) = [m for m in messages if "analytics is not available" in m]
     assert "needs OAuth scope 'analytics.write' for POST /analytics/raw/incidents" in line
     assert "created in the last 7 days" in line
+
+
+def test_a_refused_request_names_its_exact_scope_and_operation() -> None:
+    settings = TapPagerDuty(config=CLIENT, parse_env_config=False).settings
+    line = oauth.hint(
+        settings, "user_notification_rules", "GET /users/PX1/notification_rules", 403, "usual"
+    )
+    assert line == (
+        "usual; stream 'user_notification_rules' needs OAuth scope 'users:contact_methods.read' "
+        "for GET /users/{id}/notification_rules: grant it to the app (and list it in "
+        "'oauth_scopes' if set), or deselect the stream"
+    )
+    with_key = TapPagerDuty(config={"api_token": "k"}, parse_env_config=False).settings
+    assert oauth.hint(with_key, "users", "GET /users", 403, "usual") == "usual"

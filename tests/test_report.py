@@ -104,11 +104,29 @@ def marts() -> dict[str, list[dict]]:
     }
 
 
+class Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory) -> tuple[Path, str]:
+def rendered(tmp_path_factory) -> tuple[Path, str, list[str]]:
+    """The page, its HTML, and matplotlib's log lines at WARNING while it was drawn."""
     page = tmp_path_factory.mktemp("report") / "report.html"
-    page.write_text(report.render(marts(), "test account"), encoding="utf-8")
-    return page, page.read_text(encoding="utf-8")
+    logger = logging.getLogger("matplotlib")
+    collect, level = Collect(), logger.level
+    logger.addHandler(collect)
+    logger.setLevel(logging.WARNING)
+    try:
+        page.write_text(report.render(marts(), "test account"), encoding="utf-8")
+    finally:
+        logger.removeHandler(collect)
+        logger.setLevel(level)
+    return page, page.read_text(encoding="utf-8"), collect.lines
 
 
 @pytest.fixture(scope="module")
@@ -120,16 +138,14 @@ def browser_check(rendered) -> dict:
     return report_check.check(rendered[0])
 
 
-def test_no_font_lookup_warnings(caplog) -> None:
+def test_no_font_lookup_warnings(rendered) -> None:
     """matplotlib is asked only for fonts the machine has (the demo printed 1,398
     `findfont: Font family 'Noto Sans CJK JP' not found` lines)."""
-    with caplog.at_level(logging.WARNING, logger="matplotlib"):
-        report.render(marts(), "test account")
-    assert not [r for r in caplog.records if "findfont" in r.getMessage()]
+    assert not [line for line in rendered[2] if "findfont" in line]
 
 
 def test_the_page_states_medians_p90_and_time_zones(rendered) -> None:
-    _, html = rendered
+    _, html, _ = rendered
     assert "median time to resolve" in html and "mean 37.2 h · p90 4.1 h" in html
     assert "1.2 h" in html  # the median, as the card's figure
     assert "Creation hour in Europe/Berlin" in html and "hour of day (Europe/Berlin)" in html
@@ -153,7 +169,7 @@ def test_no_text_overflows_and_no_row_is_half_empty(browser_check) -> None:
 def test_the_check_sees_overflow_and_half_rows(rendered, tmp_path, browser_check) -> None:
     """The browser check can fail: a third half-width section alone in its row and a card too
     narrow for its text are reported."""
-    _, html = rendered
+    _, html, _ = rendered
     broken = html.replace(
         "</main>",
         "<div class='grid'>"

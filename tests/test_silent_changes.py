@@ -185,20 +185,36 @@ def test_a_backfill_with_an_end_date_reads_notes_added_after_it(emulator_factory
     assert_matches_truth("incident_notes", output.records.get("incident_notes", []), truth)
 
 
-def test_silent_changes_reach_the_target_under_oauth(emulator_factory, monkeypatch) -> None:
-    """Under OAuth PagerDuty refuses unfiltered analytics queries: the change feed sends every
-    service id, in parts, with exactly the scopes the tap asked for; no look-back helps."""
+@pytest.mark.parametrize("credential", ["oauth", "user-level key"])
+def test_silent_changes_reach_the_target_under_scoped_credentials(
+    emulator_factory, monkeypatch, credential
+) -> None:
+    """OAuth tokens and user-level keys get unfiltered analytics queries refused: the change
+    feed sends every service id, in parts (under OAuth with exactly the scopes the tap asked
+    for; a user-level key with `analytics_filter: service_ids`); no look-back helps."""
     from tap_pagerduty.streams import metrics
     from tests.support.spec_check import request_log, scopes_used, undeclared
     from tests.test_oauth import CLIENT_ID, SECRET, oauth_config
     from tests.test_oauth_scopes import ALL_SCOPES
 
     emulator = emulator_factory(
-        seed=36, incidents=300, days=300, now=NOW, rate_limit=0, silent_changes=40
+        seed=36,
+        incidents=300,
+        days=300,
+        now=NOW,
+        rate_limit=0,
+        silent_changes=40,
+        tokens=("user-key",),
     )
-    emulator.extras.add_oauth_client(CLIENT_ID, SECRET, ALL_SCOPES)
     monkeypatch.setattr(metrics, "FILTER_BATCH", 3)
-    config = oauth_config(emulator, analytics_lag_hours=0, reconcile_days=0)
+    settings = {"analytics_lag_hours": 0, "reconcile_days": 0}
+    if credential == "oauth":
+        emulator.extras.add_oauth_client(CLIENT_ID, SECRET, ALL_SCOPES)
+        config = oauth_config(emulator, **settings)
+    else:
+        emulator.extras.user_level_tokens = {"user-key"}
+        config = config_for(emulator, api_token="user-key", analytics_filter="service_ids")
+        config.update(settings)
     before = {i["id"]: i for i in emulator.truth("incidents", since=ANCHOR)}
     target = _sync_until_exact(emulator, config, busy_hours=6, lag_hours=0)
     silent = _silently_changed(emulator, before)
@@ -208,6 +224,25 @@ def test_silent_changes_reach_the_target_under_oauth(emulator_factory, monkeypat
     stats = emulator.stats()
     queries = stats["by_path"]["/analytics/raw/incidents"]
     assert set(queries) == {"200"} and queries["200"] >= 2 * len(emulator.world.services) / 3
-    granted = set().union(*(scopes for _expiry, scopes in emulator.extras.oauth_tokens.values()))
     log = request_log(emulator)
-    assert scopes_used(log) <= granted and not undeclared(log)
+    assert not undeclared(log)
+    if credential == "oauth":
+        tokens = emulator.extras.oauth_tokens.values()
+        assert scopes_used(log) <= set().union(*(scopes for _expiry, scopes in tokens))
+
+
+def test_a_user_level_key_without_a_filter_is_told_to_set_one(emulator_factory) -> None:
+    from tap_pagerduty.errors import PagerDutyAPIError
+
+    emulator = emulator_factory(
+        seed=37, incidents=40, days=20, now=NOW, rate_limit=0, tokens=("user-key",)
+    )
+    emulator.extras.user_level_tokens = {"user-key"}
+    config = config_for(emulator, api_token="user-key")
+    first = run_in_process(config, ["incidents"])
+    emulator.advance(1)
+    with pytest.raises(PagerDutyAPIError) as error:
+        run_in_process(config, ["incidents"], first.last_state)
+    message = str(error.value)
+    assert "POST /analytics/raw/incidents failed with HTTP 400" in message
+    assert "set 'analytics_filter' to 'service_ids'" in message and "\n" not in message

@@ -105,6 +105,13 @@ STREAM_TYPES: list[type[PagerDutyStream]] = [
     ResponderMetricsStream,
 ]
 
+# Streams an account may lack (declared by each class: `optional = True`).
+OPTIONAL_STREAMS = frozenset(
+    stream_type.name  # type: ignore[misc]
+    for stream_type in STREAM_TYPES
+    if stream_type.optional
+)
+
 # Streams read from `anchor_date` on: the incremental ones and the children of incidents.
 INCREMENTAL_STREAMS = [
     stream_type.name  # type: ignore[misc]

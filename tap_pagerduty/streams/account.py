@@ -143,26 +143,31 @@ class AbilitiesStream(ListStream):
 
 class ExtensionsStream(ListStream):
     name = "extensions"
+    optional = True
     path = "/extensions"
 
 
 class AddonsStream(ListStream):
     name = "addons"
+    optional = True
     path = "/addons"
 
 
 class WebhookSubscriptionsStream(ListStream):
     name = "webhook_subscriptions"
+    optional = True
     path = "/webhook_subscriptions"
 
 
 class IncidentWorkflowsStream(ListStream):
     name = "incident_workflows"
+    optional = True
     path = "/incident_workflows"
 
 
 class EventOrchestrationsStream(ListStream):
     name = "event_orchestrations"
+    optional = True
     path = "/event_orchestrations"
     records_key = "orchestrations"
     counts_total = False
@@ -170,6 +175,7 @@ class EventOrchestrationsStream(ListStream):
 
 class RulesetsStream(ListStream):
     name = "rulesets"
+    optional = True
     path = "/rulesets"
 
 
@@ -177,6 +183,7 @@ class StatusDashboardsStream(SinglePageList):
     """Answered whole, in the cursor shape: the spec declares no paging parameter."""
 
     name = "status_dashboards"
+    optional = True
     path = "/status_dashboards"
 
     def pages(self) -> Iterator[Records]:

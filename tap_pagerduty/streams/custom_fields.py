@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import threading
 import typing as t
-import weakref
 
 from tap_pagerduty.availability import UNAVAILABLE_STATUSES
 from tap_pagerduty.errors import PagerDutyAPIError
@@ -27,7 +26,6 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context, Record
 
     from tap_pagerduty.client import PagerDutyStream
-    from tap_pagerduty.tap import TapPagerDuty
 
 FIELD_OPTIONS = {"include[]": ["field_options"]}
 
@@ -113,13 +111,9 @@ class Definitions:
         return list(answer.get(key) or [])
 
 
-_definitions: weakref.WeakKeyDictionary[TapPagerDuty, Definitions] = weakref.WeakKeyDictionary()
-_definitions_lock = threading.Lock()
-
-
-def definitions(tap: TapPagerDuty) -> Definitions:
-    with _definitions_lock:
-        return _definitions.setdefault(tap, Definitions())
+def definitions(stream: PagerDutyStream) -> Definitions:
+    """The run's definition answers (one `Definitions` per run, shared by its streams)."""
+    return stream.run.shared("custom field definitions", Definitions)
 
 
 TYPES = ("/incidents/types", {"filter": "all"}, "incident_types")
@@ -134,7 +128,7 @@ class DefinitionList(SinglePageList):
     """A definition listing, read through the run's shared `Definitions`."""
 
     def pages(self) -> Iterator[Records]:
-        yield definitions(self.tap).get(self, self.path, {}, self.key)
+        yield definitions(self).get(self, self.path, {}, self.key)
 
     def lookahead_requests(self) -> list[Request]:
         return []  # read once, by this stream or a value stream, whichever comes first
@@ -144,6 +138,7 @@ class IncidentTypesStream(ParentStream, DefinitionList):
     """Every incident type, enabled or not (PagerDuty lists only enabled ones by default)."""
 
     name = "incident_types"
+    optional = True
     path = TYPES[0]
     records_key = "incident_types"
     extra_params: t.ClassVar[dict[str, t.Any]] = TYPES[1]
@@ -154,6 +149,7 @@ class IncidentCustomFieldsStream(TextValues, OptionalChild):
     """Field definitions of each incident type, with their fixed options (`field_options`)."""
 
     name = "incident_custom_fields"
+    optional = True
     path = "/incidents/types/{incident_type_id}/custom_fields"
     parent_stream_type = IncidentTypesStream
     parent_key = "incident_type_id"
@@ -163,13 +159,14 @@ class IncidentCustomFieldsStream(TextValues, OptionalChild):
     text_fields = ("default_value",)
 
     def fetch_children(self, parent_id: str) -> Records:
-        return definitions(self.tap).get(self, type_fields_path(parent_id), {})
+        return definitions(self).get(self, type_fields_path(parent_id), {})
 
 
 class ServiceCustomFieldsStream(TextValues, DefinitionList):
     """Service field definitions; the values stream uses the same (single) answer."""
 
     name = "service_custom_fields"
+    optional = True
     path = SERVICE_FIELDS[0]
     records_key = "fields"
     extra_params = SERVICE_FIELDS[1]
@@ -195,7 +192,7 @@ class TypesWithFields:
         return (type_name or "incident_default") not in self.without_fields
 
     def _read(self) -> set[str]:
-        stream, known = self.stream, definitions(self.stream.tap)
+        stream, known = self.stream, definitions(self.stream)
         types = [kind for kind in known.get(stream, *TYPES) if kind.get("id")]
         own = {kind["id"]: self._own_fields(kind["id"]) for kind in types}
         by_id = {kind["id"]: kind for kind in types}
@@ -214,7 +211,7 @@ class TypesWithFields:
     def _own_fields(self, type_id: str) -> bool:
         """Whether the type defines fields; a type deleted since it was listed counts as
         having some (its incidents' values are read: too much is safe, too little is not)."""
-        known = definitions(self.stream.tap)
+        known = definitions(self.stream)
         try:
             return bool(known.get(self.stream, type_fields_path(type_id), FIELD_OPTIONS))
         except PagerDutyAPIError as error:
@@ -228,6 +225,7 @@ class IncidentCustomFieldValuesStream(TextValues, OptionalChild):
     has fields: one request per such incident."""
 
     name = "incident_custom_field_values"
+    optional = True
     path = "/incidents/{incident_id}/custom_fields/values"
     parent_stream_type = IncidentsStream
     parent_key = "incident_id"
@@ -249,6 +247,7 @@ class ServiceCustomFieldValuesStream(TextValues, OptionalChild):
     service custom field is defined."""
 
     name = "service_custom_field_values"
+    optional = True
     path = "/services/{service_id}/custom_fields/values"
     parent_stream_type = ServicesStream
     parent_key = "service_id"
@@ -263,7 +262,7 @@ class ServiceCustomFieldValuesStream(TextValues, OptionalChild):
 
     def wanted(self, parent: dict[str, t.Any]) -> bool:
         if self.defined is None:  # once per run (shared with `service_custom_fields`)
-            self.defined = bool(definitions(self.tap).get(self, *SERVICE_FIELDS))
+            self.defined = bool(definitions(self).get(self, *SERVICE_FIELDS))
         return self.defined
 
 

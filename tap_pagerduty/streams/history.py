@@ -27,6 +27,7 @@ class AuditRecordsStream(IncrementalStream):
     """Who changed what: cursor-paged, windows of at most 31 days, kept 12 months."""
 
     name = "audit_records"
+    optional = True
     path = "/audit/records"
     records_key = "records"
     replication_key = "execution_time"
@@ -56,6 +57,7 @@ class ChangeEventsStream(WindowedStream):
     """Change events (deploys, config changes); PagerDuty keeps the last 90 days."""
 
     name = "change_events"
+    optional = True
     path = "/change_events"
     replication_key = "timestamp"
     max_window = timedelta(days=30)
@@ -68,6 +70,7 @@ class AnalyticsIncidentsStream(IncrementalStream):
     since the bookmark."""
 
     name = "analytics_incidents"
+    optional = True
     path = "/analytics/raw/incidents"
     method = "POST"
     access_kind = "service_ids"

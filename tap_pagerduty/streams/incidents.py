@@ -119,8 +119,16 @@ class IncidentsStream(ParentStream, IncrementalStream):
         )
         #: Incidents whose notes must be read in this run (see IncidentNotesStream).
         self.notes_wanted: set[str] = set()
-        #: Incidents emitted again only for their notes (their alerts are already synced).
+        #: Incidents emitted again only for their notes or custom field values (their alerts
+        #: are already synced).
         self.notes_only: set[str] = set()
+        #: Incidents whose log shows a custom field value edit in this run: emitted again
+        #: even in the same version, so that their values are read again.
+        self.values_edited: set[str] = set()
+        #: Incidents emitted in this run (with their children), kept in incremental runs
+        #: only (a backfill emits every incident: its memory stays flat).
+        self.emitted: set[str] = set()
+        self.track_emitted = bookmark is not None
         if bookmark is None:  # first sync: backfill; changes are followed from `end` on
             self.silent_from = self._silent_start(end)
             self.versions.forget_before(self._oldest_position(end))
@@ -134,6 +142,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
         yield from self._follow_silent_changes(end, bookmark)
         if bookmark < end:
             yield from self._follow_changes(bookmark - self.overlap, end)
+        yield from self._reread_values(end)
 
     # -- state -------------------------------------------------------------------------------
 
@@ -239,6 +248,9 @@ class IncidentsStream(ParentStream, IncrementalStream):
             self.notes_wanted.update(
                 e["incident"]["id"] for e in entries if is_note(e) and e.get("incident")
             )
+            self.values_edited.update(
+                e["incident"]["id"] for e in entries if is_value_edit(e) and e.get("incident")
+            )
             changed = [e["incident"] for e in entries if self._in_range(e.get("incident"))]
             progress.count(len(changed))
             notes_read = [i["id"] in self.notes_wanted for i in changed]
@@ -253,6 +265,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
         entries = [e for e in shared.entries or () if since <= e["created_at"] < until]
         entries = tail.unseen(entries, "created_at")
         self.notes_wanted.update(e["incident_id"] for e in entries if e["note"])
+        self.values_edited.update(e["incident_id"] for e in entries if e["value_edit"])
         changed = [shared.incidents[e["incident_id"]] for e in entries]
         changed = [i for i in changed if self._in_range(i)]
         notes_read = [i["id"] in self.notes_wanted for i in changed]
@@ -289,6 +302,40 @@ class IncidentsStream(ParentStream, IncrementalStream):
             yield from self._emit_silent(recent, since=self.silent_from["lookback"])
             self.silent_from["lookback"] = moved_on
             self._save(changes_from)
+        # A feed this run does not use (no analytics; no look-back) moves along all the same:
+        # its position would otherwise hold every version emitted since in state, for ever.
+        if unavailable:
+            self.silent_from["analytics"] = end - self._analytics_lag()
+        if not lookback:
+            self.silent_from["lookback"] = moved_on
+        self._save(changes_from)
+
+    def _reread_values(self, end: datetime) -> Iterator[dict[str, t.Any]]:
+        """Custom field value edits that leave no trace (neither `updated_at` nor a log
+        entry: PagerDuty does not document which it does) are caught only by reading the
+        values again: those of incidents created in the last `custom_field_values_reread_days`
+        days, on every run, each incident once (alerts and notes are not read again)."""
+        values = self.tap.streams.get("incident_custom_field_values")
+        if values is None or not values.selected:
+            return
+        days = self.settings.extra.values_reread_days
+        covered = f"incidents created in the last {days} days" if days else "no incident"
+        self.logger.info(
+            "incident_custom_field_values: a value edit that neither moves the incident's "
+            "updated_at nor writes a log entry is caught only for %s "
+            "(setting 'custom_field_values_reread_days')",
+            covered,
+        )
+        if not days:
+            return
+        start = max(self.settings.anchor_date, end - timedelta(days=days))
+        pages = self.window_pages(self.path, {}, windows_between(start, end, INCIDENT_WINDOW))
+        for _window, page in pages:
+            if not page:
+                continue
+            page = [i for i in page if self._in_range(i) and i["id"] not in self.emitted]
+            self.values_edited.update(i["id"] for i in page)
+            yield from self._emit_remembering(self._newer(page, notes_read=False))
 
     def _analytics_changes(self, end: datetime) -> tuple[Records, str]:
         """Analytics rows of incidents changed since the version emitted last, and why
@@ -380,7 +427,18 @@ class IncidentsStream(ParentStream, IncrementalStream):
                 known is None or _version(incident) > _version(known[0])
             ):
                 self.notes_only.discard(incident["id"])
+                self.values_edited.discard(incident["id"])
                 fresh[incident["id"]] = (incident, read)
+            elif (
+                known is None
+                and incident["id"] in self.values_edited
+                and incident["id"] not in self.emitted
+            ):
+                # A value edit that did not move `updated_at`: the same version again, for
+                # its values (alerts skipped; notes as the version's own state says).
+                self.values_edited.discard(incident["id"])
+                self.notes_only.add(incident["id"])
+                fresh[incident["id"]] = (incident, read or self.versions.notes_read(incident))
         return list(fresh.values())
 
     def _emit_remembering(
@@ -391,6 +449,8 @@ class IncidentsStream(ParentStream, IncrementalStream):
         notes_read = {incident["id"]: read for incident, read in batch}
         for incident in self.emit([incident for incident, _read in batch]):
             yield incident
+            if self.track_emitted:
+                self.emitted.add(incident["id"])
             self.versions.remember(incident, notes_read[incident["id"]])
 
 
@@ -495,6 +555,7 @@ class SharedLogRead:
                         "created_at": entry.get("created_at"),
                         "incident_id": incident["id"],
                         "note": is_note(entry),
+                        "value_edit": is_value_edit(entry),
                     }
                 )
                 known = self.incidents.get(incident["id"])
@@ -535,6 +596,10 @@ class Versions:
     def is_newer(self, incident: dict[str, t.Any]) -> bool:
         return _version(incident) > self.latest.get(incident["id"], "")
 
+    def notes_read(self, incident: dict[str, t.Any]) -> bool:
+        """Whether this version's notes were read when it was emitted."""
+        return incident["id"] not in self.notes_unread
+
     def wants(self, incident: dict[str, t.Any]) -> bool:
         """Newer, or the same version with its notes not read yet."""
         return self.is_newer(incident) or (
@@ -568,6 +633,18 @@ class Versions:
 
 def _version(incident: dict[str, t.Any]) -> str:
     return str(incident.get("updated_at") or "")
+
+
+# The log entry types the spec lists for a custom field value edit (which one PagerDuty writes,
+# and whether it also moves the incident's `updated_at`, is not documented).
+VALUE_EDIT_TYPES = frozenset(
+    {"custom_field_value_change_log_entry", "field_value_change_log_entry"}
+)
+
+
+def is_value_edit(entry: dict[str, t.Any]) -> bool:
+    """A log entry that records an edit of a custom field value."""
+    return entry.get("type") in VALUE_EDIT_TYPES
 
 
 def is_note(entry: dict[str, t.Any]) -> bool:

@@ -14,6 +14,7 @@ if t.TYPE_CHECKING:
 
 class LicensesStream(SinglePageList):
     name = "licenses"
+    optional = True
     path = "/licenses"
 
 
@@ -21,6 +22,7 @@ class LicenseAllocationsStream(ListStream):
     """Allocations have no id: the key is the user and the license."""
 
     name = "license_allocations"
+    optional = True
     path = "/license_allocations"
     primary_keys = ("user_id", "license_id")
     counts_total = False

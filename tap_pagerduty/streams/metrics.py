@@ -9,10 +9,9 @@ range and stream. PagerDuty's analytics data lags up to 24 hours behind.
 
 from __future__ import annotations
 
-import threading
 import typing as t
-import weakref
 from datetime import datetime, timedelta, timezone
+from functools import cached_property
 
 from tap_pagerduty.client import PagerDutyStream
 from tap_pagerduty.oauth import FILTER_LISTINGS, analytics_filter
@@ -23,16 +22,11 @@ if t.TYPE_CHECKING:
     from collections.abc import Iterator
 
     from tap_pagerduty.prefetch import Request
-    from tap_pagerduty.tap import TapPagerDuty
 
 YEAR = timedelta(days=365)
 # Ids per analytics query when they are sent in parts: the spec sets no maximum for
 # `filters.service_ids` / `team_ids`; this keeps each request body small (a few KB).
 FILTER_BATCH = 100
-_filters: weakref.WeakKeyDictionary[TapPagerDuty, dict[str, dict[str, list[str]]]] = (
-    weakref.WeakKeyDictionary()
-)
-_filters_lock = threading.Lock()
 
 
 def access_filter(stream: PagerDutyStream) -> dict[str, list[str]]:
@@ -42,19 +36,19 @@ def access_filter(stream: PagerDutyStream) -> dict[str, list[str]]:
     wanted = analytics_filter(stream.access_kind or "service_ids", stream.settings)
     if wanted is None:
         return {}
-    with _filters_lock:
-        cached = _filters.setdefault(stream.tap, {})
-        if wanted not in cached:
-            path = FILTER_LISTINGS[wanted]
-            ids = _ids(stream, path, path.strip("/"))
-            cached[wanted] = {wanted: ids}
-            stream.logger.info(
-                "%s: analytics queries filtered by %d %s (needed for OAuth and user tokens)",
-                stream.name,
-                len(ids),
-                wanted,
-            )
-        return cached[wanted]
+
+    def read() -> dict[str, list[str]]:
+        path = FILTER_LISTINGS[wanted]
+        ids = _ids(stream, path, path.strip("/"))
+        stream.logger.info(
+            "%s: analytics queries filtered by %d %s (needed for OAuth and user tokens)",
+            stream.name,
+            len(ids),
+            wanted,
+        )
+        return {wanted: ids}
+
+    return stream.run.shared(("analytics filter", wanted), read)
 
 
 def access_filter_batches(stream: PagerDutyStream) -> list[dict[str, list[str]]]:
@@ -116,6 +110,8 @@ def unit_windows(start: datetime, end: datetime, unit: str) -> Iterator[Window]:
 class MetricsStream(ListStream):
     """One analytics metrics query per window; rows are (entity, period)."""
 
+    optional = True  # a product (Analytics) and a scope not every account has
+
     records_key = "data"
     method = "POST"
     access_kind = "service_ids"
@@ -131,14 +127,18 @@ class MetricsStream(ListStream):
             rows = self.fetch(self.path, body=body).get(self.key) or []
             yield [self.keyed(row, window) for row in rows]
 
+    @cached_property
+    def range_end(self) -> datetime:
+        """The end of this run's range: PagerDuty's now when first asked (the look-ahead
+        may ask before the stream starts)."""
+        return self.server_now()
+
     def queries(self, access: dict[str, list[str]]) -> list[tuple[Window, dict[str, t.Any]]]:
         """One query per window of this run's range (its end fixed the first time)."""
-        if getattr(self, "_end", None) is None:
-            self._end = self.server_now()
         unit = self.settings.extra.metrics_unit if self.by_unit else "day"
         first, last = self.bounds
         out = []
-        for window in unit_windows(self.settings.anchor_date, self._end, unit):
+        for window in unit_windows(self.settings.anchor_date, self.range_end, unit):
             body: dict[str, t.Any] = {
                 "filters": {first: iso_z(window.start), last: iso_z(window.end), **access},
                 "time_zone": "Etc/UTC",

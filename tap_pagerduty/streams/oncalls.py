@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typing as t
 from datetime import timedelta
+from functools import cached_property
 
 from tap_pagerduty.streams.base import ListStream, Records
 from tap_pagerduty.windows import iso_z
@@ -33,11 +34,14 @@ class OncallsStream(ListStream):
         for page in self.classic_pages(self.path, self.window()):
             yield [with_key(record) for record in page]
 
+    @cached_property
+    def window_start(self) -> datetime:
+        """PagerDuty's now when first asked (the look-ahead may ask before the stream starts)."""
+        return self.server_now()
+
     def window(self) -> dict[str, str]:
-        """Now (fixed when first asked: the look-ahead may ask early) to `oncall_days` on."""
-        now: datetime | None = getattr(self, "_now", None)
-        if now is None:
-            now = self._now = self.server_now()
+        """Now (`window_start`) to `oncall_days` on."""
+        now = self.window_start
         return {
             "since": iso_z(now),
             "until": iso_z(now + timedelta(days=self.settings.oncall_days)),
