@@ -110,6 +110,40 @@ class Churner:
         self.back = []
 
 
+class PeakRss:
+    """The tap process's own peak RSS (`VmHWM`, which `exec` resets), read every 0.2 s
+    until it exits. Not `ru_maxrss` from `wait4`: the tap is forked from this process,
+    which hosts the emulator, and `ru_maxrss` then reports this process's size."""
+
+    def __init__(self, pid: int) -> None:
+        self.path = Path(f"/proc/{pid}/status")
+        self.kb = 0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        while not self.done.wait(0.2):
+            self._read()
+
+    def _read(self) -> None:
+        try:
+            text = self.path.read_text()
+        except OSError:
+            return
+        for line in text.splitlines():
+            if line.startswith("VmHWM:"):
+                self.kb = max(self.kb, int(line.split()[1]))
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(5)
+
+    @property
+    def mb(self) -> float:
+        return round(self.kb / 1024, 1)
+
+
 def run_tap(config_path: Path, state: dict | None, tmp: Path) -> dict[str, Any]:
     args = [sys.executable, "-m", "tap_pagerduty", "--config", str(config_path)]
     if state is not None:
@@ -121,17 +155,19 @@ def run_tap(config_path: Path, state: dict | None, tmp: Path) -> dict[str, Any]:
         proc = subprocess.Popen(args, cwd=ROOT, stdout=out, stderr=err, env=tap_env())
         killer = threading.Timer(900, proc.kill)
         killer.start()
+        peak = PeakRss(proc.pid)
         try:
-            _, status, usage = os.wait4(proc.pid, 0)
+            _, status, _usage = os.wait4(proc.pid, 0)
         finally:
             killer.cancel()
+            peak.stop()
     output = SyncOutput(returncode=os.waitstatus_to_exitcode(status))
     output.add_lines(out_path.read_text())
     stderr = err_path.read_text(errors="replace")
     return {
         "output": output,
         "wall_s": time.monotonic() - start,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "peak_rss_mb": peak.mb,
         "stderr_tail": "\n".join(stderr.splitlines()[-5:]),
         "gone_warnings": stderr.count("listed earlier in this run but gone now"),
         "rereads": stderr.count("changed while it was paged"),

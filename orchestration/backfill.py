@@ -35,15 +35,13 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 
 from orchestration.tap_engine import TapRequests
-from tap_pagerduty.streams.incidents import CHANGE_LOG_OVERLAP, OverlapTail, noted_incident_ids
+from tap_pagerduty.state import Bookmark, IncidentsState, bookmark_of
+from tap_pagerduty.streams import STATE_TYPES
+from tap_pagerduty.streams.incidents import CHANGE_LOG_OVERLAP, noted_incident_ids
 
 # Records whose stream bookmarks on this key change after they are read.
 CHANGE_FEED_KEY = "updated_at"
 CHANGE_LOG_STREAM = "incidents"
-# Keys of the tap's incidents state (tap_pagerduty/streams/incidents.py, IncidentsStream).
-SILENT_FEEDS_KEY = "silent_from"
-VERSIONS_KEY = "versions"
-NOTES_UNREAD_KEY = "notes_unread"
 
 
 @dataclass(frozen=True)
@@ -194,36 +192,21 @@ def hand_over_state(
                 bookmarks[stream] = copy.deepcopy(bookmark)
     entries = list(log_entries)
     for stream in change_feeds:
-        bookmark = bookmarks.get(stream)
-        if not bookmark or not bookmark.get("replication_key_value"):
+        if not (bookmarks.get(stream) or {}).get("replication_key_value"):
             continue
-        held = parse(bookmark["replication_key_value"])
-        position = min(held, started_at)
-        bookmark["replication_key_value"] = iso(position)
+        kind = STATE_TYPES.get(stream, Bookmark)
+        held = kind.parse(stream, bookmarks[stream])
+        position = min(t.cast("datetime", held.position()), started_at)
         # The tap's other incident feeds (open incidents, analytics, look-back) sit at fixed
-        # offsets before the change log's position: they move back with it.
-        silent = bookmark.get(SILENT_FEEDS_KEY)
-        if isinstance(silent, dict):
-            shift = position - held
-            bookmark[SILENT_FEEDS_KEY] = {f: iso(parse(v) + shift) for f, v in silent.items() if v}
-        _merge_versions(bookmark, [s.get("bookmarks", {}).get(stream) or {} for s in states])
-        if stream == CHANGE_LOG_STREAM:
-            bookmark[OverlapTail.STATE_KEY] = _entries_before(entries, position)
+        # offsets before the change log's position: `moved_to` moves them back with it.
+        moved = held.moved_to(position)
+        if isinstance(moved, IncidentsState):
+            slices = [bookmark_of(s, stream, IncidentsState) for s in states]
+            moved = moved.with_versions_of(slices)
+            if stream == CHANGE_LOG_STREAM:
+                moved.overlap_ids = _entries_before(entries, position)
+        bookmarks[stream] = {**bookmarks[stream], **moved.to_state()}
     return {"bookmarks": bookmarks}
-
-
-def _merge_versions(bookmark: dict[str, t.Any], slices: list[dict[str, t.Any]]) -> None:
-    """Every slice's emitted versions, so that no feed emits one of them again."""
-    if not any(VERSIONS_KEY in b for b in slices):
-        return
-    versions: dict[str, str] = {}
-    unread: set[str] = set()
-    for one in slices:
-        for incident, version in (one.get(VERSIONS_KEY) or {}).items():
-            versions[incident] = max(version, versions.get(incident, ""))
-        unread.update(one.get(NOTES_UNREAD_KEY) or ())
-    bookmark[VERSIONS_KEY] = dict(sorted(versions.items()))
-    bookmark[NOTES_UNREAD_KEY] = sorted(unread & set(versions))
 
 
 def _position(bookmark: dict[str, t.Any]) -> str:

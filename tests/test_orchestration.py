@@ -205,6 +205,7 @@ def test_hand_over_takes_the_earliest_change_feed_position():
     assert incidents["silent_from"] == {
         "open": "2026-10-31T23:50:00Z",
         "analytics": "2026-10-31T00:00:00Z",
+        "lookback": None,
     }
     assert incidents["versions"] == {
         "P1": "2026-10-31T12:00:00Z",

@@ -109,7 +109,7 @@ class IncidentRender(RenderBase):
         return f
 
     def _agent_json(self, inc: Inc, agent: int) -> str:
-        """`agent(inc, agent)` as JSON text (see the log entry layout in data.py)."""
+        """`agent(inc, agent)` as JSON text (see the log entry layout in data/base.py)."""
         f = self._frag()
         if agent >= 0:
             return str(f["user"][agent])
