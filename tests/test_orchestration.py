@@ -21,6 +21,7 @@ import re
 import signal
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 from dagster import (
@@ -44,7 +45,7 @@ from orchestration.definitions import backfill_config, build_definitions
 from orchestration.raw_assets import Paths
 from orchestration.sink import read_outputs
 from tap_pagerduty.streams import INCREMENTAL_STREAMS, STREAM_TYPES
-from tests.support.tap_runs import assert_matches_truth
+from tests.support.tap_runs import assert_matches_truth, config_for, run_in_process
 
 NOW = "2026-11-01T00:00:00Z"
 ANCHOR = "2026-08-01T00:00:00Z"
@@ -574,3 +575,24 @@ def test_backfill_hands_over_to_the_incremental_sync_without_gap(backfilled):
     assert stale <= {r["id"] for r in emitted}
     assert all(r["updated_at"] >= written.get(r["id"], "") for r in emitted)
     assert len({r["id"] for r in emitted}) == len(emitted)
+
+
+# ---------------------------------------------------------------------------------------------
+# a slice reads the note log of its own range only
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("notes_log_end", ["now", "end_date"])
+def test_a_slice_reads_the_note_log_to_its_end_only_when_told(emulator, notes_log_end):
+    """With `notes_log_end: end_date` (what the backfill's slices get), no request reads the
+    log past the slice's end; by default the log is read up to PagerDuty's now."""
+    end = "2026-09-01T00:00:00Z"
+    config = config_for(emulator, end_date=end, notes_log_end=notes_log_end)
+    emulator.reset_stats()
+    run_in_process(config, streams=["incidents", "incident_notes"])
+    untils = [
+        parse_qs(qs).get("until", [""])[0]
+        for _, method, path, qs, _ in emulator.stats(log=True)["log"]
+        if method == "GET" and path == "/log_entries"
+    ]
+    assert untils
+    past_end = [u for u in untils if u > end]
+    assert (past_end == []) == (notes_log_end == "end_date"), untils
