@@ -441,6 +441,29 @@ def b6_custom_fields_cost() -> Result:
     return rows, checks
 
 
+# A first sync's account for B9: 3,000 incidents over a year (issue 22, finding 5).
+FIRST_SYNC = {"incidents": 3000, "days": 365, "users": 10, "services": 6}
+
+
+def b9_first_sync_slots() -> Result:
+    """First sync of every stream, 3,000 incidents, 500 ms latency, cap 5 req/s, 3 in flight."""
+    with EmulatorProcess(**FIRST_SYNC, latency_ms=500) as emu:
+        run = run_tap(emu, _config(YEAR_ANCHOR, 5, 3), timeout=3600.0)
+    row = Row("B9", "first sync, 3,000 incidents, 500 ms, 5 req/s, concurrency 3", run)
+    active = row.as_dict()["req_per_s_active"]
+    within_caps = run.peak_per_second <= 5 and run.peak_in_flight <= 3
+    check = Check(
+        "B9",
+        "achieved req/s (first to last request), first sync of a 3,000-incident account",
+        active,
+        ">= 4.85, never more than 5 in any second or 3 in flight",
+        active >= 4.85 and within_caps,
+        f"{run.requests:,} requests; peak {run.peak_per_second} req in one second, "
+        f"{run.peak_in_flight} in flight",
+    )
+    return [row], [check]
+
+
 SCENARIOS: dict[str, t.Callable[[], Result]] = {
     "B1": b1_throttled_full_sync,
     "B2": b2_b4_paged_throttle_off,  # B2 and B4 share one run
@@ -448,4 +471,5 @@ SCENARIOS: dict[str, t.Callable[[], Result]] = {
     "B5": b5_memory,
     "B6": b6_custom_fields_cost,
     "B7": b7_request_cost,
+    "B9": b9_first_sync_slots,
 }

@@ -16,7 +16,7 @@ import click
 
 from tap_pagerduty import redact
 from tap_pagerduty.errors import PagerDutyAPIError
-from tap_pagerduty.settings import SettingsError
+from tap_pagerduty.settings import SettingsError, check_config_file
 from tap_pagerduty.state import StateError
 from tap_pagerduty.tap import TapPagerDuty
 
@@ -24,6 +24,8 @@ from tap_pagerduty.tap import TapPagerDuty
 def main(argv: list[str] | None = None) -> None:
     args = _take_log_level(list(sys.argv[1:] if argv is None else argv))
     try:
+        for path in _config_files(args):
+            check_config_file(path)
         code = TapPagerDuty.cli.main(args=args, prog_name="tap-pagerduty", standalone_mode=False)
     except SettingsError as error:
         _fail(f"configuration error: {error}{_environment_hint(str(error), args)}", 2)
@@ -39,6 +41,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(redact.format_traceback(error))
         _fail(f"unexpected error: {type(error).__name__}: {redact.describe(error)}", 1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _config_files(args: list[str]) -> list[str]:
+    """The paths given to `--config` (`ENV` reads the environment instead)."""
+    paths = [value for flag, value in itertools.pairwise(args) if flag == "--config"]
+    paths += [arg.split("=", 1)[1] for arg in args if arg.startswith("--config=")]
+    return [path for path in paths if path != "ENV"]
 
 
 def _take_log_level(args: list[str]) -> list[str]:

@@ -196,8 +196,11 @@ class Engine:
         return self._pool.submit(fn, *args)
 
     def server_now(self, stream: PagerDutyStream) -> datetime:
-        """PagerDuty's current time (from the `Date` header); one request if none seen yet."""
-        return self._clock.now(probe=lambda: self._probe_clock(stream))
+        """PagerDuty's current time (from the `Date` header); one request if none seen yet.
+        A date setting later than it ends the run here, before any bookmark is written."""
+        now = self._clock.now(probe=lambda: self._probe_clock(stream))
+        self.settings.check_dates(now)
+        return now
 
     def session(self) -> requests.Session:
         """This thread's session (connections are reused per thread, never shared)."""

@@ -270,6 +270,10 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
     batch_seconds = 0.5
 
     def __init__(self) -> None:
+        #: Bytes of every message written so far, and of the last STATE line (a backfill
+        #: paces its checkpoints by them).
+        self.written = 0
+        self.last_state_size = 0
         self._lines: list[bytes] = []
         self._bytes = 0
         self._since = 0.0
@@ -300,6 +304,9 @@ class FastSingerWriter(GenericSingerWriter[bytes, Message]):
 
     def write_message(self, message: Message) -> None:
         line = self.format_message(message)
+        self.written += len(line) + 1
+        if message.type == SingerMessageType.STATE:
+            self.last_state_size = len(line) + 1
         if message.type != SingerMessageType.RECORD:
             self._lines.append(line)
             self.flush()

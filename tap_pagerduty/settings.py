@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import decimal
 import ipaddress
+import json
 import typing as t
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -66,6 +67,28 @@ def _bounded(name: str) -> th.JSONTypeHelper[t.Any]:
 
 class SettingsError(Exception):
     """A setting is missing or wrong; the message is one line meant for the user."""
+
+
+def check_config_file(path: str) -> None:
+    """A `--config` file is readable and holds a JSON object; SettingsError naming it if not
+    (the SDK would end in a traceback)."""
+    fix = "give the path of a JSON file holding an object of settings"
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise SettingsError(f"Config file {path!r} does not exist: {fix}.") from None
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or type(error).__name__
+        raise SettingsError(f"Config file {path!r} cannot be read ({reason}): {fix}.") from None
+    if not text.strip():
+        raise SettingsError(f"Config file {path!r} is empty: {fix}.")
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        raise SettingsError(f"Config file {path!r} is not JSON ({error}): {fix}.") from None
+    if not isinstance(value, dict):
+        raise SettingsError(f"Config file {path!r} holds {_kind(value)}, not an object: {fix}.")
 
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -244,6 +267,18 @@ class Settings:
                 check_url=_checked_url,
             ),
         )
+
+    def check_dates(self, pagerduty_now: datetime) -> None:
+        """No date setting later than PagerDuty's clock (checked against the machine's
+        clock when read, here against PagerDuty's as soon as it is known): windows end at
+        PagerDuty's now, so a later anchor would bookmark an empty window and everything
+        before the corrected date would be skipped for good."""
+        if self.anchor_date > pagerduty_now:
+            raise SettingsError(
+                f"Setting 'anchor_date' ({iso_z(self.anchor_date)}) is later than "
+                f"PagerDuty's clock ({iso_z(pagerduty_now)}): set a date in the past, or "
+                "remove it."
+            )
 
     def secrets(self) -> list[str]:
         """Header values that must never be printed: the credential and a custom user agent."""
@@ -442,8 +477,13 @@ def _anchor_date(config: t.Mapping[str, t.Any], now: datetime) -> datetime | Non
 
 def _date(config: t.Mapping[str, t.Any], name: str, now: datetime) -> datetime | None:
     value = config.get(name)
-    if value is None or value == "":
+    if value is None:
         return None
+    if isinstance(value, str) and not value.strip():
+        # Not the default in disguise: an empty date is a template or variable left unset.
+        raise SettingsError(
+            f"Setting '{name}' is empty: set an ISO 8601 date (e.g. 2024-01-01), or remove it."
+        )
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, str):

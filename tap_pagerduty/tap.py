@@ -25,8 +25,8 @@ from tap_pagerduty.settings import (
     schema_error_line,
     unknown_settings,
 )
-from tap_pagerduty.state import check_bookmarks, read_state_text
-from tap_pagerduty.streams import STATE_TIME_KEYS, STREAM_TYPES
+from tap_pagerduty.state import check_state, read_state_text
+from tap_pagerduty.streams import STATE_TYPES, STREAM_TYPES
 
 if t.TYPE_CHECKING:
     from collections.abc import Callable
@@ -76,9 +76,9 @@ class TapPagerDuty(TapSeams):
         super().invoke(state=state, **kwargs)
 
     def load_state(self, state: dict[str, t.Any]) -> None:
-        """Refuse bookmarks that are not objects or whose times do not parse, before any
-        request, instead of failing mid-run or silently starting the stream over."""
-        check_bookmarks(state, STATE_TIME_KEYS)
+        """Refuse a state whose bookmarks do not parse as declared (see state.py), before
+        any request, instead of failing mid-run or silently starting the stream over."""
+        check_state(state, STATE_TYPES)
         super().load_state(state)
 
     @cached_property

@@ -53,8 +53,8 @@ EQUIVALENCE = settings(
     ],
 )
 
-# `unknown_fields: drop`: the SDK's own behaviour, which the fast path must equal (with `keep`,
-# the default, unlisted fields go to `_extra` instead: tests/test_unknown_fields.py).
+# `unknown_fields: drop` is the SDK's own behaviour, the one these tests compare with
+# (`keep`, the default, adds the `_extra` column: tests/test_unknown_fields.py).
 _CONFIG = {"api_token": "x", "unknown_fields": "drop"}
 _TAP = TapPagerDuty(config=_CONFIG, parse_env_config=False, validate_config=False)
 STREAM_SCHEMAS = {name: stream.effective_schema for name, stream in _TAP.streams.items()}

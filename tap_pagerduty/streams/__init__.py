@@ -4,6 +4,7 @@ configuration first (its responses also tell us PagerDuty's clock), history last
 from __future__ import annotations
 
 from tap_pagerduty.client import PagerDutyStream
+from tap_pagerduty.state import Bookmark
 from tap_pagerduty.streams.account import (
     AbilitiesStream,
     AddonsStream,
@@ -120,9 +121,10 @@ INCREMENTAL_STREAMS = [
     or getattr(stream_type, "parent_stream_type", None) is IncidentsStream
 ]
 
-# State keys holding times, by stream: checked before a run starts (`TapPagerDuty.load_state`).
-STATE_TIME_KEYS: dict[str, tuple[str, ...]] = {
-    stream_type.name: stream_type.state_time_keys  # type: ignore[misc]
+# The declared bookmark of each incremental stream: checked before a run starts
+# (`TapPagerDuty.load_state`, see state.py).
+STATE_TYPES: dict[str, type[Bookmark]] = {
+    stream_type.name: stream_type.state_type  # type: ignore[misc]
     for stream_type in STREAM_TYPES
     if issubclass(stream_type, IncrementalStream)
 }

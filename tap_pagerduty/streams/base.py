@@ -10,10 +10,14 @@ import itertools
 import typing as t
 from concurrent.futures import Future
 from datetime import datetime, timedelta
+from functools import cached_property
+
+import msgspec
 
 from tap_pagerduty.client import PagerDutyStream
 from tap_pagerduty.engine import cancel
 from tap_pagerduty.errors import PagerDutyAPIError
+from tap_pagerduty.state import Bookmark, OverlapBookmark
 from tap_pagerduty.windows import Window, iso_z, parse_time, windows_between
 
 if t.TYPE_CHECKING:
@@ -220,35 +224,43 @@ class IncrementalStream(PagerDutyStream):
     max_window: t.ClassVar[timedelta] = timedelta(days=30)
     #: How far back the endpoint keeps data (None: forever).
     retention: t.ClassVar[timedelta | None] = None
-    #: State keys holding times: checked before the run starts (see `TapPagerDuty.load_state`).
-    state_time_keys: t.ClassVar[tuple[str, ...]] = ("replication_key_value",)
+    #: The declared structure of this stream's bookmark (see `state.py`).
+    state_type: t.ClassVar[type[Bookmark]] = Bookmark
 
     def advance_bookmark(self, latest_record: Record, context: Context | None) -> None:
         """Bookmarks move at window ends only (see `checkpoint`)."""
 
+    @property
+    def saved(self) -> Bookmark:
+        """This stream's bookmark as the run found it, then as it last saved it: parsed
+        (see `TapPagerDuty.load_state`) and, on first use, with no time later than
+        PagerDuty's clock. A later time (a state from another account, a clock fault, a
+        hand edit) would skip everything up to it: it is set to PagerDuty's now, or the
+        entry dropped, with one warning naming the keys, and written back as such."""
+        saved: Bookmark | None = self.__dict__.get("_saved")
+        if saved is None:
+            parsed = self.state_type.parse(self.name, self.stream_state)
+            if parsed.replication_key not in (None, self.replication_key):
+                parsed = self.state_type()  # another replication key: start over
+            trusted = self.trusted_now()
+            saved, late = parsed.clamped(trusted)
+            self.__dict__["_saved"] = saved
+            if late:
+                self.logger.warning(
+                    "%s: the state's %s later than PagerDuty's clock (%s): "
+                    "using PagerDuty's now instead",
+                    self.name,
+                    ", ".join(late) + (" is" if len(late) == 1 else " are"),
+                    iso_z(trusted),
+                )
+                self.save_progress()
+        return saved
+
     def bookmark(self) -> datetime | None:
-        """Where the last run stopped. A bookmark later than PagerDuty's clock (a state from
-        another account, an earlier clock mistake) would skip everything up to it: it is
-        treated as PagerDuty's now, with one warning, and written back as such."""
-        state = self.stream_state
-        if state.get("replication_key") != self.replication_key:
+        """Where the last run stopped (never later than PagerDuty's clock, see `saved`)."""
+        if self.saved.replication_key != self.replication_key:
             return None
-        value = state.get("replication_key_value")
-        if not value:
-            return None
-        bookmark = parse_time(value)
-        trusted = self.trusted_now()
-        if bookmark > trusted:
-            self.logger.warning(
-                "%s: the bookmark %s is later than PagerDuty's clock (%s): "
-                "using PagerDuty's now instead",
-                self.name,
-                iso_z(bookmark),
-                iso_z(trusted),
-            )
-            self.checkpoint(trusted)
-            return trusted
-        return bookmark
+        return self.saved.position()
 
     def trusted_now(self) -> datetime:
         """The latest moment this run may bookmark. The `Date` header is truncated to the
@@ -258,11 +270,9 @@ class IncrementalStream(PagerDutyStream):
     def checkpoint(self, moment: datetime, **extra: t.Any) -> None:
         """Record that everything before `moment` is synced, and emit STATE now.
 
-        `extra` keys are stored alongside (None marks a finished one)."""
+        `extra` sets other fields of the bookmark (None marks a finished one)."""
         # Never beyond the clock the run trusts: a bookmark in the future skips data for good.
         moment = min(moment, self.trusted_now())
-        # A finished value is written as null, not dropped: Meltano merges state, so a
-        # dropped key would come back from the previous run's state.
         self.save_progress(
             replication_key=self.replication_key,
             replication_key_value=iso_z(moment),
@@ -272,19 +282,22 @@ class IncrementalStream(PagerDutyStream):
     def plan(self) -> tuple[datetime, datetime]:
         """This run's range [start, end), fixed the first time it is asked for (the
         look-ahead may ask before the stream starts)."""
-        planned: tuple[datetime, datetime] | None = getattr(self, "_plan", None)
-        if planned is None:
-            end = self.sync_end()
-            planned = self._plan = (self.sync_start(end), end)
-        return planned
+        return self.planned_range
+
+    @cached_property
+    def planned_range(self) -> tuple[datetime, datetime]:
+        end = self.sync_end()
+        return self.sync_start(end), end
 
     def first_windows(self, count: int = 3) -> list[Window]:
         start, end = self.plan()
         return list(itertools.islice(self.windows(start, end), count))
 
-    def save_progress(self, **extra: t.Any) -> None:
-        """Store `extra` in state and emit STATE now, without moving the bookmark."""
-        self.stream_state.update(extra)
+    def save_progress(self, **fields: t.Any) -> None:
+        """Set `fields` of the bookmark and emit STATE now (the bookmark written whole)."""
+        saved = msgspec.structs.replace(self.saved, **fields)
+        self.__dict__["_saved"] = saved
+        self.stream_state.update(saved.to_state())
         self.tap.state_writer.write_state(self.tap_state)
 
     def sync_end(self) -> datetime:
@@ -356,10 +369,9 @@ class OverlapTail:
     skipped, so an incremental run with nothing new emits nothing (and costs no children).
     """
 
-    STATE_KEY = "overlap_ids"
-
     def __init__(self, stream: IncrementalStream, end: datetime) -> None:
-        self.previous = set(stream.stream_state.get(self.STATE_KEY) or [])
+        saved = stream.saved
+        self.previous = set(saved.overlap_ids if isinstance(saved, OverlapBookmark) else ())
         self.end = end
         self.tail_from = end - stream.overlap
         self.current: list[str] = []
@@ -381,7 +393,7 @@ class OverlapTail:
         """The state entry to write with the checkpoint at `window_end` (the last one)."""
         if not self.enabled or window_end != self.end:
             return {}
-        return {self.STATE_KEY: sorted(self.current)}
+        return {"overlap_ids": sorted(self.current)}
 
 
 class Progress:

@@ -3,10 +3,13 @@ analytics view of incidents. All three need plan features or scopes a token may 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import typing as t
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tap_pagerduty.client import PageGuard
+from tap_pagerduty.state import AnalyticsIncidentsState
 from tap_pagerduty.streams.base import IncrementalStream, WindowedStream
 from tap_pagerduty.streams.metrics import access_filter, needs_access_filter
 from tap_pagerduty.windows import iso_z, parse_time
@@ -76,6 +79,7 @@ class AnalyticsIncidentsStream(IncrementalStream):
     access_kind = "service_ids"
     records_key = "data"
     replication_key = "updated_at"
+    state_type = AnalyticsIncidentsState
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         return self.skip_if_unavailable(self._records())
@@ -89,19 +93,26 @@ class AnalyticsIncidentsStream(IncrementalStream):
         }
         bookmark = self.bookmark()
         if bookmark is not None:
-            # PagerDuty's analytics shows changes up to `analytics_lag_hours` late.
-            since = bookmark - max(self.settings.analytics_lag, timedelta(minutes=10))
-            filters["updated_after"] = iso_z(since)
+            filters["updated_after"] = iso_z(self.since(bookmark))
         return filters
+
+    def since(self, bookmark: datetime) -> datetime:
+        """PagerDuty's analytics shows changes up to `analytics_lag_hours` late: each run asks
+        again for that much before its bookmark."""
+        return bookmark - max(self.settings.analytics_lag, timedelta(minutes=10))
+
+    @property
+    def state(self) -> AnalyticsIncidentsState:
+        return t.cast("AnalyticsIncidentsState", self.saved)
 
     def first_query(self) -> dict[str, t.Any]:
         """This run's first request body: a query a killed run left unfinished, resumed at
         its next page, or a new one."""
-        unfinished = self.stream_state.get(UNFINISHED)
+        unfinished = self.state.unfinished_query
         return dict(unfinished) if unfinished else analytics_query(self.filters())
 
     def lookahead_requests(self) -> list[Request]:
-        if needs_access_filter(self) and not self.stream_state.get(UNFINISHED):
+        if needs_access_filter(self) and not self.state.unfinished_query:
             return []  # its id filter is read when the stream starts
         return [(self.path, {}, self.first_query())]
 
@@ -112,16 +123,29 @@ class AnalyticsIncidentsStream(IncrementalStream):
         end = parse_time(first["filters"]["created_at_end"])
         body: dict[str, t.Any] | None = first
         guard = analytics_guard(self, first)
+        # Digests of the rows earlier runs emitted that this query reads again: a row is
+        # emitted again only when it changed. Rows updated before the next run's
+        # `updated_after` are never read again: they are not remembered.
+        previous = self.state.rows
+        cutoff = iso_z(self.since(end))
+        remembered: dict[str, str] = {}
         while body is not None:  # ends: `more` ends every listing, the guard a stuck one
             rows, body = analytics_page(self, body, guard)
-            yield from rows
+            for row in rows:
+                key, digest = str(row.get("id")), row_digest(row)
+                if str(row.get("updated_at") or "") >= cutoff:
+                    remembered[key] = digest
+                if previous.get(key) != digest:
+                    yield row
             if body is not None:
-                self.save_progress(**{UNFINISHED: body})
-        self.checkpoint(end, **{UNFINISHED: None})
+                self.save_progress(unfinished_query=body, rows={**previous, **remembered})
+        self.checkpoint(end, unfinished_query=None, rows=remembered)
 
 
-# State key of an analytics query a killed run left unfinished (the next page's body).
-UNFINISHED = "unfinished_query"
+def row_digest(row: dict[str, t.Any]) -> str:
+    """A short digest of an analytics row's content."""
+    text = json.dumps(row, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
 
 def analytics_query(filters: dict[str, t.Any]) -> dict[str, t.Any]:

@@ -25,6 +25,7 @@ from tap_pagerduty.availability import UNAVAILABLE_STATUSES
 from tap_pagerduty.engine import cancel
 from tap_pagerduty.errors import PagerDutyAPIError
 from tap_pagerduty.settings import DEFAULT_RECONCILE_DAYS_WITHOUT_ANALYTICS
+from tap_pagerduty.state import FEEDS, IncidentsState, NotedLog, OverlapBookmark, SilentFeeds
 from tap_pagerduty.streams.base import (
     ChildStream,
     IncrementalStream,
@@ -49,14 +50,20 @@ if t.TYPE_CHECKING:
 INCIDENT_WINDOW = timedelta(days=180)
 # Change-log windows; denser ones are split automatically.
 CHANGE_LOG_WINDOW = timedelta(days=31)
+# How far ahead of the incidents being emitted a backfill reads the change log for notes:
+# the notes of an incident whose first note comes later are synced when the log reaches it.
+NOTE_LEAD = timedelta(days=1)
+# The change log read for notes in windows of this size: a resumed backfill reads again at
+# most about one window and the lead (see NoteGate).
+NOTE_LOG_WINDOW = timedelta(days=7)
+# A backfill's checkpoints stay under 1/(STATE_SHARE_RATIO + 1) of its output's bytes.
+STATE_SHARE_RATIO = 20
 # Re-read the change log this far before the bookmark, for entries listed late.
 CHANGE_LOG_OVERLAP = timedelta(minutes=10)
 # The open incidents, whenever created.
 OPEN_QUERY = {"date_range": "all", "statuses[]": ["triggered", "acknowledged"]}
 # Creation windows, oldest first: a killed backfill resumes after its last emitted incident.
 BACKFILL = {"sort_by": "created_at:asc"}
-# The feeds of changes that write no log entry, each with its position in `silent_from`.
-FEEDS = ("open", "analytics", "lookback")
 
 
 class IncidentsStream(ParentStream, IncrementalStream):
@@ -78,12 +85,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
     child_key = "incident_id"
     max_window = INCIDENT_WINDOW
     overlap = CHANGE_LOG_OVERLAP
-    state_time_keys = (
-        "replication_key_value",
-        "backfill_from",
-        *(f"silent_from.{feed}" for feed in FEEDS),
-        "noted.until",
-    )
+    state_type = IncidentsState
     pages_ahead = 1
 
     def records_ahead(self) -> int:
@@ -99,7 +101,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
         """The first creation windows of a backfill, or the open-incident rescan."""
         _start, end = self.plan()
         bookmark = self.bookmark()
-        unfinished = self.stream_state.get("backfill_from")
+        unfinished = self.state.backfill_from
         if bookmark is None or unfinished:
             start = parse_time(unfinished) if unfinished else self.settings.anchor_date
             windows = itertools.islice(windows_between(start, end, INCIDENT_WINDOW), 1)
@@ -114,14 +116,16 @@ class IncidentsStream(ParentStream, IncrementalStream):
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
         _start, end = self.plan()
         bookmark = self.bookmark()
-        self.versions = Versions(
-            self.stream_state.get("versions"), self.stream_state.get("notes_unread")
-        )
+        self.versions = Versions(self.state.versions, self.state.notes_unread)
         #: Incidents whose notes must be read in this run (see IncidentNotesStream).
         self.notes_wanted: set[str] = set()
         #: Incidents emitted again only for their notes or custom field values (their alerts
         #: are already synced).
         self.notes_only: set[str] = set()
+        #: Feeds that are off in this run (their position holds no version back).
+        self.feeds_off: set[str] = set()
+        #: While a first backfill runs with notes selected: which incidents have notes.
+        self.gate: NoteGate | None = None
         #: Incidents whose log shows a custom field value edit in this run: emitted again
         #: even in the same version, so that their values are read again.
         self.values_edited: set[str] = set()
@@ -136,7 +140,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
             return
         self.silent_from = self._silent_positions(bookmark)
         self.versions.forget_before(self._oldest_position(bookmark))
-        unfinished = self.stream_state.get("backfill_from")
+        unfinished = self.state.backfill_from
         if unfinished:  # a backfill was interrupted: finish it, then follow changes
             yield from self._backfill(parse_time(unfinished), end, changes_from=bookmark)
         yield from self._follow_silent_changes(end, bookmark)
@@ -156,24 +160,37 @@ class IncidentsStream(ParentStream, IncrementalStream):
         }
 
     def _silent_positions(self, bookmark: datetime) -> dict[str, datetime]:
-        saved = self.stream_state.get("silent_from") or {}
-        # A state written before these feeds existed starts them at the change-log bookmark.
+        saved = self.state.feed_positions()
+        # A feed without a position (off until now, or a state written before the feeds
+        # existed) starts one analytics lag before the change-log bookmark.
         start = bookmark - self._analytics_lag()
-        return {feed: parse_time(saved[feed]) if saved.get(feed) else start for feed in FEEDS}
+        return {feed: parse_time(value) if (value := saved[feed]) else start for feed in FEEDS}
+
+    @property
+    def state(self) -> IncidentsState:
+        return t.cast("IncidentsState", self.saved)
 
     def _analytics_lag(self) -> timedelta:
         return max(self.settings.analytics_lag, self.overlap)
 
     def _oldest_position(self, changes_from: datetime) -> datetime:
-        return min([*self.silent_from.values(), changes_from - self.overlap])
+        """The earliest position of a feed that is on: versions older than it are never
+        asked about again (a feed that is off holds nothing back)."""
+        on = [moment for feed, moment in self.silent_from.items() if feed not in self.feeds_off]
+        return min([*on, changes_from - self.overlap])
 
     def _save(self, changes_from: datetime, **extra: t.Any) -> None:
         """Checkpoint every feed's position; versions older than all of them are dropped."""
         self.versions.forget_before(self._oldest_position(changes_from))
+        feeds = {
+            feed: None if feed in self.feeds_off else iso_z(moment)
+            for feed, moment in self.silent_from.items()
+        }
         self.checkpoint(
             changes_from,
-            silent_from={feed: iso_z(moment) for feed, moment in self.silent_from.items()},
-            **self.versions.to_state(),
+            silent_from=SilentFeeds(**feeds),
+            versions=dict(self.versions.latest),
+            notes_unread=sorted(self.versions.notes_unread),
             **extra,
         )
 
@@ -182,22 +199,25 @@ class IncidentsStream(ParentStream, IncrementalStream):
     def _backfill(
         self, start: datetime, end: datetime, changes_from: datetime
     ) -> Iterator[dict[str, t.Any]]:
-        """Creation windows from `start`. Notes are read only for incidents whose log shows
-        a note (one log request per 100 entries instead of one notes request per incident);
-        the ids still to emit are kept in state (`noted`), so a resumed run needs no re-read."""
-        noted = NotedIncidents.from_state(self.stream_state.get("noted"), start)
+        """Creation windows from `start`, oldest first. Notes are read only for incidents
+        whose log shows a note (one log request per 100 entries instead of one notes request
+        per incident): the change log is read alongside, a little ahead (see `NoteGate`).
+        Checkpoints carry positions only: where the creation windows and the log got."""
+        # Incidents created in the second the backfill resumes at, already emitted.
+        resumed = ResumePoint(iso_z(start), self.state.backfill_done)
+        gate: NoteGate | None = None
         if self.tap.streams[IncidentNotesStream.name].selected:
             # Up to PagerDuty's now even with an `end_date`: a note may be added to an
-            # incident of the range at any time after it.
-            log_end = max(end, self.server_now() + timedelta(seconds=1))
-            for _window in noted.read_log(self, log_end):
-                self._save(changes_from, backfill_from=iso_z(start), noted=noted.to_state())
+            # incident of the range at any time after it (unless the caller reads those
+            # later notes itself: `notes_log_end`).
+            log_end = end
+            if self.settings.extra.notes_log_end == "now":
+                log_end = max(end, self.server_now() + timedelta(seconds=1))
+            gate = self.gate = NoteGate(self, resumed, self.state.noted, log_end)
         progress = self.progress(start, end)
         windows = windows_between(start, end, INCIDENT_WINDOW)
-        pacer = Pacer(1.0 / self.settings.requests_per_second)
-        # Incidents created in the second the backfill resumes at, already emitted.
-        resumed = ResumePoint(iso_z(start), self.stream_state.get("backfill_done"))
-        self._save(changes_from, **resumed.state(), noted=noted.to_state())
+        pacer = Pacer(1.0 / self.settings.requests_per_second, self.tap.message_writer)
+        self._save(changes_from, **resumed.state(), noted=gate and gate.saved())
         # One window and one page ahead: the children of a page take far longer than the
         # next page, and a killed run loses only what was read ahead.
         pages = self.window_pages(
@@ -205,22 +225,53 @@ class IncidentsStream(ParentStream, IncrementalStream):
         )
         for window, page in pages:
             if page is None:
-                resumed = ResumePoint(iso_z(window.end), [])
-                self._save(changes_from, **resumed.state(), noted=noted.to_state())
+                resumed.moved_to(iso_z(window.end))
+                self._save(changes_from, **resumed.state(), noted=gate and gate.saved())
                 progress.window_done(window)
                 continue
             progress.count(len(page))
-            page = [i for i in page if i["id"] not in resumed.done]
-            self.notes_wanted.update(i["id"] for i in page if i["id"] in noted.ids)
+            page = [i for i in page if not resumed.emitted(i)]
             for incident in self._emit_remembering(self._newer(page, notes_read=True)):
                 yield incident
                 # The SDK has written the incident and its children: a killed run may resume
-                # at its creation time (at most one checkpoint per request slot).
-                noted.ids.discard(incident["id"])
+                # at its creation time (at most one checkpoint per request slot; positions
+                # only, the versions remembered are written at the backfill's end).
                 resumed.passed(incident)
+                if gate is not None:
+                    self._sync_late_notes(gate)
                 if pacer.due():
-                    self._save(changes_from, **resumed.state(), noted=noted.to_state())
+                    self.save_progress(**resumed.state(), noted=gate and gate.saved())
+        if gate is not None:
+            gate.advance(gate.end)
+            self._sync_late_notes(gate)
+        self.gate = None
         self._save(changes_from, backfill_from=None, backfill_done=None, noted=None)
+
+    def notes_needed(self, incident: dict[str, t.Any]) -> bool:
+        """Whether the notes of an incident about to be emitted must be read (asked on the
+        main thread as its children are requested, a few incidents ahead). In a backfill the
+        change log is read just far enough to know (`NoteGate`)."""
+        wanted: set[str] | None = getattr(self, "notes_wanted", None)
+        if wanted is None:  # the stream has not started: no gating
+            return True
+        gate: NoteGate | None = getattr(self, "gate", None)
+        if gate is not None:
+            gate.advance(parse_time(incident["created_at"]) + NOTE_LEAD)
+            wanted.update(gate.take_noted([incident]))
+        return incident["id"] in wanted
+
+    def _sync_late_notes(self, gate: NoteGate) -> None:
+        """Notes of incidents already emitted whose log shows a note further on than the
+        log was read when they were: their notes are synced now (as the SDK syncs the
+        children of an emitted record), without emitting the incident again."""
+        late = gate.take_late()
+        if not late:
+            return
+        notes = t.cast("IncidentNotesStream", self.tap.streams[IncidentNotesStream.name])
+        self.notes_wanted.update(late)
+        notes.prepare(list(late.values()))  # requested at once, concurrently
+        for incident_id in late:
+            notes.sync({"incident_id": incident_id})
 
     # -- later runs: the change feeds ------------------------------------------------------
 
@@ -290,7 +341,10 @@ class IncidentsStream(ParentStream, IncrementalStream):
         if lookback is None:
             lookback = DEFAULT_RECONCILE_DAYS_WITHOUT_ANALYTICS if unavailable else 0
         if unavailable:
+            self.feeds_off.add("analytics")
             self._warn_uncovered(unavailable, lookback)
+        if not lookback:
+            self.feeds_off.add("lookback")
         if lookback and moved_on > self.silent_from["lookback"]:
             start = max(self.settings.anchor_date, end - timedelta(days=lookback))
             windows = windows_between(start, end, INCIDENT_WINDOW)
@@ -460,6 +514,15 @@ class ResumePoint:
         self.second = second
         self.done: list[str] = list(done or [])
 
+    def emitted(self, incident: dict[str, t.Any]) -> bool:
+        """Whether the backfill has emitted this incident (it goes by creation time)."""
+        created = str(incident.get("created_at") or "")
+        return created < self.second or (created == self.second and incident["id"] in self.done)
+
+    def moved_to(self, second: str) -> None:
+        self.second = second
+        self.done = []
+
     def passed(self, incident: dict[str, t.Any]) -> None:
         if incident["created_at"] != self.second:
             self.second = incident["created_at"]
@@ -471,54 +534,123 @@ class ResumePoint:
 
 
 class Pacer:
-    """True at most once per `interval` seconds."""
+    """When a backfill checkpoints: at most once per `interval` seconds (one request slot),
+    and only once the output written since the last checkpoint is `ratio` times the last
+    STATE line (`writer`'s counts, in bytes): STATE stays under 1/(ratio + 1) of the output
+    at any account size, and a killed run loses only the last few incidents."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, writer: object, ratio: int = STATE_SHARE_RATIO) -> None:
         self.interval = interval
+        self.writer = writer
+        self.ratio = ratio
         self.last = time.monotonic()
+        self.since = self._written()
+
+    def _written(self) -> int:
+        return int(getattr(self.writer, "written", 0))
 
     def due(self) -> bool:
         now = time.monotonic()
-        if now - self.last < self.interval:
+        output = self._written()
+        state = int(getattr(self.writer, "last_state_size", 0))
+        if now - self.last < self.interval or output - self.since < self.ratio * state:
             return False
         self.last = now
+        self.since = output
         return True
 
 
-class NotedIncidents:
-    """Ids of incidents whose log shows a note, read from the log up to `until`."""
+class NoteGate:
+    """Which incidents of a backfill have notes, from the change log read alongside it.
 
-    def __init__(self, ids: set[str], until: datetime) -> None:
-        self.ids = ids
-        self.until = until
+    The log is read in `NOTE_LOG_WINDOW`s, kept `NOTE_LEAD` ahead of the creation time of
+    the incidents being emitted. A note entry of an incident not emitted yet marks it to be
+    read with its notes (`take_noted`); one of an incident already emitted without its notes
+    (the note came later than the lead) has its notes synced then (`take_late`).
 
-    @classmethod
-    def from_state(cls, saved: dict[str, t.Any] | None, start: datetime) -> NotedIncidents:
-        if not saved or not saved.get("until"):
-            return cls(set(), start)
-        return cls(set(saved.get("ids") or ()), parse_time(saved["until"]))
+    Only `until` is saved (`noted.until`): note entries before it were all acted on. A
+    resumed backfill reads the log again from where its creation windows stopped (the log
+    of incidents not emitted yet starts there), at most one window and the lead ahead."""
 
-    def to_state(self) -> dict[str, t.Any]:
-        return {"ids": sorted(self.ids), "until": iso_z(self.until)}
+    def __init__(
+        self,
+        stream: IncidentsStream,
+        position: ResumePoint,
+        saved: NotedLog | None,
+        end: datetime,
+    ) -> None:
+        self.stream = stream
+        self.position = position
+        self.end = end
+        start = parse_time(position.second)
+        self.handled_until = parse_time(saved.until) if saved and saved.until else start
+        self.noted: set[str] = set()
+        self.late: dict[str, dict[str, t.Any]] = {}
+        self.notes_read: set[str] = set()
+        #: Incidents whose notes were decided on in this run (their children requested).
+        self.decided: set[str] = set()
+        read_from = min(start, self.handled_until)
+        self.until = read_from
+        shared = getattr(stream.tap.streams.get(LogEntriesStream.name), "read", None)
+        if isinstance(shared, SharedLogRead) and shared.start <= read_from < shared.end:
+            # The `log_entries` stream read the log in this run: its notes are known.
+            self.noted = set(shared.noted)
+            self.until = self.handled_until = read_from = max(self.handled_until, shared.end)
+        # What a killed run had read beyond where it stopped is read again as one window.
+        rest_from = max(read_from, self.handled_until)
+        again = [Window(read_from, rest_from)] if read_from < rest_from else []
+        windows = itertools.chain(again, windows_between(rest_from, end, NOTE_LOG_WINDOW))
+        params = {"include[]": ["incidents"]}
+        # One window ahead: a killed run loses, and a resumed one reads again, little.
+        self.pages = stream.window_pages(
+            "/log_entries", params, windows, key="log_entries", lookahead=2
+        )
 
-    def read_log(self, stream: IncidentsStream, end: datetime) -> Iterator[Window]:
-        """Extend to `end`: from what the `log_entries` stream read in this run, and the
-        rest from `/log_entries` itself; yields after each window read (to checkpoint)."""
-        log_stream = stream.tap.streams.get(LogEntriesStream.name)
-        shared = getattr(log_stream, "read", None)
-        if isinstance(shared, SharedLogRead) and shared.start <= self.until < shared.end:
-            self.ids |= shared.noted
-            self.until = shared.end
-        if self.until >= end:
-            return
-        windows = windows_between(self.until, end, CHANGE_LOG_WINDOW)
-        pages = stream.window_pages("/log_entries", {}, windows, key="log_entries")
-        for window, entries in pages:
+    def advance(self, to: datetime) -> None:
+        """Read the log up to `to` (or its end)."""
+        to = min(to, self.end)
+        while self.until < to:
+            item = next(self.pages, None)
+            if item is None:
+                self.until = self.end
+                break
+            window, entries = item
             if entries is None:
                 self.until = window.end
-                yield window
-            else:
-                self.ids.update(noted_incident_ids(entries))
+                continue
+            for entry in entries:
+                if is_note(entry):
+                    self._take(entry)
+
+    def _take(self, entry: dict[str, t.Any]) -> None:
+        incident = entry.get("incident")
+        if not isinstance(incident, dict) or not self.stream._in_range(incident):
+            return
+        incident_id = incident["id"]
+        if incident_id in self.notes_read:
+            return  # its notes were read in this run, after this entry was written
+        if incident_id in self.decided:  # asked about in this run: no note known then
+            self.late[incident_id] = incident
+        elif not self.position.emitted(incident):
+            self.noted.add(incident_id)
+        elif parse_time(entry["created_at"]) >= self.handled_until:
+            self.late[incident_id] = incident  # emitted by the run that saved the state
+
+    def take_noted(self, page: Records) -> set[str]:
+        """The incidents of `page` (about to be emitted) whose notes must be read."""
+        ids = {incident["id"] for incident in page if incident["id"] in self.noted}
+        self.noted -= ids
+        self.notes_read |= ids
+        self.decided.update(incident["id"] for incident in page)
+        return ids
+
+    def take_late(self) -> dict[str, dict[str, t.Any]]:
+        late, self.late = self.late, {}
+        self.notes_read.update(late)
+        return late
+
+    def saved(self) -> NotedLog:
+        return NotedLog(until=iso_z(max(self.until, self.handled_until)))
 
 
 class SharedLogRead:
@@ -585,7 +717,7 @@ class Versions:
     Versions emitted without reading their notes (a logged change with no note added) are
     marked: a silent-change feed that sees such a version again reads its notes then."""
 
-    def __init__(self, saved: dict[str, str] | None, notes_unread: list[str] | None) -> None:
+    def __init__(self, saved: dict[str, str], notes_unread: list[str]) -> None:
         self.latest: dict[str, str] = dict(saved or {})
         self.notes_unread: set[str] = set(notes_unread or ()) & set(self.latest)
         self.cutoff = ""
@@ -620,12 +752,6 @@ class Versions:
         self.cutoff = iso_z(moment)
         self.latest = {i: v for i, v in self.latest.items() if v >= self.cutoff}
         self.notes_unread &= set(self.latest)
-
-    def to_state(self) -> dict[str, t.Any]:
-        return {
-            "versions": dict(sorted(self.latest.items())),
-            "notes_unread": sorted(self.notes_unread),
-        }
 
 
 def _version(incident: dict[str, t.Any]) -> str:
@@ -682,7 +808,7 @@ class IncidentNotesStream(SinglePageChild):
 
     def wanted(self, parent: dict[str, t.Any]) -> bool:
         incidents = t.cast("IncidentsStream", self.tap.streams["incidents"])
-        return parent["id"] in getattr(incidents, "notes_wanted", (parent["id"],))
+        return incidents.notes_needed(parent)
 
 
 class LogEntriesStream(WindowedStream):
@@ -694,6 +820,7 @@ class LogEntriesStream(WindowedStream):
     replication_key = "created_at"
     max_window = CHANGE_LOG_WINDOW
     overlap = CHANGE_LOG_OVERLAP
+    state_type = OverlapBookmark
 
     def feeds_incidents(self) -> bool:
         """Whether this run's read also serves the incidents change feed (the incidents
