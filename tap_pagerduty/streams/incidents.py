@@ -208,8 +208,11 @@ class IncidentsStream(ParentStream, IncrementalStream):
         gate: NoteGate | None = None
         if self.tap.streams[IncidentNotesStream.name].selected:
             # Up to PagerDuty's now even with an `end_date`: a note may be added to an
-            # incident of the range at any time after it.
-            log_end = max(end, self.server_now() + timedelta(seconds=1))
+            # incident of the range at any time after it (unless the caller reads those
+            # later notes itself: `notes_log_end`).
+            log_end = end
+            if self.settings.extra.notes_log_end == "now":
+                log_end = max(end, self.server_now() + timedelta(seconds=1))
             gate = self.gate = NoteGate(self, resumed, self.state.noted, log_end)
         progress = self.progress(start, end)
         windows = windows_between(start, end, INCIDENT_WINDOW)
