@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DBT_VENV := .venv-dbt
 DBT_STAMP := $(DBT_VENV)/.installed
+UI_VENV := .venv-dagster-ui
+UI_STAMP := $(UI_VENV)/.installed
 
-.PHONY: venv test check lint unit demo bench dist clean
+.PHONY: venv test check lint unit demo bench dist clean dagster
 
 venv: $(STAMP) $(DBT_STAMP)
 
@@ -27,6 +29,19 @@ $(DBT_STAMP): $(STAMP) pyproject.toml
 	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['dbt'], sep=chr(10))" > $(DBT_VENV)/requirements.txt
 	$(BIN)/uv pip install --quiet --python $(DBT_VENV)/bin/python -r $(DBT_VENV)/requirements.txt
 	@touch $(DBT_STAMP)
+
+# The Dagster UI in its own venv: dagster-webserver depends on `backoff`, which would shadow the
+# tap's python-backoff in .venv. The UI loads the code from .venv (orchestration/workspace.yaml).
+$(UI_STAMP): $(STAMP) pyproject.toml
+	@echo "==> creating $(UI_VENV) with the Dagster UI (first run only)"
+	$(BIN)/uv venv --quiet --allow-existing --python $(BIN)/python $(UI_VENV)
+	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['dagster-ui'], sep=chr(10))" > $(UI_VENV)/requirements.txt
+	$(BIN)/uv pip install --quiet --python $(UI_VENV)/bin/python -r $(UI_VENV)/requirements.txt
+	@touch $(UI_STAMP)
+
+# The Dagster UI on http://127.0.0.1:3000 with the example accounts on two local emulators.
+dagster: venv $(UI_STAMP)
+	$(BIN)/python -m orchestration.dev
 
 lint: venv
 	$(BIN)/ruff check .
@@ -55,4 +70,4 @@ dist: venv
 	$(BIN)/python -m scripts.release dist
 
 clean:
-	rm -rf $(VENV) $(DBT_VENV) .meltano output dist build analytics/target analytics/logs
+	rm -rf $(VENV) $(DBT_VENV) $(UI_VENV) .meltano output dist build analytics/target analytics/logs

@@ -10,11 +10,16 @@ audit records, change events, analytics) are read twice:
    (`requests_per_second` = budget, `max_concurrency` 6 so that 500 ms round trips do not
    hold it below the budget);
 2. partitioned: the orchestration's backfill job (orchestration/definitions.py) on Dagster's
-   multi-process executor, 4 time slices over the 2 keys, 2 runs per key at budget / 2 each.
-   Its wall time includes planning (clock probe, discovery), process start-ups and hand-over.
+   multi-process executor (the account's raw assets in backfill mode), 4 time slices over the
+   2 keys, 2 runs per key at budget / 2 each. Its wall time includes planning (clock probe,
+   incident counts, discovery), process start-ups, the hand-over and the load into DuckDB.
 
-Target: the partitioned backfill at least 1.8 times as fast, with every key at or under its
-budget (emulator statistics per key: peak requests in any 1 s and 60 s, no 429).
+Target, in each of `--runs` runs in a row (default 3): the partitioned backfill at least 1.8
+times as fast, with every key at or under its budget (emulator statistics per key: peak
+requests in any 60 s, no 429), at most 3 % more requests than the sequential run, the same
+records. The slices are planned by expected requests (`orchestration/backfill.py`). The
+report breaks the partitioned wall time into planning, start-up, slices and hand-over, from
+Dagster's event log.
 """
 
 from __future__ import annotations
@@ -25,12 +30,15 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import PYCACHE, EmulatorProcess, machine
+from orchestration.accounts import Account
 from orchestration.backfill import iso
+from orchestration.definitions import backfill_config
 from orchestration.sink import read_outputs
 from orchestration.tap_run import discover_catalog, run_tap, select_streams
 from tap_pagerduty.streams import INCREMENTAL_STREAMS
@@ -45,6 +53,7 @@ RUNS_PER_KEY = 2
 PARTITIONS = 4
 LATENCY_MS = 500
 TARGET_SPEEDUP = 1.8
+MAX_EXTRA_REQUESTS = 0.03
 
 
 def sequential(emu: EmulatorProcess, folder: Path) -> dict[str, Any]:
@@ -88,19 +97,60 @@ def partitioned(emu: EmulatorProcess, folder: Path) -> dict[str, Any]:
             "state_dir": str(folder / "state"),
             "output_dir": str(folder / "partitioned"),
             "account": "bench",
+            "warehouse_dir": str(folder / "warehouse"),
         },
     )
     emu.reset_stats()
-    started = time.monotonic()
+    instance = DagsterInstance.local_temp(str(folder / "dagster"))
+    started = time.time()
     with execute_job(
         job,
-        instance=DagsterInstance.local_temp(str(folder / "dagster")),
-        run_config={"ops": {"bench__plan": {"config": {"partitions": PARTITIONS}}}},
+        instance=instance,
+        run_config=backfill_config(Account("bench", tuple(KEYS)), partitions=PARTITIONS),
     ) as result:
         if not result.success:
             raise RuntimeError("the partitioned backfill failed; see the Dagster log above")
-    wall = time.monotonic() - started
-    return {"wall_s": round(wall, 1), "stats": emu.stats()}
+        run_id = result.run_id
+    ended = time.time()
+    return {
+        "wall_s": round(ended - started, 1),
+        "stats": emu.stats(),
+        "phases": phases(instance.all_logs(run_id), started, ended),
+    }
+
+
+def phases(events: Sequence[Any], started: float, ended: float) -> dict[str, Any]:
+    """The partitioned wall time in four parts that add up to it (seconds):
+
+    * planning: the plan step (PagerDuty's clock, incident counts, discovery, the plan);
+    * start-up: the rest before the first slice started (the run, the executor, the plan
+      step's process) and the gap from the plan's end to the first slice;
+    * slices: the first slice's start to the last slice's end (per slice: its duration);
+    * hand-over: the rest after the last slice (the hand-over step and the run's end)."""
+    from dagster import DagsterEventType
+
+    spans: dict[str, list[float]] = {}
+    for event in events:
+        kind = event.dagster_event.event_type if event.dagster_event else None
+        if event.step_key and kind in (
+            DagsterEventType.STEP_START,
+            DagsterEventType.STEP_SUCCESS,
+        ):
+            spans.setdefault(event.step_key, []).append(event.timestamp)
+    plan = next(v for k, v in spans.items() if k.endswith("__plan"))
+    slices = {k: v for k, v in spans.items() if "sync_key" in k}
+    first = min(v[0] for v in slices.values())
+    last = max(v[-1] for v in slices.values())
+    planning = plan[-1] - plan[0]
+    return {
+        "planning_s": round(planning, 1),
+        "start_up_s": round(first - started - planning, 1),
+        "slices_s": round(last - first, 1),
+        "hand_over_s": round(ended - last, 1),
+        "slice_s": {
+            k.split("[")[-1].rstrip("]"): round(v[-1] - v[0], 1) for k, v in slices.items()
+        },
+    }
 
 
 def same_records(folder: Path) -> bool:
@@ -124,20 +174,14 @@ def budget_report(stats: dict[str, Any]) -> dict[str, Any]:
     return {"per_key": per_key, "within_budget": within}
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--incidents", type=int, default=2000)
-    parser.add_argument("--no-save", action="store_true")
-    args = parser.parse_args(argv)
-    # As in the other scenarios: the taps run with bytecode, like an installed tap.
-    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
-    os.environ["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
-    os.environ.update(KEYS)
+def one_run(incidents: int) -> dict[str, Any]:
     began = datetime.now(timezone.utc)
+    # Other work on the machine slows Dagster's process start-ups, not the sequential run.
+    load_before = os.getloadavg()[0]
     with (
         tempfile.TemporaryDirectory(prefix="b8-") as scratch,
         EmulatorProcess(
-            incidents=args.incidents,
+            incidents=incidents,
             days=365,
             latency_ms=LATENCY_MS,
             rate_limit=960,
@@ -153,15 +197,10 @@ def main(argv: list[str] | None = None) -> int:
         identical = same_records(folder)
     speedup = one["wall_s"] / many["wall_s"]
     budget = budget_report(many["stats"])
-    report = {
-        "scenario": "B8",
+    extra = many["stats"]["requests"] / one["stats"]["requests"] - 1
+    return {
         "when": iso(began),
-        "machine": machine(),
-        "account": {"incidents": args.incidents, "days": 365, "anchor_date": ANCHOR},
-        "latency_ms": LATENCY_MS,
-        "budget_rps_per_key": BUDGET,
-        "runs_per_key": RUNS_PER_KEY,
-        "partitions": PARTITIONS,
+        "load_average_1min": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "sequential": {
             "wall_s": one["wall_s"],
             "requests": one["stats"]["requests"],
@@ -171,19 +210,87 @@ def main(argv: list[str] | None = None) -> int:
         "partitioned": {
             "wall_s": many["wall_s"],
             "requests": many["stats"]["requests"],
+            "phases": many["phases"],
             **budget,
         },
+        "extra_requests": round(extra, 4),
         "same_records": identical,
         "speedup": round(speedup, 2),
-        "target": f">= {TARGET_SPEEDUP} with every key within its budget",
-        "met": speedup >= TARGET_SPEEDUP and budget["within_budget"] and identical,
+        "met": speedup >= TARGET_SPEEDUP
+        and budget["within_budget"]
+        and identical
+        and extra <= MAX_EXTRA_REQUESTS,
     }
-    print(json.dumps({k: v for k, v in report.items() if k != "machine"}, indent=2))
-    if not args.no_save:
-        RESULT.parent.mkdir(exist_ok=True)
-        RESULT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    return 0 if report["met"] else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--incidents", type=int, default=2000)
+    parser.add_argument("--runs", type=int, default=3, help="runs in a row (default 3)")
+    parser.add_argument("--no-save", action="store_true")
+    args = parser.parse_args(argv)
+    # As in the other scenarios: the taps run with bytecode, like an installed tap.
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    os.environ.update(KEYS)
+    runs = []
+    for number in range(args.runs):
+        print(f"run {number + 1} of {args.runs}", flush=True)
+        runs.append(one_run(args.incidents))
+        print(json.dumps(runs[-1], indent=2), flush=True)
+        if not args.no_save:
+            save(args, runs)
+    return 0 if runs and all(r["met"] for r in runs) else 1
+
+
+def save(args: argparse.Namespace, runs: list[dict[str, Any]]) -> None:
+    """The result file, rewritten after every run (a stopped benchmark keeps what it did)."""
+    report = {
+        "scenario": "B8",
+        "machine": machine(),
+        "account": {"incidents": args.incidents, "days": 365, "anchor_date": ANCHOR},
+        "latency_ms": LATENCY_MS,
+        "budget_rps_per_key": BUDGET,
+        "runs_per_key": RUNS_PER_KEY,
+        "partitions": PARTITIONS,
+        "target": f">= {TARGET_SPEEDUP}x, every key within its budget, <= "
+        f"{MAX_EXTRA_REQUESTS:.0%} extra requests, the same records, in {args.runs} runs in a row",
+        "runs_done": len(runs),
+        "runs": runs,
+        "speedup": min(r["speedup"] for r in runs),
+        "met": len(runs) == args.runs and all(r["met"] for r in runs),
+    }
+    RESULT.parent.mkdir(exist_ok=True)
+    RESULT.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def runs_markdown(report: dict[str, Any]) -> str:
+    """The runs of a B8 result file as a Markdown table (docs/orchestration.md)."""
+    lines = [
+        "| run | sequential | partitioned | speedup | requests (seq. / part.) | extra "
+        "| planning | start-up | slices | hand-over | peak per 60 s per key | 429 | met |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    # A result file of before the runs were listed holds one run at its top level.
+    for number, run in enumerate(report.get("runs") or [report], 1):
+        one, many = run["sequential"], run["partitioned"]
+        phases = many.get("phases", {})
+        keys = many.get("per_key", {}).values()
+        lines.append(
+            f"| {number} | {one['wall_s']:.0f} s | {many['wall_s']:.0f} s "
+            f"| **{run['speedup']:.2f}x** | {one['requests']:,} / {many['requests']:,} "
+            f"| {many['requests'] / one['requests'] - 1:.1%} "
+            f"| {_seconds(phases, 'planning_s')} | {_seconds(phases, 'start_up_s')} "
+            f"| {_seconds(phases, 'slices_s')} | {_seconds(phases, 'hand_over_s')} "
+            f"| {' / '.join(str(k['peak_per_minute']) for k in keys)} "
+            f"| {sum(k['rate_limited'] for k in keys)} | {'yes' if run['met'] else 'no'} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _seconds(phases: dict[str, Any], name: str) -> str:
+    return f"{phases[name]:.0f} s" if name in phases else "-"

@@ -105,8 +105,11 @@ class Churner:
         self.turn += 1
 
     def settle(self) -> None:
-        """Before the last run: the entity deleted last comes back, nothing else changes."""
-        self.emulator.churn.add(self.back)
+        """Before the last run: the entity deleted last comes back at once (not during the
+        run, after its listing), and nothing else changes."""
+        churn = self.emulator.churn
+        for change in self.back:
+            churn.hidden[change["kind"]].discard(change["id"])
         self.back = []
 
 

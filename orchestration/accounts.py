@@ -29,6 +29,8 @@ import yaml
 PAGERDUTY_MAX_RPS = 16.0
 DEFAULT_TOKEN_BUDGET_RPS = 5.0
 DEFAULT_RUNS_PER_TOKEN = 2
+# The incidents_fresh check: the newest incident change at most this old at sync time.
+DEFAULT_FRESHNESS_HOURS = 24.0
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -47,6 +49,7 @@ class Account:
     streams: tuple[str, ...] | None = None
     token_budget_rps: float = DEFAULT_TOKEN_BUDGET_RPS
     runs_per_token: int = DEFAULT_RUNS_PER_TOKEN
+    freshness_hours: float = DEFAULT_FRESHNESS_HOURS
 
     @property
     def over_pagerduty_limit(self) -> bool:
@@ -147,6 +150,7 @@ def _account(entry: t.Any, defaults: dict[str, t.Any], path: Path) -> Account:
         streams=tuple(streams) if streams is not None else None,
         token_budget_rps=_budget(entry, where, defaults["token_budget_rps"]),
         runs_per_token=_runs(entry, where, defaults["runs_per_token"]),
+        freshness_hours=_freshness(entry, where),
     )
 
 
@@ -154,6 +158,13 @@ def _budget(entry: dict, where: str, default: float) -> float:
     value = entry.get("token_budget_rps", default)
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise AccountsError(f"{where}: 'token_budget_rps' must be a positive number.")
+    return float(value)
+
+
+def _freshness(entry: dict, where: str) -> float:
+    value = entry.get("freshness_hours", DEFAULT_FRESHNESS_HOURS)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise AccountsError(f"{where}: 'freshness_hours' must be a positive number of hours.")
     return float(value)
 
 

@@ -69,6 +69,11 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
     churn: Churn
     #: Undocumented fields real accounts send (see novel.py).
     novel_fields: bool
+    #: How an edit of an incident's custom field value shows (see Extras.after_advance).
+    custom_field_edits: str
+    # The HTTP server and its thread while started.
+    httpd: EmulatorServer | None = None
+    _thread: threading.Thread | None = None
 
     def __init__(
         self,
@@ -111,10 +116,7 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         self.stale_paging = set(stale_paging)
         self.churn = Churn(churn)
         self.novel_fields = novel_fields
-        # How an edit of an incident's custom field value shows (see Extras.after_advance).
-        if custom_field_edits not in ("log", "field_log", "updated_at", "none"):
-            raise ValueError(f"custom_field_edits {custom_field_edits!r}")
-        self.custom_field_edits = custom_field_edits
+        self.custom_field_edits = _edit_mode(custom_field_edits)
         self.lock = threading.RLock()
         self.world = World(
             seed=seed,
@@ -131,8 +133,6 @@ class Emulator(AccountApi, OncallsApi, IncidentsApi, HistoryApi, AdminApi, ApiBa
         self.extras = Extras(self)  # custom fields, overrides, licenses, metrics, OAuth
         self.world.incident_type_name = self.extras.incident_type_name
         self._start_counting()
-        self.httpd: EmulatorServer | None = None
-        self._thread: threading.Thread | None = None
         self.startup_seconds = time.monotonic() - t0
         self.routes = self._routes()
 
@@ -509,3 +509,10 @@ def _burst(burst: t.Any) -> tuple:
         start, days, count = burst.rsplit(":", 2)
         return (start, float(days), int(count))
     return tuple(burst)
+
+
+def _edit_mode(mode: str) -> str:
+    """`custom_field_edits`, checked: how an edit of a custom field value shows."""
+    if mode not in ("log", "field_log", "updated_at", "none"):
+        raise ValueError(f"custom_field_edits {mode!r}")
+    return mode

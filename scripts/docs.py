@@ -139,6 +139,12 @@ def demo_summary() -> str:
     return "```text\n" + "\n".join(summary_lines(result("demo"))) + "\n```\n"
 
 
+def b8_runs() -> str:
+    from benchmarks.b8_backfill import runs_markdown
+
+    return runs_markdown(result("b8_backfill"))
+
+
 def oauth_scopes_table() -> str:
     from scripts.spec_tables import scopes_markdown
 
@@ -146,6 +152,7 @@ def oauth_scopes_table() -> str:
 
 
 BLOCKS: dict[str, Callable[[], str]] = {
+    "b8-runs": b8_runs,
     "settings-table": settings_table,
     "oauth-scopes": oauth_scopes_table,
     "benchmark-results": benchmark_tables("../benchmarks/results/latest.png"),

@@ -96,6 +96,17 @@ EXTRA_PROPERTIES: dict[str, t.Any] = th.PropertiesList(
         "user-level API key.",
     ),
     th.Property(
+        "notes_log_end",
+        th.StringType,
+        default="now",
+        allowed_values=["now", "end_date"],
+        description="With an `end_date`, how far the first sync reads the log to find the "
+        "incidents that have notes. `now` (default): a note added after `end_date` to an "
+        "incident of the range is read too. `end_date`: for a backfill cut into time slices "
+        "whose hand-over reads those later notes once (orchestration/), so that each slice "
+        "reads the log of its own range only.",
+    ),
+    th.Property(
         "custom_field_values_reread_days",
         th.IntegerType,
         default=0,
@@ -140,6 +151,7 @@ class ExtraSettings:
     overrides_days_ahead: int
     metrics_unit: str
     analytics_filter: str
+    notes_log_end: str = "now"
     unknown_fields: str = "keep"
     values_reread_days: int = 0
 
@@ -173,6 +185,9 @@ class ExtraSettings:
                 f"Setting 'analytics_filter' is {analytics_filter!r}: "
                 "use auto, none, team_ids or service_ids."
             )
+        notes_log_end = config.get("notes_log_end") or "now"
+        if notes_log_end not in ("now", "end_date"):
+            raise error(f"Setting 'notes_log_end' is {notes_log_end!r}: use now or end_date.")
         unknown = config.get("unknown_fields") or "keep"
         if unknown not in UNKNOWN_FIELDS:
             raise error(f"Setting 'unknown_fields' is {unknown!r}: use keep or drop.")
@@ -195,6 +210,7 @@ class ExtraSettings:
             overrides_days_ahead=days,
             metrics_unit=unit,
             analytics_filter=analytics_filter,
+            notes_log_end=notes_log_end,
         )
 
     def overrides_end(self, now: datetime) -> datetime:

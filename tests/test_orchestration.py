@@ -1,12 +1,15 @@
 """The Dagster orchestration (orchestration/) against emulator accounts, in-process.
 
-* Two accounts, one partition each of the hourly incremental job: the union of the outputs
-  equals each emulator's ground truth, after a first and after a later run.
+* Two accounts: the hourly asset job of each materializes the raw PagerDuty assets, the dbt
+  assets and the report, every check (ours and dbt's tests) passes, and the union of the
+  outputs equals each emulator's ground truth, after a first and after a later run.
 * A backfill of one account in 4 time slices over its 2 keys, on Dagster's multi-process
   executor: slices run in parallel, no key goes over its budget (emulator statistics per
-  key), a slice killed half-way is retried by Dagster and resumes from its STATE, the
-  emulator's clock moves while the backfill runs, and after the hand-over one incremental run
-  makes the union equal the ground truth.
+  key), a slice killed half-way (on a request the emulator sees) is retried by Dagster and
+  resumes from its STATE, the emulator's clock moves while the backfill runs, and after the
+  hand-over one incremental run makes the union equal the ground truth.
+
+The tests that run Dagster are marked `slow`: `make check`'s fast lane leaves them out.
 """
 
 from __future__ import annotations
@@ -14,32 +17,35 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import signal
-import threading
-import time
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 from dagster import (
+    AssetKey,
     DagsterEventType,
     DagsterInstance,
     build_reconstructable_job,
-    build_schedule_context,
     execute_job,
 )
 
 from orchestration.accounts import AccountsError, load_accounts, token_pool
 from orchestration.backfill import (
+    expected_requests,
     hand_over_state,
     incidents_missing_notes,
     parse,
     plan_slices,
+    request_weights,
 )
-from orchestration.definitions import Paths, build_definitions
+from orchestration.definitions import backfill_config, build_definitions
+from orchestration.raw_assets import Paths
 from orchestration.sink import read_outputs
 from tap_pagerduty.streams import INCREMENTAL_STREAMS, STREAM_TYPES
-from tests.support.tap_runs import assert_matches_truth
+from tests.support.tap_runs import assert_matches_truth, config_for, run_in_process
 
 pytestmark = pytest.mark.slow  # runs Dagster
 
@@ -52,7 +58,6 @@ HISTORY = set(INCREMENTAL_STREAMS)
 # Streams whose older rows stay in the union after the clock moved (window / retention).
 KEPT_AFTER_ADVANCE = {"oncalls", "change_events", "schedule_overrides", "schedule_users"}
 RETRY_DELAY = 0.5
-DRILL_TIMEOUT = 120
 
 
 def emulator_for(factory, seed: int, tokens: tuple[str, ...], **kwargs):
@@ -69,20 +74,27 @@ def emulator_for(factory, seed: int, tokens: tuple[str, ...], **kwargs):
     )
 
 
-def write_accounts(folder: Path, accounts: list[dict]) -> Path:
+def write_accounts(folder: Path, accounts: list[dict], freshness_hours: float = 24) -> Path:
     lines = [f"token_budget_rps: {BUDGET}", f"runs_per_token: {RUNS_PER_KEY}", "accounts:"]
     for account in accounts:
         lines.append(f"  - name: {account['name']}")
         lines.append(f"    api_url: {account['api_url']}")
         lines.append(f"    token_env: {json.dumps(account['token_env'])}")
         lines.append(f'    anchor_date: "{ANCHOR}"')
+        lines.append(f"    freshness_hours: {freshness_hours}")
     path = folder / "accounts.yaml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
 def paths_in(folder: Path, accounts_file: Path) -> Paths:
-    return Paths(str(accounts_file), str(folder / "state"), str(folder / "out"))
+    return Paths(
+        str(accounts_file),
+        str(folder / "state"),
+        str(folder / "out"),
+        warehouse_dir=str(folder / "warehouse"),
+        reports_dir=str(folder / "reports"),
+    )
 
 
 def assert_union_is_truth(emulator, paths: Paths, account: str, kept: set[str] = frozenset()):
@@ -211,25 +223,62 @@ def test_hand_over_takes_the_earliest_change_feed_position():
 
 
 def test_notes_logged_after_a_slice_ended_are_found():
-    note = {"type": "annotate_log_entry", "channel": {"type": "note"}}
-    tables = {
-        "incidents": {("P1",): {"id": "P1"}, ("P2",): {"id": "P2"}, ("P3",): {"id": "P3"}},
-        "log_entries": {
-            ("L1",): {**note, "id": "L1", "incident": {"id": "P1"}},  # its notes were read
-            ("L2",): {**note, "id": "L2", "incident": {"id": "P2"}},  # noted later: missed
-            ("L3",): {"id": "L3", "type": "acknowledge_log_entry", "incident": {"id": "P3"}},
-        },
-        "incident_notes": {("N1",): {"id": "N1", "incident_id": "P1"}},
-    }
     slices = plan_slices(parse(ANCHOR), None, parse(NOW), 2, ["K1"])
+    cut = slices[1].anchor_date
+
+    def note(entry_id: str, incident: str, at: str) -> dict:
+        return {
+            "id": entry_id,
+            "type": "annotate_log_entry",
+            "channel": {"type": "note"},
+            "incident": {"id": incident},
+            "created_at": at,
+        }
+
+    early, late = "2026-08-02T00:00:00Z", "2026-10-30T00:00:00Z"
+    assert early < cut < late
+    tables = {
+        "incidents": {
+            ("P1",): {"id": "P1", "created_at": early},  # noted in its slice: read there
+            ("P2",): {"id": "P2", "created_at": early},  # noted again after: missed
+            ("P3",): {"id": "P3", "created_at": late},  # in the last slice: read to now
+            ("P4",): {"id": "P4", "created_at": early},  # acknowledged later, no note
+        },
+        "log_entries": {
+            ("L1",): note("L1", "P1", early),
+            ("L2",): note("L2", "P2", early),
+            ("L3",): note("L3", "P2", late),
+            ("L4",): note("L4", "P3", late),
+            ("L5",): {
+                "id": "L5",
+                "type": "acknowledge_log_entry",
+                "incident": {"id": "P4"},
+                "created_at": late,
+            },
+        },
+        "incident_notes": {("N1",): {"id": "N1", "incident_id": "P2"}},
+    }
+    # P2 has a note already: the one added after its slice ended is still missing.
     assert incidents_missing_notes(tables, slices) == ["P2"]
-    assert incidents_missing_notes(tables, slices[:1]) == []  # one slice read its whole log
+    assert incidents_missing_notes(tables, slices[1:]) == []  # one slice read to now
+
+
+def test_slices_share_the_expected_requests():
+    anchor, now = parse(ANCHOR), parse(NOW)
+    counts = [(anchor, anchor + (now - anchor) / 2, 0.0), (anchor + (now - anchor) / 2, now, 900.0)]
+    weights = request_weights(counts)
+    assert weights[0][2] == pytest.approx(expected_requests(0, *counts[0][:2]))
+    assert weights[1][2] > 100 * weights[0][2]  # incidents, not days, make the requests
+    slices = plan_slices(anchor, None, now, 2, ["K1"], weights)
+    # The quiet first half goes to slice 0 with a share of the busy one.
+    assert parse(slices[1].anchor_date) > anchor + (now - anchor) / 2
 
 
 # ---------------------------------------------------------------------------------------------
-# incremental sync: two accounts, one partition each
+# hourly: two accounts, raw assets -> dbt assets -> report, with checks
 # ---------------------------------------------------------------------------------------------
-def test_incremental_partitions_sync_two_accounts(emulator_factory, tmp_path, keys_in_env):
+@pytest.mark.slow
+def test_hourly_assets_of_two_accounts_down_to_the_report(emulator_factory, tmp_path, keys_in_env):
     acme = emulator_for(emulator_factory, 11, ("acme-key",))
     beta = emulator_for(emulator_factory, 12, ("beta-key",))
     keys_in_env(ACME_KEY="acme-key", BETA_KEY="beta-key")
@@ -239,67 +288,99 @@ def test_incremental_partitions_sync_two_accounts(emulator_factory, tmp_path, ke
             {"name": "acme", "api_url": acme.url, "token_env": ["ACME_KEY"]},
             {"name": "beta-eu", "api_url": beta.url, "token_env": ["BETA_KEY"]},
         ],
+        freshness_hours=24 * 7,
     )
     paths = paths_in(tmp_path, accounts_file)
     defs = build_definitions(paths, retry_delay=RETRY_DELAY)
-    job = defs.get_job_def("pagerduty_incremental")
-    assert set(job.partitions_def.get_partition_keys()) == {"acme", "beta-eu"}
-
-    hourly = defs.get_schedule_def("pagerduty_hourly")
+    hourly = defs.resolve_schedule_def("pagerduty_hourly_beta_eu")
     assert hourly.cron_schedule == "0 * * * *"
-    tick = datetime(2026, 11, 1, 5, tzinfo=timezone.utc)
-    requests = list(hourly(build_schedule_context(scheduled_execution_time=tick)))
-    assert sorted(r.partition_key for r in requests) == ["acme", "beta-eu"]
+    assert hourly.job_name == "pagerduty_hourly_beta_eu"
+    graph = defs.resolve_asset_graph()
+    # Lineage: a PagerDuty stream -> staging -> mart -> report, per account.
+    report = graph.get(AssetKey(["beta_eu", "report"]))
+    assert AssetKey(["beta_eu", "incident_lifecycle"]) in report.parent_keys
+    staging = graph.get(AssetKey(["beta_eu", "stg_incidents"]))
+    assert AssetKey(["beta_eu", "pagerduty", "incidents"]) in staging.parent_keys
 
+    instance = DagsterInstance.ephemeral()
     for emulator, name in ((acme, "acme"), (beta, "beta-eu")):
-        result = job.execute_in_process(partition_key=name)
+        job = defs.resolve_job_def(f"pagerduty_hourly_{name.replace('-', '_')}")
+        result = job.execute_in_process(instance=instance)
         assert result.success
         assert result.dagster_run.tags["pagerduty/account"] == name
+        materialized = {e.asset_key.path[-1] for e in result.get_asset_materialization_events()}
+        assert {"incidents", "stg_incidents", "incident_lifecycle", "report"} <= materialized
+        evaluations = result.get_asset_check_evaluations()
+        names = {e.check_name for e in evaluations}
+        assert {"rows_loaded", "incidents_fresh"} <= names and len(names) > 10  # + dbt tests
+        failed = [(e.asset_key.to_user_string(), e.check_name) for e in evaluations if not e.passed]
+        assert failed == []
         assert_union_is_truth(emulator, paths, name)
+        assert_warehouse_is_truth(emulator, paths, name)
+        html = (Path(paths.reports_dir) / f"{name}.html").read_text()
+        assert "<svg" in html and name in html
     first = {n: json.loads(paths.incremental_state(n).read_text()) for n in ("acme", "beta-eu")}
 
     for emulator in (acme, beta):
         emulator.advance(24)
     for emulator, name in ((acme, "acme"), (beta, "beta-eu")):
-        assert job.execute_in_process(partition_key=name).success
+        job = defs.resolve_job_def(f"pagerduty_hourly_{name.replace('-', '_')}")
+        raw = [k for k in job.asset_layer.executable_asset_keys if "pagerduty" in k.path]
+        assert job.execute_in_process(instance=instance, asset_selection=raw).success
         assert_union_is_truth(emulator, paths, name, kept=KEPT_AFTER_ADVANCE)
         later = json.loads(paths.incremental_state(name).read_text())
         bookmark = later["bookmarks"]["incidents"]["replication_key_value"]
         assert bookmark > first[name]["bookmarks"]["incidents"]["replication_key_value"]
     for emulator, key in ((acme, "acme-key"), (beta, "beta-key")):
-        assert set(emulator.stats()["by_token"]) == {key}  # each partition used its own key
+        assert set(emulator.stats()["by_token"]) == {key}  # each account used its own key
+
+
+def assert_warehouse_is_truth(emulator, paths: Paths, account: str) -> None:
+    """The raw incidents table holds every incident of the range once."""
+    import duckdb
+
+    truth = {i["id"] for i in emulator.truth("incidents", since=ANCHOR)}
+    with duckdb.connect(str(paths.warehouse(account)), read_only=True) as con:
+        ids = [row[0] for row in con.execute("select id from pagerduty.incidents").fetchall()]
+    assert len(ids) == len(set(ids)) and set(ids) == truth
 
 
 # ---------------------------------------------------------------------------------------------
 # backfill: 4 slices over 2 keys, a slice killed half-way, the clock moving meanwhile
 # ---------------------------------------------------------------------------------------------
-class Drill(threading.Thread):
+ALERTS = re.compile(r"^/incidents/[^/]+/alerts")
+
+
+class Drill:
     """Kills the tap of slice 1 half-way through its incidents (some emitted with their
     children and checkpointed, others not yet), then moves the emulator's clock while the
-    backfill goes on."""
+    backfill goes on. Driven by the requests the emulator sees: on each alerts request, the
+    slice's state and pid are looked at; no clock, no polling."""
 
     def __init__(self, emulator, state_dir: Path) -> None:
-        super().__init__(daemon=True)
         self.emulator = emulator
         self.state_dir = state_dir
         self.killed_state: dict | None = None
         self.advanced_to: str | None = None
-        self.error: str | None = None
+        original = emulator.handle
 
-    def run(self) -> None:
-        deadline = time.monotonic() + DRILL_TIMEOUT
-        while time.monotonic() < deadline:
-            for state_path in self.state_dir.glob("acme/backfill/*/slice-001.json"):
-                state = json.loads(state_path.read_text() or "{}")
-                incidents = state.get("bookmarks", {}).get("incidents", {})
-                pid_path = state_path.with_name(state_path.name + ".pid")
-                if self._half_way(state_path, incidents) and pid_path.exists():
-                    os.kill(int(pid_path.read_text()), signal.SIGKILL)
-                    self.killed_state = state
-                    self.advanced_to = self.emulator.advance(6)
-                    return
-            time.sleep(0.005)
-        self.error = "slice 1 never got half-way through its incidents"
+        def handle(handler, method: str) -> None:
+            if self.killed_state is None and ALERTS.match(handler.path):
+                self.on_alerts_request()
+            original(handler, method)
+
+        emulator.handle = handle
+
+    def on_alerts_request(self) -> None:
+        for state_path in self.state_dir.glob("acme/backfill/*/slice-001.json"):
+            state = json.loads(state_path.read_text() or "{}")
+            incidents = state.get("bookmarks", {}).get("incidents", {})
+            pid_path = state_path.with_name(state_path.name + ".pid")
+            if self._half_way(state_path, incidents) and pid_path.exists():
+                os.kill(int(pid_path.read_text()), signal.SIGKILL)
+                self.killed_state = state
+                self.advanced_to = self.emulator.advance(6)
+                return
 
     @staticmethod
     def _half_way(state_path: Path, incidents: dict) -> bool:
@@ -344,26 +425,23 @@ def backfilled(tmp_path_factory):
                 "state_dir": paths.state_dir,
                 "output_dir": paths.output_dir,
                 "account": "acme",
+                "warehouse_dir": paths.warehouse_dir,
                 "retry_delay": RETRY_DELAY,
             },
         )
         drill = Drill(emulator, Path(paths.state_dir))
-        drill.start()
+        account = load_accounts(accounts_file)["acme"]
         with execute_job(
-            job,
-            instance=instance,
-            run_config={"ops": {"acme__plan": {"config": {"partitions": 4}}}},
+            job, instance=instance, run_config=backfill_config(account, partitions=4)
         ) as result:
             success = result.success
             run_id = result.run_id
-            plan = result.output_for_node("acme__plan", "plan")
-        drill.join(timeout=5)
+            plan = result.output_for_node("acme__pagerduty.acme__plan", "plan")
         budget_stats = emulator.stats()["by_token"]
         # The hourly job takes over from the handed-over state.
-        incremental = build_definitions(paths, retry_delay=RETRY_DELAY).get_job_def(
-            "pagerduty_incremental"
-        )
-        incremental_ok = incremental.execute_in_process(partition_key="acme").success
+        defs = build_definitions(paths, retry_delay=RETRY_DELAY, analytics=False)
+        incremental = defs.resolve_job_def("pagerduty_hourly_acme")
+        incremental_ok = incremental.execute_in_process(instance=instance).success
         yield {
             "emulator": emulator,
             "paths": paths,
@@ -414,9 +492,9 @@ def most_at_once(spans: list[tuple[float, float]]) -> int:
     return best
 
 
+@pytest.mark.slow
 def test_backfill_runs_slices_in_parallel_within_each_key_budget(backfilled):
     assert backfilled["success"]
-    assert backfilled["drill"].error is None
     plan = backfilled["plan"]
     assert len(plan["slices"]) == 4
     assert {s["token_env"] for s in plan["slices"]} == {"ACME_KEY_1", "ACME_KEY_2"}
@@ -436,9 +514,10 @@ def test_backfill_runs_slices_in_parallel_within_each_key_budget(backfilled):
         assert seen["peak_per_minute"] <= BUDGET * 60
 
 
+@pytest.mark.slow
 def test_killed_slice_is_retried_and_resumes_from_its_state(backfilled):
     drill = backfilled["drill"]
-    assert drill.killed_state is not None, drill.error
+    assert drill.killed_state is not None, "slice 1 never got half-way through its incidents"
     # Killed half-way: some incidents done, the last stream not started.
     resume_at = drill.killed_state["bookmarks"]["incidents"]["backfill_from"]
     assert (
@@ -468,6 +547,7 @@ def records_of(output_file: Path, stream: str) -> list[dict]:
     return [m["record"] for m in messages if m["type"] == "RECORD" and m["stream"] == stream]
 
 
+@pytest.mark.slow
 def test_backfill_hands_over_to_the_incremental_sync_without_gap(backfilled):
     emulator, paths, plan = backfilled["emulator"], backfilled["paths"], backfilled["plan"]
     assert backfilled["incremental_ok"]
@@ -485,7 +565,7 @@ def test_backfill_hands_over_to_the_incremental_sync_without_gap(backfilled):
     # The first incremental run emitted every incident the backfill has in an older version
     # (changed after a slice read it), never an older version than the backfill wrote.
     outputs = sorted(Path(paths.output_dir, "acme").glob("*.jsonl"))
-    incremental = [path for path in outputs if path.name.endswith("-incremental.jsonl")]
+    incremental = [path for path in outputs if "-incremental-" in path.name]
     assert len(incremental) == 1
     written: dict[str, str] = {}
     for path in outputs:
@@ -497,3 +577,24 @@ def test_backfill_hands_over_to_the_incremental_sync_without_gap(backfilled):
     assert stale <= {r["id"] for r in emitted}
     assert all(r["updated_at"] >= written.get(r["id"], "") for r in emitted)
     assert len({r["id"] for r in emitted}) == len(emitted)
+
+
+# ---------------------------------------------------------------------------------------------
+# a slice reads the note log of its own range only
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("notes_log_end", ["now", "end_date"])
+def test_a_slice_reads_the_note_log_to_its_end_only_when_told(emulator, notes_log_end):
+    """With `notes_log_end: end_date` (what the backfill's slices get), no request reads the
+    log past the slice's end; by default the log is read up to PagerDuty's now."""
+    end = "2026-09-01T00:00:00Z"
+    config = config_for(emulator, end_date=end, notes_log_end=notes_log_end)
+    emulator.reset_stats()
+    run_in_process(config, streams=["incidents", "incident_notes"])
+    untils = [
+        parse_qs(qs).get("until", [""])[0]
+        for _, method, path, qs, _ in emulator.stats(log=True)["log"]
+        if method == "GET" and path == "/log_entries"
+    ]
+    assert untils
+    past_end = [u for u in untils if u > end]
+    assert (past_end == []) == (notes_log_end == "end_date"), untils

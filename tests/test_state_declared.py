@@ -302,3 +302,29 @@ def test_a_state_with_every_list_full_stays_under_the_documented_bound() -> None
     assert len(state["bookmarks"]["incidents"]["versions"]) == MAX_VERSIONS
     assert len(state["bookmarks"]["log_entries"]["overlap_ids"]) == MAX_OVERLAP_IDS
     assert len(json.dumps(state)) < 256 * 1024
+
+
+# -- finding 4: backfill checkpoints carry positions, not growing id lists -------------------
+
+
+def test_backfill_state_is_small_and_a_small_share_of_the_output(emulator_factory) -> None:
+    """The old checkpoints repeated the ids of every incident with a note still to emit:
+    most of a backfill's output was STATE. Now each STATE holds positions only."""
+    emulator = emulator_factory(seed=36, incidents=800, days=365, now=NOW, rate_limit=0)
+    config = config_for(emulator, anchor_date="2025-11-01T00:00:00Z")
+    streams = ["incidents", "incident_alerts", "incident_notes"]
+    output = run_in_process(config, streams)
+    for stream in streams:
+        truth = emulator.truth(stream, since="2025-11-01T00:00:00Z")
+        assert_matches_truth(stream, output.records.get(stream, []), truth)
+    states = [len(json.dumps({"type": "STATE", "value": s})) for s in output.states]
+    records = sum(
+        len(json.dumps({"type": "RECORD", "stream": name, "record": r}))
+        for name, rows in output.records.items()
+        for r in rows
+    )
+    assert max(states) < 8 * 1024, max(states)
+    assert sum(states) < 0.05 * (sum(states) + records), (sum(states), records)
+    mid = [s["bookmarks"]["incidents"] for s in output.states[1:-1]]
+    assert any(b.get("backfill_from") for b in mid)
+    assert all("ids" not in (b.get("noted") or {}) for b in mid)

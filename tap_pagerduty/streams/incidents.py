@@ -208,8 +208,11 @@ class IncidentsStream(ParentStream, IncrementalStream):
         gate: NoteGate | None = None
         if self.tap.streams[IncidentNotesStream.name].selected:
             # Up to PagerDuty's now even with an `end_date`: a note may be added to an
-            # incident of the range at any time after it.
-            log_end = max(end, self.server_now() + timedelta(seconds=1))
+            # incident of the range at any time after it (unless the caller reads those
+            # later notes itself: `notes_log_end`).
+            log_end = end
+            if self.settings.extra.notes_log_end == "now":
+                log_end = max(end, self.server_now() + timedelta(seconds=1))
             gate = self.gate = NoteGate(self, resumed, self.state.noted, log_end)
         progress = self.progress(start, end)
         windows = windows_between(start, end, INCIDENT_WINDOW)
@@ -584,6 +587,8 @@ class NoteGate:
         self.noted: set[str] = set()
         self.late: dict[str, dict[str, t.Any]] = {}
         self.notes_read: set[str] = set()
+        #: Incidents whose notes were decided on in this run (their children requested).
+        self.decided: set[str] = set()
         read_from = min(start, self.handled_until)
         self.until = read_from
         shared = getattr(stream.tap.streams.get(LogEntriesStream.name), "read", None)
@@ -621,18 +626,22 @@ class NoteGate:
         incident = entry.get("incident")
         if not isinstance(incident, dict) or not self.stream._in_range(incident):
             return
-        if not self.position.emitted(incident):
-            self.noted.add(incident["id"])
-        elif incident["id"] in self.notes_read:
+        incident_id = incident["id"]
+        if incident_id in self.notes_read:
             return  # its notes were read in this run, after this entry was written
+        if incident_id in self.decided:  # asked about in this run: no note known then
+            self.late[incident_id] = incident
+        elif not self.position.emitted(incident):
+            self.noted.add(incident_id)
         elif parse_time(entry["created_at"]) >= self.handled_until:
-            self.late[incident["id"]] = incident
+            self.late[incident_id] = incident  # emitted by the run that saved the state
 
     def take_noted(self, page: Records) -> set[str]:
         """The incidents of `page` (about to be emitted) whose notes must be read."""
         ids = {incident["id"] for incident in page if incident["id"] in self.noted}
         self.noted -= ids
         self.notes_read |= ids
+        self.decided.update(incident["id"] for incident in page)
         return ids
 
     def take_late(self) -> dict[str, dict[str, t.Any]]:
