@@ -31,7 +31,11 @@ def test_versions_older_than_every_used_feed_are_forgotten(emulator_factory, ana
         state = run_in_process(config, ["incidents"], state).final_state
     incidents = state["bookmarks"]["incidents"]
     now = parse_time(emulator.stats()["now"])
-    oldest = min(parse_time(v) for v in incidents["silent_from"].values())
+    # A feed the run does not use is saved as null (docs/state.md): it holds nothing back.
+    used = [parse_time(v) for v in incidents["silent_from"].values() if v is not None]
+    assert used, incidents["silent_from"]
+    oldest = min(used)
     assert oldest >= now - timedelta(hours=6, minutes=11), incidents["silent_from"]
-    assert incidents["versions"], "no versions kept: the test would prove little"
+    if analytics:  # the analytics lag can revisit the last hours: their versions are kept
+        assert incidents["versions"], "no versions kept: the test would prove little"
     assert all(parse_time(v) >= oldest for v in incidents["versions"].values())
