@@ -35,7 +35,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_pagerduty.engine import Engine
-    from tap_pagerduty.run import Run
+    from tap_pagerduty.run import Run, Slot
     from tap_pagerduty.settings import Settings
     from tap_pagerduty.tap import TapPagerDuty
 
@@ -161,6 +161,13 @@ class PagerDutyStream(FastRecordMessages):
     #: The id filter its analytics queries take under OAuth and user-level keys
     #: ("service_ids", or "team_ids"), read from a listing (see `oauth.analytics_filter`).
     access_kind: t.ClassVar[str | None] = None
+    #: Results of other streams this one reads in a run (`run.py`'s slots): `needs`, the run
+    #: refuses to start without their producer; `uses`, read when their producer synced in
+    #: this run (the stream does the work itself otherwise). `produces`: results it hands to
+    #: the streams that read them. The run syncs every producer before its readers.
+    needs: t.ClassVar[tuple[Slot[t.Any], ...]] = ()
+    uses: t.ClassVar[tuple[Slot[t.Any], ...]] = ()
+    produces: t.ClassVar[tuple[Slot[t.Any], ...]] = ()
 
     @classmethod
     def operations(cls, settings: Settings | None = None) -> frozenset[str]:
@@ -206,6 +213,11 @@ class PagerDutyStream(FastRecordMessages):
     def run(self) -> Run:
         """The sync this stream is part of: settings, engine, shared results (`run.py`)."""
         return self.tap.run
+
+    def reads(self, slot: Slot[t.Any]) -> bool:
+        """Whether this stream reads `slot` (one of its `needs` or `uses`) in this run, as
+        its producer asks (`Run.wanted`); a stream that reads it only sometimes says when."""
+        return True
 
     @property
     def key(self) -> str:

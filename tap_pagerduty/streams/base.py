@@ -70,6 +70,11 @@ class ParentStream(PagerDutyStream):
             if isinstance(child, ChildStream) and (child.selected or child.has_selected_descendents)
         ]
 
+    def selected_child(self, name: str) -> ChildStream | None:
+        """This stream's child `name` when it syncs in this run (the SDK links children to
+        their parent: a parent drives its own children, never another stream)."""
+        return next((child for child in self.selected_children() if child.name == name), None)
+
     def prepare_ahead(self, records: Records) -> None:
         """A page of this stream was read ahead: request the children that allow it, for
         its first records (`emit` requests the rest as it goes)."""
