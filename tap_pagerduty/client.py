@@ -170,13 +170,21 @@ class PagerDutyStream(FastRecordMessages):
     produces: t.ClassVar[tuple[Slot[t.Any], ...]] = ()
 
     @classmethod
+    def path_template(cls) -> str | None:
+        """The path of the stream's own requests, as PagerDuty's reference writes it
+        ("/incidents/{incident_id}/alerts"); None for a stream that sends none (children
+        embedded in their parent's answer)."""
+        path = getattr(cls, "path", None)
+        return path if isinstance(path, str) and path else None
+
+    @classmethod
     def operations(cls, settings: Settings | None = None) -> frozenset[str]:
         """Every operation ("METHOD /path/{template}") a sync of this stream sends: its
         own, the listings it reads, its analytics filter's listing under `settings` (None:
         under any settings) and its parent's (the SDK syncs the parent of a selected
         child). Its OAuth scopes are those of these operations (`oauth.selected_scopes`)."""
-        path = getattr(cls, "path", None)
-        found = {f"{cls.method} {path}"} if isinstance(path, str) and path else set()
+        path = cls.path_template()
+        found = {f"{cls.method} {path}"} if path else set()
         found.update(cls.also_sends)
         if cls.access_kind:
             found.update(f"GET {listing}" for listing in filter_listings(cls.access_kind, settings))
