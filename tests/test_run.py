@@ -4,12 +4,15 @@ a result one stream hands another goes through a slot both declare, checked at s
 from __future__ import annotations
 
 import ast
+import json
 import threading
 import typing as t
 from pathlib import Path
 
 import pytest
 
+from tap_pagerduty import cli
+from tap_pagerduty import tap as tap_module
 from tap_pagerduty.client import PagerDutyStream
 from tap_pagerduty.run import NeedsError, Run, Slot, check_needs
 from tap_pagerduty.streams import STREAM_TYPES
@@ -150,6 +153,21 @@ def test_a_reader_whose_producer_is_not_selected_fails_at_start_in_one_line() ->
 def test_a_result_no_stream_produces_fails_when_the_tap_is_built() -> None:
     with pytest.raises(NeedsError, match="'priorities' reads 'a test result', which no stream"):
         tap_with(Reader).streams  # noqa: B018
+
+
+def test_the_command_line_says_a_missing_producer_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    types = [Reader if cls.name == "priorities" else cls for cls in STREAM_TYPES]
+    monkeypatch.setattr(tap_module, "STREAM_TYPES", types)
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"api_token": "x", "base_url": "http://127.0.0.1:9"}))
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["--config", str(config)])
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("tap-pagerduty: configuration error: stream 'priorities' reads")
 
 
 def test_a_stream_reading_a_slot_it_does_not_declare_is_a_bug() -> None:
