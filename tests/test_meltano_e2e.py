@@ -72,14 +72,14 @@ def truth_counts(emulator, now: str) -> dict[str, int]:
 class MeltanoProject:
     """The repository's Meltano project with a private system dir, database and warehouse."""
 
-    def __init__(self, tmp: Path, emulator) -> None:
+    def __init__(self, tmp: Path, api_url: str) -> None:
         self.tmp = tmp
         self.warehouse = tmp / "warehouse.duckdb"
         self.env = meltano_env(
             MELTANO_PROJECT_ROOT=str(ROOT),
             MELTANO_SYS_DIR_ROOT=str(tmp / ".meltano"),
             MELTANO_DATABASE_URI=f"sqlite:///{tmp / 'meltano.db'}",
-            TAP_PAGERDUTY_API_URL=emulator.url,
+            TAP_PAGERDUTY_API_URL=api_url,
             TAP_PAGERDUTY_API_TOKEN=TOKEN,
             TAP_PAGERDUTY_ANCHOR_DATE=ANCHOR,
             TAP_PAGERDUTY_REQUESTS_PER_SECOND="200",
@@ -145,7 +145,7 @@ def setup(tmp_path_factory, request):
 
     emulator = Emulator(seed=3, incidents=INCIDENTS, days=DAYS, now=NOW, rate_limit=0).start()
     request.addfinalizer(emulator.stop)
-    project = MeltanoProject(tmp_path_factory.mktemp("meltano-e2e"), emulator)
+    project = MeltanoProject(tmp_path_factory.mktemp("meltano-e2e"), emulator.url)
     project.meltano("install", "tap-pagerduty", "target-duckdb")
     return emulator, project
 
