@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import datetime, timezone
 
 import pytest
 
 from tap_pagerduty.settings import Settings, SettingsError
+from tests.support.cli import run_cli
 
 TOKEN = "s3cr3t-token-value"
 
@@ -83,12 +82,7 @@ def test_cli_reports_bad_setting_in_one_line(tmp_path, config: dict, setting: st
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config))
     # api_url points nowhere reachable: a request would fail differently, so none may be sent.
-    run = subprocess.run(
-        [sys.executable, "-m", "tap_pagerduty", "--config", str(path)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    run = run_cli(["--config", str(path)], timeout=60)
     assert run.returncode != 0
     assert run.stdout == ""
     errors = [line for line in run.stderr.splitlines() if "tap-pagerduty:" in line]
@@ -180,12 +174,7 @@ def test_cli_refuses_before_any_request_without_printing_the_value(tmp_path, con
     with Emulator(seed=1, incidents=5, days=5, now="2026-11-01T00:00:00Z") as emulator:
         path = tmp_path / "config.json"
         path.write_text(json.dumps({**config, "api_url": emulator.url}))
-        run = subprocess.run(
-            [sys.executable, "-m", "tap_pagerduty", "--config", str(path), "--log-level", "debug"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        run = run_cli(["--config", str(path), "--log-level", "debug"], timeout=60)
         assert emulator.stats()["requests"] == 0
     assert run.returncode == 2
     last = run.stderr.strip().splitlines()[-1]

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from tap_pagerduty.windows import iso_z, parse_time
+from tests.support.cli import run_cli
 from tests.support.tap_runs import ROOT, assert_matches_truth, config_for, run_in_process
 
 NOW = "2026-11-01T00:00:00Z"
@@ -21,18 +21,8 @@ BOOKMARK = {"replication_key": "created_at", "replication_key_value": "2026-10-0
 def _run_cli(tmp_path, config: dict, state_path) -> subprocess.CompletedProcess:
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tap_pagerduty",
-            "--config",
-            str(config_path),
-            "--state",
-            str(state_path),
-        ],
-        capture_output=True,
-        text=True,
+    return run_cli(
+        ["--config", str(config_path), "--state", str(state_path)],
         timeout=60,
         cwd=ROOT,
     )

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,8 +26,8 @@ from tap_pagerduty.state import (
     bookmark_of,
 )
 from tap_pagerduty.windows import parse_time
+from tests.support.cli import run_cli
 from tests.support.tap_runs import (
-    ROOT,
     assert_matches_truth,
     config_for,
     run_in_process,
@@ -41,11 +40,11 @@ FUTURE = "2030-01-01T00:00:00Z"
 
 
 def _cli(tmp_path: Path, config_text: str | None, *extra: str) -> subprocess.CompletedProcess:
-    args = [sys.executable, "-m", "tap_pagerduty", *extra]
+    args = [*extra]
     if config_text is not None:
         (tmp_path / "config.json").write_text(config_text)
         args += ["--config", str(tmp_path / "config.json")]
-    return subprocess.run(args, capture_output=True, text=True, timeout=60, cwd=ROOT)
+    return run_cli(args, timeout=60)
 
 
 # -- finding 1: a setting date later than PagerDuty's clock ---------------------------------

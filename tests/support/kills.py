@@ -12,8 +12,6 @@ import contextlib
 import http.client
 import json
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.support.tap_runs import ROOT, SyncOutput
+from tests.support.cli import TapProcess
+from tests.support.tap_runs import SyncOutput
 
 # Guards against a hang only (a tap that neither finishes nor reaches the kill point); the
 # drills never wait this long on a sound tap, however slow the machine.
@@ -171,32 +170,31 @@ def run_tap(
     `once_written`, once it has written a STATE for which that holds (which it must do before
     sending the held request).
     """
-    args = [sys.executable, "-m", "tap_pagerduty", "--config", str(tmp_path / "config.json")]
+    args = ["--config", str(tmp_path / "config.json")]
     args += ["--catalog", str(tmp_path / "catalog.json")]
     if state is not None:
         (tmp_path / "state.json").write_text(json.dumps(state))
         args += ["--state", str(tmp_path / "state.json")]
     out_path = tmp_path / "out.jsonl"
     gate.open(kill_after, path)
-    with out_path.open("w") as out, (tmp_path / "err.log").open("w") as err:
-        process = subprocess.Popen(args, stdout=out, stderr=err, cwd=ROOT)
-        try:
-            if kill_after is None:
-                process.wait(timeout=HANG_SECONDS)
-            elif _held(gate, process) and _written(out_path, once_written, process):
-                process.send_signal(signal.SIGKILL)
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.wait()
-            gate.release()
+    process = TapProcess(args, out_path, tmp_path / "err.log")
+    try:
+        if kill_after is None:
+            process.wait(timeout=HANG_SECONDS)
+        elif _held(gate, process) and _written(out_path, once_written, process):
+            process.send_signal(signal.SIGKILL)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+        gate.release()
     gate.settle()
-    output = read_output(out_path, returncode=process.returncode)
+    output = read_output(out_path, returncode=process.wait())
     output.stderr = (tmp_path / "err.log").read_text()
     return output
 
 
-def _held(gate: Gate, process: subprocess.Popen[bytes]) -> bool:
+def _held(gate: Gate, process: TapProcess) -> bool:
     """Wait until the gate holds a request (True) or the tap exits (False)."""
     deadline = time.monotonic() + HANG_SECONDS
     while not gate.held.wait(0.05):
@@ -205,7 +203,7 @@ def _held(gate: Gate, process: subprocess.Popen[bytes]) -> bool:
     return True
 
 
-def _written(out: Path, predicate: StatePredicate | None, process: subprocess.Popen[bytes]) -> bool:
+def _written(out: Path, predicate: StatePredicate | None, process: TapProcess) -> bool:
     """Wait until the tap wrote a STATE for which `predicate` holds (True at once if None)."""
     if predicate is None:
         return True

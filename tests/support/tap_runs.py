@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +11,7 @@ from typing import Any, overload
 
 from tap_pagerduty.streams import STREAM_TYPES
 from tap_pagerduty.tap import TapPagerDuty
+from tests.support.cli import run_cli
 
 TOKEN = "emulator-token"
 ANCHOR = "2025-11-01T00:00:00Z"
@@ -114,7 +112,7 @@ def run_process(
 ) -> SyncOutput:
     config_path = tmp_path / "config.json"
     config_path.write_text(json.dumps(config))
-    args = [sys.executable, "-m", "tap_pagerduty", "--config", str(config_path), *extra_args]
+    args = ["--config", str(config_path), *extra_args]
     catalog = catalog_for(streams)
     if catalog is not None:
         (tmp_path / "catalog.json").write_text(json.dumps(catalog))
@@ -122,9 +120,7 @@ def run_process(
     if state is not None:
         (tmp_path / "state.json").write_text(json.dumps(state))
         args += ["--state", str(tmp_path / "state.json")]
-    run = subprocess.run(
-        args, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=dict(os.environ)
-    )
+    run = run_cli(args, timeout=timeout)
     output = SyncOutput(stderr=run.stderr, returncode=run.returncode)
     output.add_lines(run.stdout)
     return output
