@@ -142,7 +142,16 @@ def phases(events: Sequence[Any], started: float, ended: float) -> dict[str, Any
     first = min(v[0] for v in slices.values())
     last = max(v[-1] for v in slices.values())
     planning = plan[-1] - plan[0]
+    timeline: dict[str, dict[str, float]] = {}
+    for event in events:
+        kind = event.dagster_event.event_type if event.dagster_event else None
+        if kind is not None and (event.step_key or kind.name.startswith("RUN_")):
+            name = event.step_key or "run"
+            timeline.setdefault(name, {}).setdefault(
+                kind.name.lower(), round(event.timestamp - started, 1)
+            )
     return {
+        "timeline": timeline,
         "planning_s": round(planning, 1),
         "start_up_s": round(first - started - planning, 1),
         "slices_s": round(last - first, 1),

@@ -40,6 +40,7 @@ from dagster import (
     Failure,
     Field,
     In,
+    Nothing,
     Out,
     Output,
     RetryPolicy,
@@ -235,7 +236,7 @@ def _plan_backfill(context, account: Account, tap: PagerDutyTap, paths: Paths, s
             f"anchor_date {account.anchor_date}: the incremental sync would not follow the "
             "same incidents; set the account's anchor_date or run with hand_over: false."
         )
-    requesters = [TapRequests(tap.config(env)) for env in keys]
+    requesters = _requesters(account, tap)
     try:
         started = requesters[0].now()
     except REQUEST_ERRORS as error:
@@ -268,6 +269,16 @@ def _plan_backfill(context, account: Account, tap: PagerDutyTap, paths: Paths, s
     }
     write_json_atomically(folder / "plan.json", planned)
     return planned
+
+
+def _requesters(account: Account, tap: PagerDutyTap) -> list[TapRequests]:
+    """Before the slices start and after they end, every key's whole budget is free: as many
+    requesters, each at one run's share and in its own thread, as the slices have runs."""
+    return [
+        TapRequests(tap.config(env))
+        for env in account.token_env
+        for _ in range(account.runs_per_token)
+    ]
 
 
 def _backfill_range(account: Account, settings: dict) -> tuple:
@@ -369,7 +380,9 @@ def _load_op(account: Account, paths: Paths, streams: list[str], retry_delay: fl
         retry_policy=retry_policy(retry_delay),
         required_resource_keys={resource_key(account.name)},
         ins={"plan": In(dict), **{f"key_{k}": In(list) for k in range(len(keys))}},
-        out={stream: Out(dict) for stream in streams},
+        # The records are in the warehouse, what was loaded in each materialization's
+        # metadata: nothing for an IO manager to store (and no event per stream for it).
+        out={stream: Out(Nothing) for stream in streams},
     )
     def load(context, plan: dict, **done: list):
         tap = _tap(context, account)
@@ -399,7 +412,7 @@ def _load_op(account: Account, paths: Paths, streams: list[str], retry_delay: fl
                 "mode": plan["mode"],
             }
             metadata["pagerduty_clock"] = clock
-            yield Output({"stream": stream, **metadata}, stream, metadata=metadata)
+            yield Output(None, stream, metadata=metadata)
 
     return load
 
@@ -460,18 +473,18 @@ def _catch_up_notes(
         f"{len(missing)} incident(s) got a note after the end of the slice that read them: "
         "reading their notes"
     )
-    requester = TapRequests(tap.config(account.token_env[0]))
+    requesters = _requesters(account, tap)
+    try:
+        notes = fetch_notes(requesters, missing)
+    except REQUEST_ERRORS as error:  # nothing written; the op's RetryPolicy retries
+        raise Failure(f"reading the notes added after the slices ended failed: {error}") from None
     unit = f"backfill-{plan['backfill_id'][:8]}-notes"
     path = new_output_file(paths.outputs(account.name), unit)
-    try:
-        with path.open("w", encoding="utf-8") as sink:
-            schema = {"type": "SCHEMA", "stream": "incident_notes", "schema": entry["schema"]}
-            sink.write(json.dumps({**schema, "key_properties": ["id"]}) + "\n")
-            for line in requester.record_lines("incident_notes", fetch_notes(requester, missing)):
-                sink.write(line + "\n")
-    except REQUEST_ERRORS as error:
-        path.unlink(missing_ok=True)  # nothing half-written; the op's RetryPolicy retries
-        raise Failure(f"reading the notes added after the slices ended failed: {error}") from None
+    with path.open("w", encoding="utf-8") as sink:
+        schema = {"type": "SCHEMA", "stream": "incident_notes", "schema": entry["schema"]}
+        sink.write(json.dumps({**schema, "key_properties": ["id"]}) + "\n")
+        for line in requesters[0].record_lines("incident_notes", notes):
+            sink.write(line + "\n")
     return unit
 
 
