@@ -11,6 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.harness import ROOT, EmulatorProcess, TapRun, run_tap
+from tap_pagerduty import spec_table
+from tap_pagerduty.streams import INCREMENTAL_STREAMS, STREAM_TYPES
+from tap_pagerduty.streams.base import IncrementalStream
 
 # A small account whose full sync is about 210 requests: 80 incidents (two child requests
 # each: alerts and notes), 10 users (one notification-rules request each), 30 days of history.
@@ -18,18 +21,20 @@ SMALL = {"incidents": 80, "days": 30, "users": 10, "services": 6}
 SMALL_ANCHOR = "2026-10-02T00:00:00Z"  # the emulator's now (2026-11-01) minus 30 days
 YEAR_ANCHOR = "2025-11-01T00:00:00Z"
 
-# Streams read with one request per parent record (not paged listings).
-PER_PARENT = {"incident_alerts", "incident_notes", "user_notification_rules", "team_members"}
-# Incremental streams and the paths they read.
-HISTORY = [
-    "incidents",
-    "log_entries",
-    "notifications",
-    "audit_records",
-    "change_events",
-    "analytics_incidents",
-]
-CLASSIC_PAGED = {"incidents", "log_entries", "notifications", "change_events"}
+# The streams are read from their classes (tap_pagerduty.streams), never listed here.
+# The incremental streams (the history), read by time from `anchor_date` on.
+HISTORY = [cls.name for cls in STREAM_TYPES if issubclass(cls, IncrementalStream)]
+# Those whose listing PagerDuty pages by offset (its reference declares `offset` for it);
+# the others page by cursor or answer a query.
+CLASSIC_PAGED = {
+    cls.name
+    for cls in STREAM_TYPES
+    if cls.name in HISTORY
+    and (operation := spec_table.find(f"{cls.method} {cls.path_template()}")) is not None
+    and "offset" in operation.query
+}
+# The history and the children of incidents (read for the incidents a run emits).
+INCREMENTAL_FAMILY = set(INCREMENTAL_STREAMS)
 
 
 @dataclass
@@ -260,10 +265,20 @@ BASELINE_COMMIT = "324c647"
 TWO_YEARS_ANCHOR = "2024-11-01T00:00:00Z"
 
 
-def _same_as_baseline() -> list[str]:
-    from tap_pagerduty.streams import STREAM_TYPES
+def _baseline_streams() -> set[str]:
+    """The streams of BASELINE_COMMIT: one schema file each, in its `schemas/`."""
+    listing = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-tree", "--name-only", f"{BASELINE_COMMIT}:schemas"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return {Path(name).stem for name in listing.stdout.split() if name.endswith(".json")}
 
-    return [cls.name for cls in STREAM_TYPES if cls.name not in NEW_STREAMS]
+
+def _same_as_baseline() -> list[str]:
+    baseline = _baseline_streams()
+    return [cls.name for cls in STREAM_TYPES if cls.name in baseline]
 
 
 def b7_request_cost() -> Result:
@@ -329,46 +344,44 @@ def b7_request_cost() -> Result:
 
 # -- attribution of emulator requests to streams ------------------------------------------------
 
-INCREMENTAL_FAMILY = {*HISTORY, "incident_alerts", "incident_notes", "incident_custom_field_values"}
-_PATHS = {
-    "/incidents": "incidents",
-    "/notifications": "notifications",
-    "/audit/records": "audit_records",
-    "/change_events": "change_events",
-    "/analytics/raw/incidents": "analytics_incidents",
-}
+
+def _templates() -> list[tuple[list[str], str]]:
+    """Each stream's path template, split into segments, with the stream's name: those with
+    more literal segments first (`/incidents/types` before `/incidents/{id}`)."""
+    found = [
+        (path.strip("/").split("/"), cls.name)
+        for cls in STREAM_TYPES
+        if (path := cls.path_template()) is not None
+    ]
+    return sorted(found, key=lambda item: -sum(not part.startswith("{") for part in item[0]))
+
+
+_TEMPLATES = _templates()
+
+
+def _matches(parts: list[str], template: list[str]) -> bool:
+    return len(parts) == len(template) and all(
+        want.startswith("{") or got == want for got, want in zip(parts, template, strict=True)
+    )
 
 
 def stream_of(path: str, query: str) -> str:
-    """The stream that sent a request, from its path and query string. The incidents
-    stream's feeds for unlogged changes are told apart: `incidents:open` (the open-incident
-    rescan) and `incidents:reread` (incidents analytics named); its analytics query has the
-    same path as the analytics_incidents stream's and is counted there."""
+    """The stream that sent a request, from its path (matched against each stream class's
+    path template) and query string. The incidents stream's own requests are told apart:
+    `incidents:open` (the open-incident rescan), `incidents:reread` (incidents analytics
+    named) and its change-log reads (`include[]=incidents`) count as `incidents`; its
+    analytics query has the same path as the analytics_incidents stream's and is counted
+    there."""
     if path == "/incidents" and "date_range=all" in query:
         return "incidents:open"
-    if path in _PATHS:
-        return _PATHS[path]
-    if path == "/log_entries":  # the incidents stream follows the change log with the incident
-        return "incidents" if "include%5B%5D=incidents" in query else "log_entries"
+    if path == "/log_entries" and "include%5B%5D=incidents" in query:
+        return "incidents"
     parts = path.strip("/").split("/")
-    if parts[:2] == ["analytics", "metrics"]:
-        return "analytics_metrics_" + (parts[3] if parts[2] == "incidents" else "responders")
-    if parts[:2] == ["incidents", "types"]:  # incident types and their custom fields
-        return "incident_custom_fields" if len(parts) == 4 else "incident_types"
-    if parts[0] in ("incidents", "services") and parts[-2:] == ["custom_fields", "values"]:
-        return f"{parts[0][:-1]}_custom_field_values"
-    if parts[:2] == ["services", "custom_fields"]:
-        return "service_custom_fields"
-    if len(parts) == 3 and parts[0] == "schedules":
-        return f"schedule_{parts[2]}"
+    named = next((name for template, name in _TEMPLATES if _matches(parts, template)), None)
+    if named is not None:
+        return named
     if len(parts) == 2 and parts[0] == "incidents":
         return "incidents:reread"
-    if len(parts) == 3 and parts[0] == "incidents":
-        return f"incident_{parts[2]}"
-    if len(parts) == 3 and parts[0] == "users":
-        return "user_notification_rules"
-    if len(parts) == 3 and parts[0] == "teams":
-        return "team_members"
     return parts[0]
 
 
@@ -380,22 +393,11 @@ def _requests_per_stream(run: TapRun) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-# The streams issue 16 added (custom fields, overrides, licenses, metrics).
-NEW_STREAMS = [
-    "incident_types",
-    "incident_custom_fields",
-    "service_custom_fields",
-    "incident_custom_field_values",
-    "service_custom_field_values",
-    "schedule_overrides",
-    "schedule_users",
-    "licenses",
-    "license_allocations",
-    "analytics_metrics_services",
-    "analytics_metrics_teams",
-    "analytics_metrics_escalation_policies",
-    "analytics_metrics_responders",
-]
+def _new_streams() -> list[str]:
+    """The streams added since BASELINE_COMMIT (issue 16: custom fields, overrides,
+    licenses, metrics)."""
+    baseline = _baseline_streams()
+    return [cls.name for cls in STREAM_TYPES if cls.name not in baseline]
 
 
 def b6_custom_fields_cost() -> Result:
@@ -413,14 +415,14 @@ def b6_custom_fields_cost() -> Result:
     typed = sum(1 for i in incidents if i["incident_type"]["name"] != "incident_default")
     for label, run in (("full sync, 1k incidents, all streams", full), ("hourly rerun", hourly)):
         per_stream = _requests_per_stream(run)
-        new = {s: per_stream.get(s, 0) for s in NEW_STREAMS}
+        new = {s: per_stream.get(s, 0) for s in _new_streams()}
         row = Row("B6", label, run)
         row.extra["requests_per_new_stream"] = new
         rows.append(row)
         checks.append(
             Check(
                 "B6",
-                f"{label}: requests of the 13 new streams",
+                f"{label}: requests of the {len(new)} new streams",
                 sum(new.values()),
                 "reported (share of all requests in the note)",
                 True,

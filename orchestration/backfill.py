@@ -195,11 +195,11 @@ def hand_over_state(
         if not (bookmarks.get(stream) or {}).get("replication_key_value"):
             continue
         kind = STATE_TYPES.get(stream, Bookmark)
-        held = kind.parse(stream, bookmarks[stream])
-        position = min(t.cast("datetime", held.position()), started_at)
+        parsed = kind.parse(stream, bookmarks[stream])
+        position = min(t.cast("datetime", parsed.position()), started_at)
         # The tap's other incident feeds (open incidents, analytics, look-back) sit at fixed
         # offsets before the change log's position: `moved_to` moves them back with it.
-        moved = held.moved_to(position)
+        moved = parsed.moved_to(position)
         if isinstance(moved, IncidentsState):
             slices = [bookmark_of(s, stream, IncidentsState) for s in states]
             moved = moved.with_versions_of(slices)

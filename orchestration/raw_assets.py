@@ -488,8 +488,10 @@ def _catch_up_notes(
     return unit
 
 
-def _selected(entry: dict) -> bool:
-    top = next((m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == []), {})
+def _selected(entry: dict[str, t.Any]) -> bool:
+    top: dict[str, t.Any] = next(
+        (m["metadata"] for m in entry["metadata"] if m["breadcrumb"] == []), {}
+    )
     return bool(top.get("selected", top.get("selected-by-default", False)))
 
 

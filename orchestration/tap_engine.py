@@ -17,6 +17,9 @@ from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
 
 from tap_pagerduty.settings import SettingsError
 
+if t.TYPE_CHECKING:
+    from tap_pagerduty.client import PagerDutyStream
+
 # Requests of the orchestration are made in the name of this stream (its errors name it).
 STREAM = "incidents"
 # What can go wrong with one request after the engine's retries, as one line.
@@ -34,8 +37,8 @@ class TapRequests:
         for stream in tap.streams.values():
             if stream.parent_stream_type is None:
                 stream.selected = False
-        self._streams = tap.streams
-        self._stream = tap.streams[STREAM]
+        self._streams = t.cast("dict[str, PagerDutyStream]", tap.streams)
+        self._stream = self._streams[STREAM]
 
     def get(self, path: str, params: dict[str, t.Any] | None = None) -> dict[str, t.Any]:
         return self._stream.fetch(path, params)

@@ -35,7 +35,7 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
 
     from tap_pagerduty.engine import Engine
-    from tap_pagerduty.run import Run
+    from tap_pagerduty.run import Run, Slot
     from tap_pagerduty.settings import Settings
     from tap_pagerduty.tap import TapPagerDuty
 
@@ -161,6 +161,21 @@ class PagerDutyStream(FastRecordMessages):
     #: The id filter its analytics queries take under OAuth and user-level keys
     #: ("service_ids", or "team_ids"), read from a listing (see `oauth.analytics_filter`).
     access_kind: t.ClassVar[str | None] = None
+    #: Results of other streams this one reads in a run (`run.py`'s slots): `needs`, the run
+    #: refuses to start without their producer; `uses`, read when their producer synced in
+    #: this run (the stream does the work itself otherwise). `produces`: results it hands to
+    #: the streams that read them. The run syncs every producer before its readers.
+    needs: t.ClassVar[tuple[Slot[t.Any], ...]] = ()
+    uses: t.ClassVar[tuple[Slot[t.Any], ...]] = ()
+    produces: t.ClassVar[tuple[Slot[t.Any], ...]] = ()
+
+    @classmethod
+    def path_template(cls) -> str | None:
+        """The path of the stream's own requests, as PagerDuty's reference writes it
+        ("/incidents/{incident_id}/alerts"); None for a stream that sends none (children
+        embedded in their parent's answer)."""
+        path = getattr(cls, "path", None)
+        return path if isinstance(path, str) and path else None
 
     @classmethod
     def operations(cls, settings: Settings | None = None) -> frozenset[str]:
@@ -168,8 +183,8 @@ class PagerDutyStream(FastRecordMessages):
         own, the listings it reads, its analytics filter's listing under `settings` (None:
         under any settings) and its parent's (the SDK syncs the parent of a selected
         child). Its OAuth scopes are those of these operations (`oauth.selected_scopes`)."""
-        path = getattr(cls, "path", None)
-        found = {f"{cls.method} {path}"} if isinstance(path, str) and path else set()
+        path = cls.path_template()
+        found = {f"{cls.method} {path}"} if path else set()
         found.update(cls.also_sends)
         if cls.access_kind:
             found.update(f"GET {listing}" for listing in filter_listings(cls.access_kind, settings))
@@ -206,6 +221,11 @@ class PagerDutyStream(FastRecordMessages):
     def run(self) -> Run:
         """The sync this stream is part of: settings, engine, shared results (`run.py`)."""
         return self.tap.run
+
+    def reads(self, slot: Slot[t.Any]) -> bool:
+        """Whether this stream reads `slot` (one of its `needs` or `uses`) in this run, as
+        its producer asks (`Run.wanted`); a stream that reads it only sometimes says when."""
+        return True
 
     @property
     def key(self) -> str:
@@ -362,16 +382,20 @@ class PagerDutyStream(FastRecordMessages):
             query = self.first_page_query({**params, **window.params()})
             return self.engine.submit(self.fetch, path, query)
 
-        try:
-            while True:
-                while len(pending) < lookahead:
-                    window = next(upcoming, None)
-                    if window is None:
-                        break
-                    pending.append((window, first_page(window)))
-                if not pending:
+        def top_up() -> None:
+            while len(pending) < lookahead:
+                window = next(upcoming, None)
+                if window is None:
                     return
+                pending.append((window, first_page(window)))
+
+        try:
+            top_up()
+            while pending:
                 window, future = pending.popleft()
+                # The next windows' first pages go out now, not once this window has been
+                # consumed: otherwise every window boundary idles the slots for a round trip.
+                top_up()
                 first = future.result()
                 total = first.get("total")
                 if isinstance(total, int) and total + limit > OFFSET_CAP and window.can_split():
@@ -419,15 +443,17 @@ class PagerDutyStream(FastRecordMessages):
         records = first.get(key) or []
         total = first.get("total")
         guard.check_page(records, offset=0, more=bool(first.get("more")), total=total)
-        yield drift.fresh(records) or []
         queries = self.later_page_queries(params, first)
         if queries is None:  # no `total`: follow `more`
+            yield drift.fresh(records) or []
             pages = self.sequential_pages(path, params, limit, len(records), key, guard=guard)
             yield from _unseen(pages, drift.seen)
             return
         window = len(queries) if pages_ahead is None else pages_ahead + 1
         waiting = iter(queries)
         offsets = iter([query["offset"] for query in queries])
+        # Requested before the first page is handed on: its records (and their children)
+        # take a while to consume, and the next page must be there when they are done.
         futures: deque[Future[dict[str, t.Any]]] = deque(
             self.engine.submit(self.fetch, path, query)
             for query in itertools.islice(waiting, window)
@@ -435,6 +461,7 @@ class PagerDutyStream(FastRecordMessages):
         last = first
         moved = False
         try:
+            yield drift.fresh(records) or []
             while futures:
                 last = futures.popleft().result()
                 upcoming = next(waiting, None)
@@ -526,15 +553,24 @@ class PagerDutyStream(FastRecordMessages):
         )
         return [{**params, "limit": limit, "offset": o} for o in offsets]
 
-    def cursor_pages(self, path: str, params: dict[str, t.Any]) -> Iterator[list[dict[str, t.Any]]]:
-        """Pages of a cursor-paged listing (`cursor` / `next_cursor`)."""
+    def cursor_pages(
+        self,
+        path: str,
+        params: dict[str, t.Any],
+        first: Future[dict[str, t.Any]] | None = None,
+    ) -> Iterator[list[dict[str, t.Any]]]:
+        """Pages of a cursor-paged listing (`cursor` / `next_cursor`); `first`: its first
+        page, already requested."""
         guard = PageGuard(self.name, path)
         cursor: str | None = None
         for _ in range(1_000_000):  # bounded; a server that loops is caught by the guard
-            query = self.cursor_first_query(params)
-            if cursor:
-                query["cursor"] = cursor
-            page = self.fetch(path, query)
+            if first is not None:
+                page, first = first.result(), None
+            else:
+                query = self.cursor_first_query(params)
+                if cursor:
+                    query["cursor"] = cursor
+                page = self.fetch(path, query)
             records = page.get(self.key) or []
             guard.check_page(records)
             yield records
@@ -542,6 +578,34 @@ class PagerDutyStream(FastRecordMessages):
             if not cursor:
                 return
             guard.check_cursor(cursor)
+
+    def window_cursor_pages(
+        self, path: str, windows: Iterable[Window], *, lookahead: int = 3
+    ) -> Iterator[tuple[Window, list[dict[str, t.Any]] | None]]:
+        """Pages of a cursor-paged listing in consecutive time windows, in window order, as
+        `window_pages` yields them. A cursor chain is sequential, so the first pages of the
+        next `lookahead` windows are requested ahead, to keep the request slots busy."""
+        upcoming = iter(windows)
+        pending: deque[tuple[Window, Future[dict[str, t.Any]]]] = deque()
+
+        def top_up() -> None:
+            while len(pending) < lookahead:
+                window = next(upcoming, None)
+                if window is None:
+                    return
+                query = self.cursor_first_query(window.params())
+                pending.append((window, self.engine.submit(self.fetch, path, query)))
+
+        try:
+            top_up()
+            while pending:
+                window, first = pending.popleft()
+                top_up()
+                for records in self.cursor_pages(path, window.params(), first):
+                    yield window, records
+                yield window, None
+        finally:  # closed early (an error, or a killed run): drop what is queued
+            cancel([future for _, future in pending])
 
 
 def _unseen(

@@ -13,7 +13,7 @@ from singer_sdk.exceptions import ConfigValidationError
 from tap_pagerduty import redact
 from tap_pagerduty.engine import Engine
 from tap_pagerduty.output import FastSingerWriter
-from tap_pagerduty.run import Run
+from tap_pagerduty.run import Run, check_needs, sync_order
 from tap_pagerduty.run_report import RunReport
 from tap_pagerduty.sdk_seams import TapSeams
 from tap_pagerduty.settings import (
@@ -32,6 +32,8 @@ if t.TYPE_CHECKING:
     from collections.abc import Callable
 
     from singer_sdk.streams import Stream
+
+    from tap_pagerduty.client import PagerDutyStream
 
 #: What the SDK puts before a setting's name to read it from the environment.
 ENV_PREFIX = "TAP_PAGERDUTY_"
@@ -52,6 +54,7 @@ class TapPagerDuty(TapSeams):
         given as text first become numbers, see `numbers_from_text`); its errors become one
         `SettingsError` line, and the rules a schema cannot say (see
         `settings.Settings`) are checked right after, still before any request."""
+        self._in_sync_order = False  # see `streams`
         if isinstance(kwargs.get("config"), dict):
             kwargs["config"] = numbers_from_text(kwargs["config"])
         try:
@@ -110,7 +113,7 @@ class TapPagerDuty(TapSeams):
     @cached_property
     def run(self) -> Run:
         """This sync: the settings, the engine and the results streams share (`run.py`)."""
-        return Run(self.settings, self.engine)
+        return Run(self.settings, self.engine, streams=lambda: self.streams)
 
     @cached_property
     def run_report(self) -> RunReport:
@@ -118,8 +121,10 @@ class TapPagerDuty(TapSeams):
         return RunReport()
 
     def around_sync_all(self, sync_all: Callable[[], None]) -> None:
-        """The SDK's sync (`sdk_seams.TapSeams.sync_all`), then the run's summary line (only
+        """The SDK's sync (`sdk_seams.TapSeams.sync_all`), once the streams' declared needs
+        are met (`run.check_needs`, before any request), then the run's summary line (only
         when it worked around something)."""
+        check_needs(t.cast("dict[str, PagerDutyStream]", self.streams).values())
         sync_all()
         self.run_report.log(self.logger)
 
@@ -128,13 +133,18 @@ class TapPagerDuty(TapSeams):
 
     @property
     def streams(self) -> dict[str, Stream]:
-        """Streams in the order of STREAM_TYPES (the SDK sorts them by name): configuration
-        first, whose answers also tell us PagerDuty's clock. Every SDK use of the streams
-        goes through this property, so the run follows this order."""
-        by_name = super().streams
-        ordered = self.__dict__.get("_ordered_streams")
-        if ordered is None or ordered[0] is not by_name or len(ordered[1]) != len(by_name):
-            order: dict[type, int] = {kind: i for i, kind in enumerate(STREAM_TYPES)}
-            in_order = dict(sorted(by_name.items(), key=lambda item: order[type(item[1])]))
-            ordered = self.__dict__["_ordered_streams"] = (by_name, in_order)
-        return t.cast("dict[str, Stream]", ordered[1])
+        """The streams in the order they sync (the SDK sorts them by name): that of
+        STREAM_TYPES, configuration first, whose answers also tell us PagerDuty's clock,
+        moved so that every stream producing a result syncs before the streams reading it
+        (`run.sync_order`; a result nobody produces fails here, in one line). The SDK's own
+        mapping is put in that order once, so every use of it follows the order."""
+        streams = super().streams
+        if not self._in_sync_order:
+            order = {kind: index for index, kind in enumerate(STREAM_TYPES)}
+            found = t.cast("list[PagerDutyStream]", list(streams.values()))
+            found.sort(key=lambda stream: order.get(type(stream), len(order)))
+            ordered = sync_order(found)
+            streams.clear()
+            streams.update((stream.name, stream) for stream in ordered)
+            self._in_sync_order = True
+        return streams

@@ -57,3 +57,31 @@ def test_nothing_is_left_over_from_a_removed_stream() -> None:
         "docs/streams.md": documented_streams() - streams,
     }
     assert not any(left.values()), f"no stream has these: {left}"
+
+
+def documented_optional_streams() -> set[str]:
+    """The streams docs/streams.md's "Optional streams" section names as optional."""
+    text = (ROOT / "docs" / "streams.md").read_text()
+    section = text.split("## Optional streams", 1)[1].split("\n## ", 1)[0]
+    listed = section.split("These streams are therefore optional:", 1)[1].split("(each class", 1)
+    names = set(re.findall(r"`([a-z_*]+)`", listed[0]))
+    metrics = {name for name in NAMES if name.startswith("analytics_metrics_")}
+    return (names - {"analytics_metrics_*"}) | (
+        metrics if "analytics_metrics_*" in names else set()
+    )
+
+
+def test_the_docs_name_the_optional_streams_the_classes_declare() -> None:
+    declared = {cls.name for cls in STREAM_TYPES if cls.optional}
+    assert documented_optional_streams() == declared
+
+
+def test_the_benchmarks_attribute_each_streams_requests_to_it() -> None:
+    """The benchmarks count requests per stream from the stream classes' paths (no list of
+    their own): every stream's request is counted as its own."""
+    from benchmarks.scenarios import stream_of
+
+    for cls in STREAM_TYPES:
+        if (template := cls.path_template()) is not None:
+            path = re.sub(r"\{[^}]*\}", "P1D2", template)
+            assert stream_of(path, "limit=100") == cls.name, template

@@ -1,5 +1,7 @@
 """Stream classes, grouped by PagerDuty API family. Order matters only for the run:
-configuration first (its responses also tell us PagerDuty's clock), history last."""
+configuration first (its responses also tell us PagerDuty's clock), history last. A stream
+that reads another's result declares it (`needs`/`uses`, see run.py): the run syncs the
+producer first whatever its place here."""
 
 from __future__ import annotations
 
@@ -116,7 +118,7 @@ INCREMENTAL_STREAMS = [
     stream_type.name
     for stream_type in STREAM_TYPES
     if issubclass(stream_type, IncrementalStream)
-    or getattr(stream_type, "parent_stream_type", None) is IncidentsStream
+    or stream_type.parent_stream_type is IncidentsStream
 ]
 
 # The declared bookmark of each incremental stream: checked before a run starts

@@ -70,6 +70,11 @@ class ParentStream(PagerDutyStream):
             if isinstance(child, ChildStream) and (child.selected or child.has_selected_descendents)
         ]
 
+    def selected_child(self, name: str) -> ChildStream | None:
+        """This stream's child `name` when it syncs in this run (the SDK links children to
+        their parent: a parent drives its own children, never another stream)."""
+        return next((child for child in self.selected_children() if child.name == name), None)
+
     def prepare_ahead(self, records: Records) -> None:
         """A page of this stream was read ahead: request the children that allow it, for
         its first records (`emit` requests the rest as it goes)."""
@@ -226,6 +231,8 @@ class IncrementalStream(PagerDutyStream):
     retention: t.ClassVar[timedelta | None] = None
     #: The declared structure of this stream's bookmark (see `state.py`).
     state_type: t.ClassVar[type[Bookmark]] = Bookmark
+    #: The bookmark as last read or saved in this run (None: not read yet), see `saved`.
+    _saved: Bookmark | None = None
 
     def advance_bookmark(self, latest_record: Record, context: Context | None) -> None:
         """Bookmarks move at window ends only (see `checkpoint`)."""
@@ -237,14 +244,14 @@ class IncrementalStream(PagerDutyStream):
         PagerDuty's clock. A later time (a state from another account, a clock fault, a
         hand edit) would skip everything up to it: it is set to PagerDuty's now, or the
         entry dropped, with one warning naming the keys, and written back as such."""
-        saved: Bookmark | None = self.__dict__.get("_saved")
+        saved = self._saved
         if saved is None:
             parsed = self.state_type.parse(self.name, self.stream_state)
             if parsed.replication_key not in (None, self.replication_key):
                 parsed = self.state_type()  # another replication key: start over
             trusted = self.trusted_now()
             saved, late = parsed.clamped(trusted)
-            self.__dict__["_saved"] = saved
+            self._saved = saved
             if late:
                 self.logger.warning(
                     "%s: the state's %s later than PagerDuty's clock (%s): "
@@ -296,7 +303,7 @@ class IncrementalStream(PagerDutyStream):
     def save_progress(self, **fields: t.Any) -> None:
         """Set `fields` of the bookmark and emit STATE now (the bookmark written whole)."""
         saved = msgspec.structs.replace(self.saved, **fields)
-        self.__dict__["_saved"] = saved
+        self._saved = saved
         self.stream_state.update(saved.to_state())
         self.tap.state_writer.write_state(self.tap_state)
 

@@ -48,12 +48,13 @@ class AuditRecordsStream(IncrementalStream):
     def _records(self) -> Iterator[dict[str, t.Any]]:
         start, end = self.plan()
         progress = self.progress(start, end)
-        for window in self.windows(start, end):
-            for page in self.cursor_pages(self.path, window.params()):
-                progress.count(len(page))
-                yield from page
-            self.checkpoint(window.end)
-            progress.window_done(window)
+        for window, page in self.window_cursor_pages(self.path, self.windows(start, end)):
+            if page is None:
+                self.checkpoint(window.end)
+                progress.window_done(window)
+                continue
+            progress.count(len(page))
+            yield from page
 
 
 class ChangeEventsStream(WindowedStream):

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from tap_pagerduty.availability import UNAVAILABLE_STATUSES
 from tap_pagerduty.engine import cancel
 from tap_pagerduty.errors import PagerDutyAPIError
+from tap_pagerduty.run import Slot
 from tap_pagerduty.settings import DEFAULT_RECONCILE_DAYS_WITHOUT_ANALYTICS
 from tap_pagerduty.state import FEEDS, IncidentsState, NotedLog, OverlapBookmark, SilentFeeds
 from tap_pagerduty.streams.base import (
@@ -44,6 +45,7 @@ if t.TYPE_CHECKING:
 
     from singer_sdk.helpers.types import Context
 
+    from tap_pagerduty.output import FastSingerWriter
     from tap_pagerduty.prefetch import Request
 
 # PagerDuty allows `/incidents` windows of at most 6 months.
@@ -64,6 +66,43 @@ CHANGE_LOG_OVERLAP = timedelta(minutes=10)
 OPEN_QUERY = {"date_range": "all", "statuses[]": ["triggered", "acknowledged"]}
 # Creation windows, oldest first: a killed backfill resumes after its last emitted incident.
 BACKFILL = {"sort_by": "created_at:asc"}
+
+
+class ChildChoices:
+    """What the incidents stream decided, in this run, about its children: which incidents'
+    notes to read, and which incidents are emitted again only for their notes or custom field
+    values (their alerts are already synced). Handed to the children through the run
+    (`CHILD_CHOICES`), filled as the stream goes."""
+
+    def __init__(self) -> None:
+        #: Incidents whose notes must be read in this run (see IncidentNotesStream).
+        self.notes_wanted: set[str] = set()
+        #: Incidents emitted again only for their notes or custom field values.
+        self.notes_only: set[str] = set()
+        #: While a first backfill runs with notes selected: which incidents have notes.
+        self.gate: NoteGate | None = None
+
+    def notes_needed(self, incident: dict[str, t.Any]) -> bool:
+        """Whether the notes of an incident about to be emitted must be read (asked on the
+        main thread as its children are requested, a few incidents ahead). In a backfill the
+        change log is read just far enough to know (`NoteGate`)."""
+        if self.gate is not None:
+            self.gate.advance(parse_time(incident["created_at"]) + NOTE_LEAD)
+            self.notes_wanted.update(self.gate.take_noted([incident]))
+        return incident["id"] in self.notes_wanted
+
+    def alerts_needed(self, incident: dict[str, t.Any]) -> bool:
+        return incident["id"] not in self.notes_only
+
+
+#: The incidents stream's decisions about its children, for its children (see run.py).
+CHILD_CHOICES: Slot[ChildChoices] = Slot("which incidents' alerts and notes to read")
+#: What the `log_entries` stream read of the change log in this run, for the incidents stream:
+#: which incidents have notes (its backfill's note gating) and, when the incidents stream
+#: follows changes in this run (`CHANGE_LOG_ENTRIES` wanted), every entry in short form with
+#: the incidents embedded, so that the change feed need not read the log again.
+CHANGE_LOG: Slot[SharedLogRead] = Slot("the change log read by log_entries")
+CHANGE_LOG_ENTRIES: Slot[SharedLogRead] = Slot("the change log's entries with their incidents")
 
 
 class IncidentsStream(ParentStream, IncrementalStream):
@@ -87,6 +126,12 @@ class IncidentsStream(ParentStream, IncrementalStream):
     overlap = CHANGE_LOG_OVERLAP
     state_type = IncidentsState
     pages_ahead = 1
+    uses = (CHANGE_LOG, CHANGE_LOG_ENTRIES)
+    produces = (CHILD_CHOICES,)
+
+    def reads(self, slot: Slot[t.Any]) -> bool:
+        """The log's entries only when changes are followed (after the first backfill)."""
+        return slot is not CHANGE_LOG_ENTRIES or self.bookmark() is not None
 
     def records_ahead(self) -> int:
         """Children of a few incidents ahead only: the backfill resumes after the last
@@ -117,15 +162,11 @@ class IncidentsStream(ParentStream, IncrementalStream):
         _start, end = self.plan()
         bookmark = self.bookmark()
         self.versions = Versions(self.state.versions, self.state.notes_unread)
-        #: Incidents whose notes must be read in this run (see IncidentNotesStream).
-        self.notes_wanted: set[str] = set()
-        #: Incidents emitted again only for their notes or custom field values (their alerts
-        #: are already synced).
-        self.notes_only: set[str] = set()
+        #: Which incidents' notes and alerts the children read (handed to them by the run).
+        self.choices = ChildChoices()
+        self.run.put(CHILD_CHOICES, self.choices, self)
         #: Feeds that are off in this run (their position holds no version back).
         self.feeds_off: set[str] = set()
-        #: While a first backfill runs with notes selected: which incidents have notes.
-        self.gate: NoteGate | None = None
         #: Incidents whose log shows a custom field value edit in this run: emitted again
         #: even in the same version, so that their values are read again.
         self.values_edited: set[str] = set()
@@ -206,17 +247,20 @@ class IncidentsStream(ParentStream, IncrementalStream):
         # Incidents created in the second the backfill resumes at, already emitted.
         resumed = ResumePoint(iso_z(start), self.state.backfill_done)
         gate: NoteGate | None = None
-        if self.tap.streams[IncidentNotesStream.name].selected:
+        if self.selected_child(IncidentNotesStream.name) is not None:
             # Up to PagerDuty's now even with an `end_date`: a note may be added to an
             # incident of the range at any time after it (unless the caller reads those
             # later notes itself: `notes_log_end`).
             log_end = end
             if self.settings.extra.notes_log_end == "now":
                 log_end = max(end, self.server_now() + timedelta(seconds=1))
-            gate = self.gate = NoteGate(self, resumed, self.state.noted, log_end)
+            shared = self.run.get(CHANGE_LOG, self)
+            gate = NoteGate(self, resumed, self.state.noted, log_end, shared)
+            self.choices.gate = gate
         progress = self.progress(start, end)
         windows = windows_between(start, end, INCIDENT_WINDOW)
-        pacer = Pacer(1.0 / self.settings.requests_per_second, self.tap.message_writer)
+        writer = t.cast("FastSingerWriter", self.tap.message_writer)  # message_writer_class
+        pacer = Pacer(1.0 / self.settings.requests_per_second, writer)
         self._save(changes_from, **resumed.state(), noted=gate and gate.saved())
         # One window and one page ahead: the children of a page take far longer than the
         # next page, and a killed run loses only what was read ahead.
@@ -244,21 +288,8 @@ class IncidentsStream(ParentStream, IncrementalStream):
         if gate is not None:
             gate.advance(gate.end)
             self._sync_late_notes(gate)
-        self.gate = None
+        self.choices.gate = None
         self._save(changes_from, backfill_from=None, backfill_done=None, noted=None)
-
-    def notes_needed(self, incident: dict[str, t.Any]) -> bool:
-        """Whether the notes of an incident about to be emitted must be read (asked on the
-        main thread as its children are requested, a few incidents ahead). In a backfill the
-        change log is read just far enough to know (`NoteGate`)."""
-        wanted: set[str] | None = getattr(self, "notes_wanted", None)
-        if wanted is None:  # the stream has not started: no gating
-            return True
-        gate: NoteGate | None = getattr(self, "gate", None)
-        if gate is not None:
-            gate.advance(parse_time(incident["created_at"]) + NOTE_LEAD)
-            wanted.update(gate.take_noted([incident]))
-        return incident["id"] in wanted
 
     def _sync_late_notes(self, gate: NoteGate) -> None:
         """Notes of incidents already emitted whose log shows a note further on than the
@@ -267,8 +298,10 @@ class IncidentsStream(ParentStream, IncrementalStream):
         late = gate.take_late()
         if not late:
             return
-        notes = t.cast("IncidentNotesStream", self.tap.streams[IncidentNotesStream.name])
-        self.notes_wanted.update(late)
+        notes = self.selected_child(IncidentNotesStream.name)
+        if notes is None:  # the gate runs only when notes are selected
+            return
+        self.choices.notes_wanted.update(late)
         notes.prepare(list(late.values()))  # requested at once, concurrently
         for incident_id in late:
             notes.sync({"incident_id": incident_id})
@@ -277,9 +310,8 @@ class IncidentsStream(ParentStream, IncrementalStream):
 
     def _follow_changes(self, start: datetime, end: datetime) -> Iterator[dict[str, t.Any]]:
         """The change log: every logged change, with the incident in its current version."""
-        log_stream = self.tap.streams.get(LogEntriesStream.name)
-        shared = getattr(log_stream, "read", None)
-        if isinstance(shared, SharedLogRead) and shared.covers(start, end):
+        shared = self.run.get(CHANGE_LOG_ENTRIES, self)
+        if shared is not None and shared.covers(start, end):
             yield from self._follow_shared_changes(shared, start, end)
             return
         progress = self.progress(start, end)
@@ -293,7 +325,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
                 progress.window_done(window)
                 continue
             entries = tail.unseen(entries, "created_at")
-            self.notes_wanted.update(
+            self.choices.notes_wanted.update(
                 e["incident"]["id"] for e in entries if is_note(e) and e.get("incident")
             )
             self.values_edited.update(
@@ -301,7 +333,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
             )
             changed = [e["incident"] for e in entries if self._in_range(e.get("incident"))]
             progress.count(len(changed))
-            notes_read = [i["id"] in self.notes_wanted for i in changed]
+            notes_read = [i["id"] in self.choices.notes_wanted for i in changed]
             yield from self._emit_remembering(self._newer(changed, notes_read))
 
     def _follow_shared_changes(
@@ -312,11 +344,11 @@ class IncidentsStream(ParentStream, IncrementalStream):
         since, until = iso_z(start), iso_z(end)
         entries = [e for e in shared.entries or () if since <= e["created_at"] < until]
         entries = tail.unseen(entries, "created_at")
-        self.notes_wanted.update(e["incident_id"] for e in entries if e["note"])
+        self.choices.notes_wanted.update(e["incident_id"] for e in entries if e["note"])
         self.values_edited.update(e["incident_id"] for e in entries if e["value_edit"])
         changed = [shared.incidents[e["incident_id"]] for e in entries]
         changed = [i for i in changed if self._in_range(i)]
-        notes_read = [i["id"] in self.notes_wanted for i in changed]
+        notes_read = [i["id"] in self.choices.notes_wanted for i in changed]
         yield from self._emit_remembering(self._newer(changed, notes_read))
         self._save(end, **tail.state_at(end))
 
@@ -366,8 +398,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
         entry: PagerDuty does not document which it does) are caught only by reading the
         values again: those of incidents created in the last `custom_field_values_reread_days`
         days, on every run, each incident once (alerts and notes are not read again)."""
-        values = self.tap.streams.get("incident_custom_field_values")
-        if values is None or not values.selected:
+        if self.selected_child("incident_custom_field_values") is None:
             return
         days = self.settings.extra.values_reread_days
         covered = f"incidents created in the last {days} days" if days else "no incident"
@@ -448,11 +479,11 @@ class IncidentsStream(ParentStream, IncrementalStream):
                 if since is not None and parse_time(incident["updated_at"]) < since:
                     continue
                 if self.versions.is_newer(incident):
-                    self.notes_only.discard(incident["id"])
+                    self.choices.notes_only.discard(incident["id"])
                 else:
-                    self.notes_only.add(incident["id"])
+                    self.choices.notes_only.add(incident["id"])
                 fresh[incident["id"]] = incident
-            self.notes_wanted.update(fresh)
+            self.choices.notes_wanted.update(fresh)
             yield from self._emit_remembering([(i, True) for i in fresh.values()])
 
     # -- helpers -----------------------------------------------------------------------------
@@ -477,7 +508,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
             if self.versions.is_newer(incident) and (
                 known is None or _version(incident) > _version(known[0])
             ):
-                self.notes_only.discard(incident["id"])
+                self.choices.notes_only.discard(incident["id"])
                 self.values_edited.discard(incident["id"])
                 fresh[incident["id"]] = (incident, read)
             elif (
@@ -488,7 +519,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
                 # A value edit that did not move `updated_at`: the same version again, for
                 # its values (alerts skipped; notes as the version's own state says).
                 self.values_edited.discard(incident["id"])
-                self.notes_only.add(incident["id"])
+                self.choices.notes_only.add(incident["id"])
                 fresh[incident["id"]] = (incident, read or self.versions.notes_read(incident))
         return list(fresh.values())
 
@@ -539,7 +570,9 @@ class Pacer:
     STATE line (`writer`'s counts, in bytes): STATE stays under 1/(ratio + 1) of the output
     at any account size, and a killed run loses only the last few incidents."""
 
-    def __init__(self, interval: float, writer: object, ratio: int = STATE_SHARE_RATIO) -> None:
+    def __init__(
+        self, interval: float, writer: FastSingerWriter, ratio: int = STATE_SHARE_RATIO
+    ) -> None:
         self.interval = interval
         self.writer = writer
         self.ratio = ratio
@@ -547,12 +580,12 @@ class Pacer:
         self.since = self._written()
 
     def _written(self) -> int:
-        return int(getattr(self.writer, "written", 0))
+        return self.writer.written
 
     def due(self) -> bool:
         now = time.monotonic()
         output = self._written()
-        state = int(getattr(self.writer, "last_state_size", 0))
+        state = self.writer.last_state_size
         if now - self.last < self.interval or output - self.since < self.ratio * state:
             return False
         self.last = now
@@ -578,6 +611,7 @@ class NoteGate:
         position: ResumePoint,
         saved: NotedLog | None,
         end: datetime,
+        shared: SharedLogRead | None,
     ) -> None:
         self.stream = stream
         self.position = position
@@ -591,8 +625,7 @@ class NoteGate:
         self.decided: set[str] = set()
         read_from = min(start, self.handled_until)
         self.until = read_from
-        shared = getattr(stream.tap.streams.get(LogEntriesStream.name), "read", None)
-        if isinstance(shared, SharedLogRead) and shared.start <= read_from < shared.end:
+        if shared is not None and shared.start <= read_from < shared.end:
             # The `log_entries` stream read the log in this run: its notes are known.
             self.noted = set(shared.noted)
             self.until = self.handled_until = read_from = max(self.handled_until, shared.end)
@@ -785,10 +818,11 @@ class IncidentAlertsStream(ChildStream):
     parent_stream_type = IncidentsStream
     parent_key = "incident_id"
     records_key = "alerts"
+    needs = (CHILD_CHOICES,)
 
     def wanted(self, parent: dict[str, t.Any]) -> bool:
-        incidents = t.cast("IncidentsStream", self.tap.streams["incidents"])
-        if parent["id"] in getattr(incidents, "notes_only", ()):
+        choices = self.run.get(CHILD_CHOICES, self)  # None: the incidents stream not started
+        if choices is not None and not choices.alerts_needed(parent):
             return False
         counts = parent.get("alert_counts")
         return not isinstance(counts, dict) or counts.get("all") != 0
@@ -805,15 +839,17 @@ class IncidentNotesStream(SinglePageChild):
     parent_key = "incident_id"
     records_key = "notes"
     prepares_ahead = False  # which incidents need notes is known only as the run goes
+    needs = (CHILD_CHOICES,)
 
     def wanted(self, parent: dict[str, t.Any]) -> bool:
-        incidents = t.cast("IncidentsStream", self.tap.streams["incidents"])
-        return incidents.notes_needed(parent)
+        choices = self.run.get(CHILD_CHOICES, self)
+        return choices is None or choices.notes_needed(parent)  # None: not started, no gating
 
 
 class LogEntriesStream(WindowedStream):
-    """Every log entry (incident events), by creation time. It runs before the incidents
-    stream, which takes from its pages which incidents have notes (`SharedLogRead`)."""
+    """Every log entry (incident events), by creation time. What it read is handed to the
+    incidents stream through the run (`CHANGE_LOG`, `CHANGE_LOG_ENTRIES`): which incidents
+    have notes, and the changes when the incidents stream follows them in this run."""
 
     name = "log_entries"
     path = "/log_entries"
@@ -821,23 +857,26 @@ class LogEntriesStream(WindowedStream):
     max_window = CHANGE_LOG_WINDOW
     overlap = CHANGE_LOG_OVERLAP
     state_type = OverlapBookmark
+    produces = (CHANGE_LOG, CHANGE_LOG_ENTRIES)
 
     def feeds_incidents(self) -> bool:
-        """Whether this run's read also serves the incidents change feed (the incidents
-        stream is selected and past its first backfill): then it asks for the incidents."""
-        incidents = t.cast("IncidentsStream | None", self.tap.streams.get(IncidentsStream.name))
-        return bool(incidents and incidents.selected and incidents.bookmark() is not None)
+        """Whether this run's read also serves the incidents change feed (a stream that
+        syncs in this run reads the entries): then it asks for the incidents."""
+        return self.run.wanted(CHANGE_LOG_ENTRIES)
 
     def listing_params(self) -> dict[str, t.Any]:
         return {"include[]": ["incidents"]} if self.feeds_incidents() else {}
 
     def get_records(self, context: Context | None) -> Iterator[dict[str, t.Any]]:
-        self.read: SharedLogRead | None = None
         start, end = self.plan()
-        reading = SharedLogRead(start, end, keep_changes=self.feeds_incidents())
+        keep_changes = self.feeds_incidents()
+        reading = SharedLogRead(start, end, keep_changes=keep_changes)
         self._reading = reading
         yield from super().get_records(context)
-        self.read = reading  # complete: the incidents stream may use it
+        # Complete: the incidents stream may use it.
+        self.run.put(CHANGE_LOG, reading, self)
+        if keep_changes:
+            self.run.put(CHANGE_LOG_ENTRIES, reading, self)
 
     def on_page(self, page: Records) -> None:
         self._reading.take(page)
