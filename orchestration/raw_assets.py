@@ -12,8 +12,8 @@ the `plan` step's config:
   tap's engine, the notes added after a slice ended.
 
 Both end in the `load` step: the run's records go into the account's warehouse
-(`warehouse.py`), and each stream's materialization carries what the tap reported and what
-was loaded (the asset checks compare them).
+(`warehouse.py`: DuckDB, or PostgreSQL by configuration), and each stream's materialization
+carries what the tap reported and what was loaded (the asset checks compare them).
 
 Rate budget. Every key has `token_budget_rps`; a run gets `token_budget_rps / runs_per_token`
 as the tap's `requests_per_second`, and Dagster never lets more than `runs_per_token` runs use
@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -70,7 +70,12 @@ from orchestration.tap_run import (
     select_streams,
     write_json_atomically,
 )
-from orchestration.warehouse import load_outputs, warehouse_path
+from orchestration.warehouse import (
+    DuckDBWarehouse,
+    PostgresWarehouse,
+    Warehouse,
+    warehouse_path,
+)
 from tap_pagerduty.streams import INCREMENTAL_STREAMS, STREAM_TYPES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,6 +99,9 @@ class Paths:
     output_dir: str
     warehouse_dir: str = str(ROOT / "output" / "warehouse")
     reports_dir: str = str(ROOT / "output" / "reports")
+    # PostgreSQL instead of DuckDB files (PAGERDUTY_WAREHOUSE_URL); holds a password: never
+    # logged, never in run config.
+    warehouse_url: str | None = field(default=None, repr=False)
 
     def incremental_state(self, account: str) -> Path:
         return Path(self.state_dir) / account / "incremental.json"
@@ -105,7 +113,13 @@ class Paths:
         return Path(self.output_dir) / account
 
     def warehouse(self, account: str) -> Path:
+        """The account's DuckDB file (the default warehouse)."""
         return warehouse_path(self.warehouse_dir, account)
+
+    def warehouse_for(self, account: str) -> Warehouse:
+        if self.warehouse_url:
+            return PostgresWarehouse.from_url(self.warehouse_url, account_key(account))
+        return DuckDBWarehouse(self.warehouse(account))
 
 
 def account_key(account: str) -> str:
@@ -161,7 +175,7 @@ def build_raw_assets(
                 key=raw_key(account.name, stream),
                 kinds={"pagerduty", "duckdb"},
                 description=f"PagerDuty stream `{stream}` of account '{account.name}', as "
-                f"loaded into its warehouse (table pagerduty.{stream}).",
+                f"loaded into its warehouse (table {stream} of its raw schema).",
             )
             for stream in streams
         },
@@ -396,7 +410,7 @@ def _load_op(account: Account, paths: Paths, streams: list[str], retry_delay: fl
             for path in sorted(paths.outputs(account.name).glob("*.jsonl"))
             if path.stem.split("-", 1)[1] in units
         ]
-        loads = load_outputs(paths.warehouse(account.name), files)
+        loads = paths.warehouse_for(account.name).load(files)
         reported: dict[str, int] = {}
         for result in (r for results in done.values() for r in results):
             for stream, count in result["records"].items():
