@@ -328,10 +328,21 @@ def check_staging(con, emulator, now: str, incremental: bool) -> None:
 
 
 # --------------------------------------------------------------------------- fixtures
+# Each warehouse has its own emulator and Meltano state, so its tests hold in any order and on
+# any pytest-xdist worker; the plugins are installed once per module (worker) for both.
 @pytest.fixture(scope="module")
-def pipeline(tmp_path_factory, request):
+def plugins(tmp_path_factory) -> Path:
+    """A Meltano system folder with the tap and both targets installed (one `meltano install`)."""
     if not DBT.exists():
         pytest.fail(f"dbt is missing ({DBT}): `make venv` installs it into .venv-dbt")
+    tmp = tmp_path_factory.mktemp("plugins")
+    # `meltano install` reads no setting's value: no emulator needed.
+    installer = MeltanoProject(tmp, api_url="http://127.0.0.1:9")
+    installer.meltano("install", "tap-pagerduty", "target-postgres", "target-duckdb")
+    return Path(installer.env["MELTANO_SYS_DIR_ROOT"])
+
+
+def start_emulator(request):
     from pagerduty_emulator import Emulator
 
     # `novel_fields`: fields PagerDuty sends that no schema lists, kept in `_extra`.
@@ -339,10 +350,22 @@ def pipeline(tmp_path_factory, request):
         seed=3, incidents=INCIDENTS, days=DAYS, now=NOW, rate_limit=0, novel_fields=True
     ).start()
     request.addfinalizer(emulator.stop)
+    return emulator
+
+
+def project_on(tmp: Path, emulator, plugins: Path) -> MeltanoProject:
+    """A Meltano project with its own state and warehouse, running the installed plugins."""
+    project = MeltanoProject(tmp, emulator.url)
+    project.env["MELTANO_SYS_DIR_ROOT"] = str(plugins)
+    return project
+
+
+@pytest.fixture
+def postgres_pipeline(tmp_path, request, plugins):
+    emulator = start_emulator(request)
     postgres = TempPostgres().start()
     request.addfinalizer(postgres.stop)
-    tmp = tmp_path_factory.mktemp("analytics")
-    project = MeltanoProject(tmp, emulator)
+    project = project_on(tmp_path, emulator, plugins)
     project.env.update(
         TARGET_POSTGRES_HOST=postgres.host,
         TARGET_POSTGRES_PORT=str(postgres.port),
@@ -350,7 +373,6 @@ def pipeline(tmp_path_factory, request):
         TARGET_POSTGRES_PASSWORD=PASSWORD,
         TARGET_POSTGRES_DATABASE=DATABASE,
     )
-    project.meltano("install", "tap-pagerduty", "target-postgres", "target-duckdb")
     con = postgres.connect()
     con.autocommit = True
     request.addfinalizer(con.close)
@@ -362,7 +384,7 @@ def pipeline(tmp_path_factory, request):
         DBT_POSTGRES_PASSWORD=PASSWORD,
         DBT_POSTGRES_DATABASE=DATABASE,
     )
-    return emulator, project, con, pg_env, tmp
+    return emulator, project, con, pg_env, tmp_path
 
 
 def pii_maps() -> dict[str, str]:
@@ -381,9 +403,11 @@ def pii_maps() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def duckdb_built(pipeline):
+def duckdb_built(tmp_path_factory, request, plugins):
     """The DuckDB load runs with docs/pii.md's stream maps: personal data hashed."""
-    emulator, project, _, _, tmp = pipeline
+    emulator = start_emulator(request)
+    tmp = tmp_path_factory.mktemp("duckdb")
+    project = project_on(tmp, emulator, plugins)
     plain = dict(project.env)
     project.env.update(pii_maps())
     try:
@@ -395,8 +419,12 @@ def duckdb_built(pipeline):
     return emulator, project.warehouse, result
 
 
-def test_postgres_full_sync_and_dbt_match_ground_truth(pipeline) -> None:
-    emulator, project, con, pg_env, tmp = pipeline
+def test_postgres_full_then_incremental_sync_and_dbt_match_ground_truth(
+    postgres_pipeline,
+) -> None:
+    """One test for both syncs: the second needs the first's warehouse and Meltano state, so
+    they cannot run on different pytest-xdist workers or in the other order."""
+    emulator, project, con, pg_env, tmp = postgres_pipeline
     project.meltano("run", "tap-pagerduty", "target-postgres")
     tables = raw_tables(con)
     assert tables == STREAMS
@@ -404,9 +432,27 @@ def test_postgres_full_sync_and_dbt_match_ground_truth(pipeline) -> None:
     assert not bad, "raw row counts differ from the emulator's truth:\n" + "\n".join(bad)
     check_unknown_fields_kept(con)
 
-    check_build(dbt_build(pg_env, tmp / "dbt-pg-1", DBT_VARS))
+    # Both builds share dbt's target folder: the second reuses the first's parse (partial
+    # parsing), as nothing in the project, its variables or its profile changed between them.
+    dbt_work = tmp / "dbt-pg"
+    check_build(dbt_build(pg_env, dbt_work, DBT_VARS))
     check_staging(con, emulator, NOW, incremental=False)
     check_marts(con, emulator, NOW)
+
+    # The incremental sync, after the emulator's clock moved.
+    before = oncall_entries(emulator, NOW)
+    now = emulator.advance(ADVANCE_HOURS)
+    project.meltano("run", "tap-pagerduty", "target-postgres")
+    expected = truth_counts(emulator, now)
+    got = counts(con, "pagerduty", raw_tables(con))
+    bad = mismatches({s: n for s, n in expected.items() if s not in KEPT}, got)
+    assert not bad, "raw row counts differ from the emulator's truth:\n" + "\n".join(bad)
+    assert got["oncalls"] > expected["oncalls"], "no on-call entry ended: the check proves little"
+
+    check_build(dbt_build(pg_env, dbt_work, DBT_VARS))
+    # Staging drops the on-call entries the second sync no longer listed.
+    check_staging(con, emulator, now, incremental=True)
+    check_marts(con, emulator, now, earlier_oncalls=before)
 
 
 def test_duckdb_dbt_build_and_marts_match_ground_truth(duckdb_built) -> None:
@@ -477,20 +523,3 @@ def test_report_renders_offline_from_the_marts(duckdb_built, tmp_path) -> None:
     for needle in ("<script src", "<link", "@import", 'src="http', "url(http"):
         assert needle not in html
     assert "Payments Gateway" in html or "Auth Service" in html, "no service names in the report"
-
-
-def test_postgres_incremental_sync_and_dbt_match_ground_truth(pipeline) -> None:
-    emulator, project, con, pg_env, tmp = pipeline
-    before = oncall_entries(emulator, NOW)
-    now = emulator.advance(ADVANCE_HOURS)
-    project.meltano("run", "tap-pagerduty", "target-postgres")
-    expected = truth_counts(emulator, now)
-    got = counts(con, "pagerduty", raw_tables(con))
-    bad = mismatches({s: n for s, n in expected.items() if s not in KEPT}, got)
-    assert not bad, "raw row counts differ from the emulator's truth:\n" + "\n".join(bad)
-    assert got["oncalls"] > expected["oncalls"], "no on-call entry ended: the check proves little"
-
-    check_build(dbt_build(pg_env, tmp / "dbt-pg-2", DBT_VARS))
-    # Staging drops the on-call entries the second sync no longer listed.
-    check_staging(con, emulator, now, incremental=True)
-    check_marts(con, emulator, now, earlier_oncalls=before)

@@ -72,14 +72,14 @@ def truth_counts(emulator, now: str) -> dict[str, int]:
 class MeltanoProject:
     """The repository's Meltano project with a private system dir, database and warehouse."""
 
-    def __init__(self, tmp: Path, emulator) -> None:
+    def __init__(self, tmp: Path, api_url: str) -> None:
         self.tmp = tmp
         self.warehouse = tmp / "warehouse.duckdb"
         self.env = meltano_env(
             MELTANO_PROJECT_ROOT=str(ROOT),
             MELTANO_SYS_DIR_ROOT=str(tmp / ".meltano"),
             MELTANO_DATABASE_URI=f"sqlite:///{tmp / 'meltano.db'}",
-            TAP_PAGERDUTY_API_URL=emulator.url,
+            TAP_PAGERDUTY_API_URL=api_url,
             TAP_PAGERDUTY_API_TOKEN=TOKEN,
             TAP_PAGERDUTY_ANCHOR_DATE=ANCHOR,
             TAP_PAGERDUTY_REQUESTS_PER_SECOND="200",
@@ -145,31 +145,24 @@ def setup(tmp_path_factory, request):
 
     emulator = Emulator(seed=3, incidents=INCIDENTS, days=DAYS, now=NOW, rate_limit=0).start()
     request.addfinalizer(emulator.stop)
-    project = MeltanoProject(tmp_path_factory.mktemp("meltano-e2e"), emulator)
+    project = MeltanoProject(tmp_path_factory.mktemp("meltano-e2e"), emulator.url)
     project.meltano("install", "tap-pagerduty", "target-duckdb")
     return emulator, project
 
 
-@pytest.fixture(scope="module")
-def full_run(setup):
+def test_meltano_full_then_incremental_run_match_ground_truth(setup) -> None:
+    """One test for both runs: the second needs the first's warehouse and Meltano state, so
+    they cannot run on different pytest-xdist workers or in the other order."""
     emulator, project = setup
     project.meltano("run", "tap-pagerduty", "target-duckdb")
-    return emulator, project
-
-
-def test_meltano_full_run_matches_ground_truth(full_run) -> None:
-    emulator, project = full_run
     expected = truth_counts(emulator, NOW)
     got = project.table_counts()
     assert set(got) == set(STREAMS), "tables differ from the tap's streams"
     assert expected["incidents"] > 0
     assert expected["incidents"] < len(emulator.truth("incidents")), "anchor filters nothing"
     bad = mismatches(expected, got)
-    assert not bad, "row counts differ from the emulator's truth:\n" + "\n".join(bad)
+    assert not bad, "full run: row counts differ from the emulator's truth:\n" + "\n".join(bad)
 
-
-def test_meltano_incremental_run_matches_ground_truth(full_run) -> None:
-    emulator, project = full_run
     before = project.incident_statuses()
     now = emulator.advance(ADVANCE_HOURS)  # the new 'now', ISO with Z
     project.meltano("run", "tap-pagerduty", "target-duckdb")
@@ -179,7 +172,7 @@ def test_meltano_incremental_run_matches_ground_truth(full_run) -> None:
     # oncalls: the 90-day window moved; change_events: PagerDuty keeps only 90 days.
     kept = {"oncalls", "change_events"}
     bad = mismatches({s: n for s, n in expected.items() if s not in kept}, got)
-    assert not bad, "row counts differ from the emulator's truth:\n" + "\n".join(bad)
+    assert not bad, "incremental run: row counts differ from the truth:\n" + "\n".join(bad)
     for stream in kept:
         assert got[stream] >= expected[stream], stream
     # Every incident in its latest version (acknowledged, resolved ... since run 1).
