@@ -41,6 +41,7 @@ from tests.test_meltano_e2e import (
     ONCALL_DAYS,
     STREAMS,
     MeltanoProject,
+    installed_plugins,
     mismatches,
     truth_counts,
 )
@@ -329,17 +330,12 @@ def check_staging(con, emulator, now: str, incremental: bool) -> None:
 
 # --------------------------------------------------------------------------- fixtures
 # Each warehouse has its own emulator and Meltano state, so its tests hold in any order and on
-# any pytest-xdist worker; the plugins are installed once per module (worker) for both.
+# any pytest-xdist worker; the plugins are installed once per worker (installed_plugins).
 @pytest.fixture(scope="module")
 def plugins(tmp_path_factory) -> Path:
-    """A Meltano system folder with the tap and both targets installed (one `meltano install`)."""
     if not DBT.exists():
         pytest.fail(f"dbt is missing ({DBT}): `make venv` installs it into .venv-dbt")
-    tmp = tmp_path_factory.mktemp("plugins")
-    # `meltano install` reads no setting's value: no emulator needed.
-    installer = MeltanoProject(tmp, api_url="http://127.0.0.1:9")
-    installer.meltano("install", "tap-pagerduty", "target-postgres", "target-duckdb")
-    return Path(installer.env["MELTANO_SYS_DIR_ROOT"])
+    return installed_plugins(tmp_path_factory)
 
 
 def start_emulator(request):
@@ -353,19 +349,12 @@ def start_emulator(request):
     return emulator
 
 
-def project_on(tmp: Path, emulator, plugins: Path) -> MeltanoProject:
-    """A Meltano project with its own state and warehouse, running the installed plugins."""
-    project = MeltanoProject(tmp, emulator.url)
-    project.env["MELTANO_SYS_DIR_ROOT"] = str(plugins)
-    return project
-
-
 @pytest.fixture
 def postgres_pipeline(tmp_path, request, plugins):
     emulator = start_emulator(request)
     postgres = TempPostgres().start()
     request.addfinalizer(postgres.stop)
-    project = project_on(tmp_path, emulator, plugins)
+    project = MeltanoProject(tmp_path, emulator.url, plugins)
     project.env.update(
         TARGET_POSTGRES_HOST=postgres.host,
         TARGET_POSTGRES_PORT=str(postgres.port),
@@ -407,7 +396,7 @@ def duckdb_built(tmp_path_factory, request, plugins):
     """The DuckDB load runs with docs/pii.md's stream maps: personal data hashed."""
     emulator = start_emulator(request)
     tmp = tmp_path_factory.mktemp("duckdb")
-    project = project_on(tmp, emulator, plugins)
+    project = MeltanoProject(tmp, emulator.url, plugins)
     plain = dict(project.env)
     project.env.update(pii_maps())
     try:
