@@ -376,11 +376,14 @@ class PagerDutyStream(FastRecordMessages):
         """
         limit = self.settings.page_size
         upcoming = iter(windows)
-        pending: deque[tuple[Window, Future[dict[str, t.Any]]]] = deque()
+        pending: deque[tuple[Window, Future[WindowStart]]] = deque()
+        # A window read ahead also starts its next pages as soon as its first page is back,
+        # a few only (memory stays bounded): the slots stay busy across window boundaries.
+        lead = min(self.settings.max_concurrency, pages_ahead or self.settings.max_concurrency)
 
-        def first_page(window: Window) -> Future[dict[str, t.Any]]:
-            query = self.first_page_query({**params, **window.params()})
-            return self.engine.submit(self.fetch, path, query)
+        def first_page(window: Window) -> Future[WindowStart]:
+            window_params = {**params, **window.params()}
+            return self.engine.submit(self._start_window, path, window_params, lead)
 
         def top_up() -> None:
             while len(pending) < lookahead:
@@ -396,9 +399,11 @@ class PagerDutyStream(FastRecordMessages):
                 # The next windows' first pages go out now, not once this window has been
                 # consumed: otherwise every window boundary idles the slots for a round trip.
                 top_up()
-                first = future.result()
+                start = future.result()
+                first = start.first
                 total = first.get("total")
                 if isinstance(total, int) and total + limit > OFFSET_CAP and window.can_split():
+                    cancel(start.ahead)
                     parts = window.split(total)
                     self.logger.info(
                         "%s: window %s holds %d records; splitting it in %d",
@@ -412,13 +417,32 @@ class PagerDutyStream(FastRecordMessages):
                     continue
                 window_params = {**params, **window.params()}
                 remaining = self._remaining_pages(
-                    path, window_params, first, limit, key, pages_ahead=pages_ahead
+                    path,
+                    window_params,
+                    first,
+                    limit,
+                    key,
+                    pages_ahead=pages_ahead,
+                    ahead=start.ahead,
                 )
                 for records in remaining:
                     yield window, records
                 yield window, None
         finally:  # closed early (an error, or a killed run): drop what is queued
-            cancel([future for _, future in pending])
+            for _, future in pending:
+                future.cancel()
+                if future.done() and not future.cancelled() and future.exception() is None:
+                    cancel(future.result().ahead)
+
+    def _start_window(self, path: str, params: dict[str, t.Any], lead: int) -> WindowStart:
+        """A window's first page and, unless it must be split, requests for up to `lead` of
+        its next pages (runs on a worker thread, as soon as a slot is free)."""
+        first = self.fetch(path, self.first_page_query(params))
+        total = first.get("total")
+        if isinstance(total, int) and total + self.settings.page_size > OFFSET_CAP:
+            return WindowStart(first, [])  # may be split: its pages are not known yet
+        queries = (self.later_page_queries(params, first) or [])[:lead]
+        return WindowStart(first, [self.engine.submit(self.fetch, path, q) for q in queries])
 
     def _remaining_pages(
         self,
@@ -429,10 +453,12 @@ class PagerDutyStream(FastRecordMessages):
         key: str | None = None,
         *,
         pages_ahead: int | None = None,
+        ahead: list[Future[dict[str, t.Any]]] | None = None,
     ) -> Iterator[list[dict[str, t.Any]]]:
         """The pages after `first`, requested concurrently: all at once, or at most
         `pages_ahead` beyond the one being read (a stream whose pages are slow to consume,
-        because of their children, then loses little if it is killed). Each page is
+        because of their children, then loses little if it is killed); `ahead`: requests
+        already sent for the first of them, in order. Each page is
         checked by one `PageGuard` before its records are handed on, and by one
         `ListingDrift`: a listing that changed while it was paged is read once more, and
         only records not handed on yet are (so each entity that existed throughout the
@@ -445,6 +471,7 @@ class PagerDutyStream(FastRecordMessages):
         guard.check_page(records, offset=0, more=bool(first.get("more")), total=total)
         queries = self.later_page_queries(params, first)
         if queries is None:  # no `total`: follow `more`
+            cancel(ahead or [])
             yield drift.fresh(records) or []
             pages = self.sequential_pages(path, params, limit, len(records), key, guard=guard)
             yield from _unseen(pages, drift.seen)
@@ -454,9 +481,12 @@ class PagerDutyStream(FastRecordMessages):
         offsets = iter([query["offset"] for query in queries])
         # Requested before the first page is handed on: its records (and their children)
         # take a while to consume, and the next page must be there when they are done.
-        futures: deque[Future[dict[str, t.Any]]] = deque(
+        futures: deque[Future[dict[str, t.Any]]] = deque(ahead or ())
+        for _ in futures:  # those were requested with the first page
+            next(waiting)
+        futures.extend(
             self.engine.submit(self.fetch, path, query)
-            for query in itertools.islice(waiting, window)
+            for query in itertools.islice(waiting, max(0, window - len(futures)))
         )
         last = first
         moved = False
@@ -606,6 +636,13 @@ class PagerDutyStream(FastRecordMessages):
                 yield window, None
         finally:  # closed early (an error, or a killed run): drop what is queued
             cancel([future for _, future in pending])
+
+
+class WindowStart(t.NamedTuple):
+    """A window's first page, and the requests already sent for its next pages."""
+
+    first: dict[str, t.Any]
+    ahead: list[Future[dict[str, t.Any]]]
 
 
 def _unseen(

@@ -21,7 +21,7 @@ from tap_pagerduty.state import Bookmark, OverlapBookmark
 from tap_pagerduty.windows import Window, iso_z, parse_time, windows_between
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from singer_sdk.helpers.types import Context, Record
 
@@ -95,14 +95,30 @@ class ParentStream(PagerDutyStream):
         this small, so that a killed run loses little."""
         return None
 
-    def emit(self, records: Iterable[dict[str, t.Any]]) -> Iterator[dict[str, t.Any]]:
+    def emit(
+        self,
+        records: Iterable[dict[str, t.Any]],
+        upcoming: Callable[[], Records] | None = None,
+    ) -> Iterator[dict[str, t.Any]]:
+        """Yield `records`, their children requested a few records ahead (`records_ahead`).
+        `upcoming`: the records of the batch after this one, asked for once near its end,
+        so that their children are requested ahead too (no idle round trip between
+        batches)."""
         records = list(records)
         children = self.selected_children()
         ahead = self.records_ahead() or len(records)
+        following: Records | None = None
         self.prepare_children(records[:ahead], children)
         try:
             for index, record in enumerate(records):
-                self.prepare_children(records[index + ahead : index + ahead + 1], children)
+                step = index + ahead
+                if step < len(records):
+                    self.prepare_children([records[step]], children)
+                elif upcoming is not None:
+                    following = upcoming() if following is None else following
+                    self.prepare_children(
+                        following[step - len(records) : step - len(records) + 1], children
+                    )
                 yield record
         except GeneratorExit:  # the sync stopped early: drop children fetched ahead
             for child in children:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import time
 import typing as t
+from collections import deque
 from datetime import datetime, timedelta
 
 from tap_pagerduty.availability import UNAVAILABLE_STATUSES
@@ -41,7 +42,7 @@ from tap_pagerduty.streams.single_page import SinglePageChild
 from tap_pagerduty.windows import Window, iso_z, parse_time, windows_between
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
 
     from singer_sdk.helpers.types import Context
 
@@ -264,9 +265,20 @@ class IncidentsStream(ParentStream, IncrementalStream):
         self._save(changes_from, **resumed.state(), noted=gate and gate.saved())
         # One window and one page ahead: the children of a page take far longer than the
         # next page, and a killed run loses only what was read ahead.
-        pages = self.window_pages(
-            self.path, BACKFILL, windows, lookahead=1, pages_ahead=self.pages_ahead
+        pages = PeekablePages(
+            self.window_pages(
+                self.path, BACKFILL, windows, lookahead=1, pages_ahead=self.pages_ahead
+            )
         )
+
+        def upcoming() -> Records:
+            """The incidents the next page will emit (their children are requested ahead)."""
+            return [
+                i
+                for i in pages.next_records()
+                if not resumed.emitted(i) and self.versions.is_newer(i)
+            ]
+
         for window, page in pages:
             if page is None:
                 resumed.moved_to(iso_z(window.end))
@@ -275,7 +287,7 @@ class IncidentsStream(ParentStream, IncrementalStream):
                 continue
             progress.count(len(page))
             page = [i for i in page if not resumed.emitted(i)]
-            for incident in self._emit_remembering(self._newer(page, notes_read=True)):
+            for incident in self._emit_remembering(self._newer(page, notes_read=True), upcoming):
                 yield incident
                 # The SDK has written the incident and its children: a killed run may resume
                 # at its creation time (at most one checkpoint per request slot; positions
@@ -524,16 +536,44 @@ class IncidentsStream(ParentStream, IncrementalStream):
         return list(fresh.values())
 
     def _emit_remembering(
-        self, batch: list[tuple[dict[str, t.Any], bool]]
+        self,
+        batch: list[tuple[dict[str, t.Any], bool]],
+        upcoming: Callable[[], Records] | None = None,
     ) -> Iterator[dict[str, t.Any]]:
         """Emit, remembering each version only once the SDK has written it and its
         children: a checkpoint in the middle of a batch never claims what is not out yet."""
         notes_read = {incident["id"]: read for incident, read in batch}
-        for incident in self.emit([incident for incident, _read in batch]):
+        for incident in self.emit([incident for incident, _read in batch], upcoming):
             yield incident
             if self.track_emitted:
                 self.emitted.add(incident["id"])
             self.versions.remember(incident, notes_read[incident["id"]])
+
+
+class PeekablePages:
+    """`window_pages` with a look at the next page before the current one is done (the
+    items stay in order: a window's end still comes after its last page)."""
+
+    def __init__(self, pages: Iterator[tuple[Window, Records | None]]) -> None:
+        self.pages = pages
+        self.read: deque[tuple[Window, Records | None]] = deque()
+
+    def __iter__(self) -> PeekablePages:
+        return self
+
+    def __next__(self) -> tuple[Window, Records | None]:
+        return self.read.popleft() if self.read else next(self.pages)
+
+    def next_records(self) -> Records:
+        """The records of the next page (reading on past window ends), [] at the end."""
+        for _window, records in self.read:
+            if records:
+                return records
+        for item in self.pages:
+            self.read.append(item)
+            if item[1]:
+                return item[1]
+        return []
 
 
 class ResumePoint:
