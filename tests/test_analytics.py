@@ -391,11 +391,12 @@ def pii_maps() -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def duckdb_built(tmp_path_factory, request, plugins):
+@pytest.fixture
+def duckdb_built(tmp_path, request, plugins):
     """The DuckDB load runs with docs/pii.md's stream maps: personal data hashed."""
     emulator = start_emulator(request)
-    tmp = tmp_path_factory.mktemp("duckdb")
+    tmp = tmp_path / "duckdb"
+    tmp.mkdir()
     project = MeltanoProject(tmp, emulator.url, plugins)
     plain = dict(project.env)
     project.env.update(pii_maps())
@@ -444,7 +445,15 @@ def test_postgres_full_then_incremental_sync_and_dbt_match_ground_truth(
     check_marts(con, emulator, now, earlier_oncalls=before)
 
 
-def test_duckdb_dbt_build_and_marts_match_ground_truth(duckdb_built) -> None:
+def test_duckdb_dbt_build_marts_hashed_personal_data_and_report(duckdb_built, tmp_path) -> None:
+    """One test for the three checks of the DuckDB warehouse: as separate tests, pytest-xdist
+    spreads them over its workers, and each worker loads and builds the warehouse again."""
+    check_duckdb_build_and_marts(duckdb_built)
+    check_personal_data_is_hashed_and_still_joins(duckdb_built)
+    check_report_renders_offline_from_the_marts(duckdb_built, tmp_path)
+
+
+def check_duckdb_build_and_marts(duckdb_built) -> None:
     import duckdb
 
     emulator, warehouse, result = duckdb_built
@@ -455,7 +464,7 @@ def test_duckdb_dbt_build_and_marts_match_ground_truth(duckdb_built) -> None:
         check_marts(con, emulator, NOW)
 
 
-def test_duckdb_personal_data_is_hashed_and_still_joins(duckdb_built) -> None:
+def check_personal_data_is_hashed_and_still_joins(duckdb_built) -> None:
     """docs/pii.md's stream maps, run through Meltano: no e-mail address or phone number in
     clear text, and the mart that joins login e-mails to contact methods gives what clear text
     gives."""
@@ -494,7 +503,7 @@ def test_duckdb_personal_data_is_hashed_and_still_joins(duckdb_built) -> None:
     assert joined == expected
 
 
-def test_report_renders_offline_from_the_marts(duckdb_built, tmp_path) -> None:
+def check_report_renders_offline_from_the_marts(duckdb_built, tmp_path) -> None:
     import duckdb
 
     from scripts.report import write_report
