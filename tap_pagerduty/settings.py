@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import decimal
 import ipaddress
-import json
 import typing as t
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -21,6 +20,7 @@ from urllib.parse import urlparse
 from singer_sdk import typing as th
 
 from tap_pagerduty.extra_settings import EXTRA_PROPERTIES, ExtraSettings, uses_client_credentials
+from tap_pagerduty.json_files import check_object_text, kind_of
 from tap_pagerduty.windows import iso_z, parse_time
 
 REGION_URLS = {
@@ -81,14 +81,8 @@ def check_config_file(path: str) -> None:
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or type(error).__name__
         raise SettingsError(f"Config file {path!r} cannot be read ({reason}): {fix}.") from None
-    if not text.strip():
-        raise SettingsError(f"Config file {path!r} is empty: {fix}.")
-    try:
-        value = json.loads(text)
-    except ValueError as error:
-        raise SettingsError(f"Config file {path!r} is not JSON ({error}): {fix}.") from None
-    if not isinstance(value, dict):
-        raise SettingsError(f"Config file {path!r} holds {_kind(value)}, not an object: {fix}.")
+    what = f"Config file {path!r}"
+    check_object_text(text, what, expected="an object", fix=fix, error=SettingsError)
 
 
 CONFIG_SCHEMA = th.PropertiesList(
@@ -437,7 +431,7 @@ def _text(config: t.Mapping[str, t.Any], name: str) -> str | None:
     if not isinstance(value, str):
         # The value itself is not shown: it may be a token.
         raise SettingsError(
-            f"Setting '{name}' must be text, not {_kind(value)}: write it as a quoted string."
+            f"Setting '{name}' must be text, not {kind_of(value)}: write it as a quoted string."
         )
     return value
 
@@ -453,14 +447,6 @@ def _header_text(config: t.Mapping[str, t.Any], name: str) -> str | None:
             "which cannot be sent in an HTTP header: set it again without that character."
         )
     return value
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float | decimal.Decimal):
-        return "a number"
-    return f"a {type(value).__name__}"
 
 
 def _anchor_date(config: t.Mapping[str, t.Any], now: datetime) -> datetime | None:
@@ -496,7 +482,7 @@ def _date(config: t.Mapping[str, t.Any], name: str, now: datetime) -> datetime |
             ) from None
     else:
         raise SettingsError(
-            f"Setting '{name}' is {_kind(value)} ({value!r}), not a date: "
+            f"Setting '{name}' is {kind_of(value)} ({value!r}), not a date: "
             'write it as a quoted ISO 8601 date, e.g. "2024-01-01".'
         )
     if parsed.tzinfo is None:

@@ -17,13 +17,13 @@ Four rules hold for every saved time (see docs/state.md):
 
 from __future__ import annotations
 
-import json
 import typing as t
 from datetime import datetime
 from typing import ClassVar
 
 import msgspec
 
+from tap_pagerduty.json_files import check_object_text, kind_of
 from tap_pagerduty.windows import iso_z, parse_time
 
 if t.TYPE_CHECKING:
@@ -71,7 +71,7 @@ class Bookmark(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             return cls()
         if not isinstance(saved, dict):
             raise StateError(
-                f"The bookmark of stream '{stream}' is {_kind(saved)}, not an object: {FIX}."
+                f"The bookmark of stream '{stream}' is {kind_of(saved)}, not an object: {FIX}."
             )
         raw = {k: v for k, v in saved.items() if k not in SDK_KEYS}
         if cls.versioned:
@@ -314,30 +314,22 @@ def read_state_text(handle: t.IO[str]) -> str:
         text = handle.read()
     except (OSError, UnicodeDecodeError) as error:
         raise StateError(f"State file {name!r} cannot be read ({error}): {FIX}.") from None
-    if not text.strip():
-        raise StateError(f"State file {name!r} is empty: {FIX}.")
-    try:
-        value = json.loads(text)
-    except ValueError as error:
-        raise StateError(f"State file {name!r} is not JSON ({error}): {FIX}.") from None
-    if not isinstance(value, dict):
-        raise StateError(
-            f"State file {name!r} holds {_kind(value)}, not a JSON object with 'bookmarks': {FIX}."
-        )
+    expected = "a JSON object with 'bookmarks'"
+    check_object_text(text, f"State file {name!r}", expected=expected, fix=FIX, error=StateError)
     return text
 
 
 def check_state(state: t.Any, declared: Mapping[str, type[Bookmark]]) -> None:
     """Every bookmark is an object, and those of `declared` streams parse as declared."""
     if not isinstance(state, dict):
-        raise StateError(f"The state holds {_kind(state)}, not a JSON object: {FIX}.")
+        raise StateError(f"The state holds {kind_of(state)}, not a JSON object: {FIX}.")
     bookmarks = state.get("bookmarks", {})
     if not isinstance(bookmarks, dict):
-        raise StateError(f"The state's 'bookmarks' is {_kind(bookmarks)}, not an object: {FIX}.")
+        raise StateError(f"The state's 'bookmarks' is {kind_of(bookmarks)}, not an object: {FIX}.")
     for stream, bookmark in bookmarks.items():
         if not isinstance(bookmark, dict):
             raise StateError(
-                f"The bookmark of stream '{stream}' is {_kind(bookmark)}, not an object: {FIX}."
+                f"The bookmark of stream '{stream}' is {kind_of(bookmark)}, not an object: {FIX}."
             )
         kind = declared.get(stream)
         if kind is not None:
@@ -378,8 +370,3 @@ def _explain(error: msgspec.ValidationError) -> str:
         name = f"{key}.{field}" if key else field
         return f"has the unknown key {name!r} (not written by this tap)"
     return f"has {key or 'a value'} of the wrong type ({message})"
-
-
-def _kind(value: t.Any) -> str:
-    kinds = {list: "a list", str: "a string", type(None): "null", bool: "true/false"}
-    return kinds.get(type(value), "a number" if isinstance(value, int | float) else "a value")

@@ -146,7 +146,7 @@ def test_a_run_killed_while_reading_the_silent_feeds_resumes_without_loss(
     union = {s: list(first.records.get(s, [])) for s in STREAMS}
     emulator.advance(12)
     # About 150 requests: kills after 10 to 120 of them land anywhere, the feeds included.
-    config = config_for(emulator, requests_per_second=40, analytics_lag_hours=0)
+    config = config_for(emulator, requests_per_second=200, analytics_lag_hours=0)
     state = first.last_state
     rng = random.Random(5)
     with gate_to(emulator) as gate:
