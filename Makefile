@@ -8,7 +8,7 @@ DBT_STAMP := $(DBT_VENV)/.installed
 UI_VENV := .venv-dagster-ui
 UI_STAMP := $(UI_VENV)/.installed
 
-.PHONY: venv test check lint unit demo bench dist clean dagster
+.PHONY: venv test check lint unit defs demo bench dist clean dagster
 
 venv: $(STAMP) $(DBT_STAMP)
 
@@ -43,6 +43,12 @@ $(UI_STAMP): $(STAMP) pyproject.toml
 dagster: venv $(UI_STAMP)
 	$(BIN)/python -m orchestration.dev
 
+# Dagster's own validation of the definitions (`dg check defs`, what `dagster definitions
+# validate` became): dg from the UI's venv, run in orchestration/, whose dg.toml makes a
+# workspace of this checkout, so that the code loads with .venv's Python.
+defs: venv $(UI_STAMP)
+	cd orchestration && ../$(UI_VENV)/bin/dg check defs
+
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -53,7 +59,7 @@ lint: venv
 unit: venv
 	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
-test: lint unit
+test: lint unit defs
 
 # The fast lane (under 2 minutes): lint, then every test that needs no PostgreSQL, Meltano
 # install or Dagster; those are marked `slow` and run by `make test`.

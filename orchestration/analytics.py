@@ -8,11 +8,12 @@ and only the dbt subprocess uses `.venv-dbt`.
 
 Per account, the dbt models are assets `<account>/<model>` (their tests are asset checks),
 downstream of `<account>/pagerduty/<stream>` (the dbt sources), built on the account's own
-DuckDB warehouse (`warehouse.py` loads it; loading Postgres from here is not built yet). The
-report `<account>/report` reads the marts.
+warehouse (`warehouse.py` loads it): a DuckDB file by default, schemas of a PostgreSQL database
+when `PAGERDUTY_WAREHOUSE_URL` is set. The report `<account>/report` reads the marts.
 """
 
 import contextlib
+import json
 import os
 import subprocess
 import typing as t
@@ -25,16 +26,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_as
 from orchestration.accounts import Account
 from orchestration.raw_assets import Paths, account_key, raw_key
 from scripts.dbt_build import ANALYTICS, DBT, dbt_env
-from scripts.report import write_report
-
-# The marts the report reads (scripts/report.py).
-REPORT_MARTS = (
-    "access_review",
-    "incident_lifecycle",
-    "oncall_load_weekly",
-    "service_health",
-    "service_health_weekly",
-)
+from scripts.report import REPORT_MARTS
 
 
 def dbt_resource() -> DbtCliResource:
@@ -98,7 +90,7 @@ class AccountTranslator(DagsterDbtTranslator):
 @contextlib.contextmanager
 def account_warehouse(paths: Paths, account: str) -> Iterator[None]:
     """dbt's profile reads its warehouse from the environment: the account's, for one call."""
-    settings = {"DBT_DUCKDB_PATH": str(paths.warehouse(account)), "DBT_TARGET": "duckdb"}
+    settings = paths.warehouse_for(account).dbt_settings()
     saved = {name: os.environ.get(name) for name in settings}
     os.environ.update(settings)
     try:
@@ -121,9 +113,13 @@ def build_dbt_assets(account: Account, paths: Paths, manifest: Path):
         dagster_dbt_translator=AccountTranslator(account.name),
     )
     def models(context: AssetExecutionContext, dbt: DbtCliResource):
+        args = ["build", "--threads", "4"]
+        variables = paths.warehouse_for(account.name).dbt_vars()
+        if variables:
+            args += ["--vars", json.dumps(variables)]
         with account_warehouse(paths, account.name):
             # Threads: the profile's one thread leaves the second core idle between queries.
-            yield from dbt.cli(["build", "--threads", "4"], context=context).stream()
+            yield from dbt.cli(args, context=context).stream()
 
     return models
 
@@ -140,7 +136,7 @@ def build_report_asset(account: Account, paths: Paths):
     )
     def report() -> MaterializeResult:
         out = Path(paths.reports_dir) / f"{account.name}.html"
-        write_report(paths.warehouse(account.name), out, subtitle=account.name)
+        paths.warehouse_for(account.name).write_report(out, subtitle=account.name)
         return MaterializeResult(metadata={"path": str(out), "bytes": out.stat().st_size})
 
     return report

@@ -152,7 +152,7 @@ def incident_counts(
     requesters: t.Sequence[TapRequests], start: datetime, stop: datetime, buckets: int
 ) -> list[tuple[datetime, datetime, float]]:
     """How many incidents were created in each of `buckets` equal parts of the range: one
-    `GET /incidents?total=true&limit=1` each, spread over the keys (one thread per key, each
+    `GET /incidents?total=true&limit=1` each, spread over `requesters` (one thread each, each
     paced by its own engine)."""
     step = (stop - start) / buckets
     edges = [(start + i * step, start + (i + 1) * step) for i in range(buckets)]
@@ -253,10 +253,28 @@ def incidents_missing_notes(
 
 
 def fetch_notes(
-    requester: TapRequests, incident_ids: t.Sequence[str]
-) -> t.Iterator[dict[str, t.Any]]:
-    """`GET /incidents/{id}/notes` of each incident through the tap's engine; records as the
-    tap's `incident_notes` stream writes them (with `incident_id`)."""
-    for incident_id in incident_ids:
-        for note in requester.get(f"/incidents/{incident_id}/notes").get("notes") or []:
-            yield {**note, "incident_id": incident_id}
+    requesters: t.Sequence[TapRequests], incident_ids: t.Sequence[str]
+) -> list[dict[str, t.Any]]:
+    """`GET /incidents/{id}/notes` of each incident through the tap's engine, the incidents
+    spread over `requesters` (one thread each, each paced by its own engine); records as the
+    tap's `incident_notes` stream writes them (with `incident_id`), in the order of
+    `incident_ids`."""
+    notes: dict[str, list[dict[str, t.Any]]] = {}
+
+    def fetch_with(requester: TapRequests, ids: t.Sequence[str]) -> None:
+        for incident_id in ids:
+            answer = requester.get(f"/incidents/{incident_id}/notes")
+            notes[incident_id] = [
+                {**note, "incident_id": incident_id} for note in answer.get("notes") or []
+            ]
+
+    shares = [incident_ids[k :: len(requesters)] for k in range(len(requesters))]
+    with ThreadPoolExecutor(max_workers=len(requesters)) as pool:
+        jobs = [
+            pool.submit(fetch_with, r, ids)
+            for r, ids in zip(requesters, shares, strict=True)
+            if ids
+        ]
+        for job in jobs:
+            job.result()
+    return [note for incident_id in incident_ids for note in notes[incident_id]]

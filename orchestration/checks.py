@@ -22,7 +22,6 @@ from dagster import (
 from orchestration.accounts import Account
 from orchestration.backfill import parse
 from orchestration.raw_assets import Paths, account_key, raw_key
-from orchestration.warehouse import newest_value
 
 
 def build_checks(account: Account, paths: Paths, streams: list[str]):
@@ -84,7 +83,7 @@ def _rows_loaded(context, account: Account, stream: str) -> AssetCheckResult:
 def _incidents_fresh(context, account: Account, paths: Paths) -> AssetCheckResult:
     key = raw_key(account.name, "incidents")
     clock = _latest_metadata(context, key).get("pagerduty_clock")
-    newest = newest_value(paths.warehouse(account.name), "incidents", "updated_at")
+    newest = paths.warehouse_for(account.name).newest_value("incidents", "updated_at")
     limit = timedelta(hours=account.freshness_hours)
     passed = False
     lag_hours = None

@@ -7,8 +7,10 @@ Load with `make dagster` (the UI on 127.0.0.1 with the example accounts on two e
 docs/orchestration.md. Paths come from the
 environment: PAGERDUTY_ACCOUNTS_FILE (default orchestration/accounts.example.yaml),
 PAGERDUTY_STATE_DIR (default .dagster-pagerduty/state), PAGERDUTY_OUTPUT_DIR (default
-output/accounts), PAGERDUTY_WAREHOUSE_DIR (default output/warehouse) and PAGERDUTY_REPORTS_DIR
-(default output/reports).
+output/accounts), PAGERDUTY_WAREHOUSE_DIR (default output/warehouse), PAGERDUTY_REPORTS_DIR
+(default output/reports) and PAGERDUTY_WAREHOUSE_URL (unset: a DuckDB file per account in
+PAGERDUTY_WAREHOUSE_DIR; `postgresql://user:password@host:port/database`: that database, schemas
+`<a>_pagerduty` and `<a>_analytics` per account).
 
 Per account `<a>` (its name with `_` for `-`):
 
@@ -50,6 +52,8 @@ from orchestration.raw_assets import (
 )
 from orchestration.resources import PagerDutyTap
 
+WAREHOUSE_URL_ENV = "PAGERDUTY_WAREHOUSE_URL"
+
 
 def paths_from_env() -> Paths:
     output = ROOT / "output"
@@ -61,7 +65,16 @@ def paths_from_env() -> Paths:
         output_dir=os.environ.get("PAGERDUTY_OUTPUT_DIR", str(output / "accounts")),
         warehouse_dir=os.environ.get("PAGERDUTY_WAREHOUSE_DIR", str(output / "warehouse")),
         reports_dir=os.environ.get("PAGERDUTY_REPORTS_DIR", str(output / "reports")),
+        warehouse_url=os.environ.get(WAREHOUSE_URL_ENV) or None,
     )
+
+
+# Steps start as forks of a server that has already imported Dagster, the tap and this
+# package (the definitions themselves load on demand, see `defs`), and the instance's storage:
+# each step opens the instance first, and importing its SQLite storage (SQLAlchemy, Alembic)
+# costs a step 2 s of CPU, 10 s when the four slices of a backfill start at once on 2 cores.
+# A module missing from a later Dagster release is skipped by the fork server.
+STEP_PRELOAD = [__name__, "dagster._core.storage.sqlite_storage"]
 
 
 def executor_for(account: Account):
@@ -69,9 +82,7 @@ def executor_for(account: Account):
     return multiprocess_executor.configured(
         {
             "max_concurrent": len(account.token_env) * account.runs_per_token,
-            # Steps start as forks of a server that has already imported Dagster, the tap
-            # and this package (the definitions themselves load on demand, see `defs`).
-            "start_method": {"forkserver": {"preload_modules": [__name__]}},
+            "start_method": {"forkserver": {"preload_modules": STEP_PRELOAD}},
             "tag_concurrency_limits": [
                 {
                     "key": KEY_TAG,
@@ -108,6 +119,7 @@ def build_definitions(
         manifest = dbt_manifest(ROOT / ".dagster-pagerduty" / "dbt-manifest")
         resources["dbt"] = dbt_resource()
     for account in accounts.values():
+        paths.warehouse_for(account.name)  # a warehouse setting that cannot work: one line
         streams = account_streams(account)
         raw = build_raw_assets(account, paths, retry_delay)
         assets.append(raw)
@@ -166,7 +178,15 @@ def backfill_job_from_files(
 ):
     """The backfill job of one account, rebuilt from plain arguments: what
     `build_reconstructable_job` needs to run it on the multi-process executor."""
-    paths = Paths(accounts_file, state_dir, output_dir, warehouse_dir=warehouse_dir)
+    # The warehouse URL from the environment, not an argument: reconstructable arguments are
+    # stored with the run, and the URL holds a password.
+    paths = Paths(
+        accounts_file,
+        state_dir,
+        output_dir,
+        warehouse_dir=warehouse_dir,
+        warehouse_url=os.environ.get(WAREHOUSE_URL_ENV) or None,
+    )
     defs = build_definitions(paths, retry_delay, analytics=False)
     return defs.resolve_job_def(f"pagerduty_backfill_{account_key(account)}")
 

@@ -12,8 +12,8 @@ the `plan` step's config:
   tap's engine, the notes added after a slice ended.
 
 Both end in the `load` step: the run's records go into the account's warehouse
-(`warehouse.py`), and each stream's materialization carries what the tap reported and what
-was loaded (the asset checks compare them).
+(`warehouse.py`: DuckDB, or PostgreSQL by configuration), and each stream's materialization
+carries what the tap reported and what was loaded (the asset checks compare them).
 
 Rate budget. Every key has `token_budget_rps`; a run gets `token_budget_rps / runs_per_token`
 as the tap's `requests_per_second`, and Dagster never lets more than `runs_per_token` runs use
@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import math
 import typing as t
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,6 +40,7 @@ from dagster import (
     Failure,
     Field,
     In,
+    Nothing,
     Out,
     Output,
     RetryPolicy,
@@ -69,7 +70,12 @@ from orchestration.tap_run import (
     select_streams,
     write_json_atomically,
 )
-from orchestration.warehouse import load_outputs, warehouse_path
+from orchestration.warehouse import (
+    DuckDBWarehouse,
+    PostgresWarehouse,
+    Warehouse,
+    warehouse_path,
+)
 from tap_pagerduty.streams import INCREMENTAL_STREAMS, STREAM_TYPES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +99,9 @@ class Paths:
     output_dir: str
     warehouse_dir: str = str(ROOT / "output" / "warehouse")
     reports_dir: str = str(ROOT / "output" / "reports")
+    # PostgreSQL instead of DuckDB files (PAGERDUTY_WAREHOUSE_URL); holds a password: never
+    # logged, never in run config.
+    warehouse_url: str | None = field(default=None, repr=False)
 
     def incremental_state(self, account: str) -> Path:
         return Path(self.state_dir) / account / "incremental.json"
@@ -104,7 +113,13 @@ class Paths:
         return Path(self.output_dir) / account
 
     def warehouse(self, account: str) -> Path:
+        """The account's DuckDB file (the default warehouse)."""
         return warehouse_path(self.warehouse_dir, account)
+
+    def warehouse_for(self, account: str) -> Warehouse:
+        if self.warehouse_url:
+            return PostgresWarehouse.from_url(self.warehouse_url, account_key(account))
+        return DuckDBWarehouse(self.warehouse(account))
 
 
 def account_key(account: str) -> str:
@@ -160,7 +175,7 @@ def build_raw_assets(
                 key=raw_key(account.name, stream),
                 kinds={"pagerduty", "duckdb"},
                 description=f"PagerDuty stream `{stream}` of account '{account.name}', as "
-                f"loaded into its warehouse (table pagerduty.{stream}).",
+                f"loaded into its warehouse (table {stream} of its raw schema).",
             )
             for stream in streams
         },
@@ -235,7 +250,7 @@ def _plan_backfill(context, account: Account, tap: PagerDutyTap, paths: Paths, s
             f"anchor_date {account.anchor_date}: the incremental sync would not follow the "
             "same incidents; set the account's anchor_date or run with hand_over: false."
         )
-    requesters = [TapRequests(tap.config(env)) for env in keys]
+    requesters = _requesters(account, tap)
     try:
         started = requesters[0].now()
     except REQUEST_ERRORS as error:
@@ -268,6 +283,16 @@ def _plan_backfill(context, account: Account, tap: PagerDutyTap, paths: Paths, s
     }
     write_json_atomically(folder / "plan.json", planned)
     return planned
+
+
+def _requesters(account: Account, tap: PagerDutyTap) -> list[TapRequests]:
+    """Before the slices start and after they end, every key's whole budget is free: as many
+    requesters, each at one run's share and in its own thread, as the slices have runs."""
+    return [
+        TapRequests(tap.config(env))
+        for env in account.token_env
+        for _ in range(account.runs_per_token)
+    ]
 
 
 def _backfill_range(account: Account, settings: dict) -> tuple:
@@ -369,7 +394,9 @@ def _load_op(account: Account, paths: Paths, streams: list[str], retry_delay: fl
         retry_policy=retry_policy(retry_delay),
         required_resource_keys={resource_key(account.name)},
         ins={"plan": In(dict), **{f"key_{k}": In(list) for k in range(len(keys))}},
-        out={stream: Out(dict) for stream in streams},
+        # The records are in the warehouse, what was loaded in each materialization's
+        # metadata: nothing for an IO manager to store (and no event per stream for it).
+        out={stream: Out(Nothing) for stream in streams},
     )
     def load(context, plan: dict, **done: list):
         tap = _tap(context, account)
@@ -383,7 +410,7 @@ def _load_op(account: Account, paths: Paths, streams: list[str], retry_delay: fl
             for path in sorted(paths.outputs(account.name).glob("*.jsonl"))
             if path.stem.split("-", 1)[1] in units
         ]
-        loads = load_outputs(paths.warehouse(account.name), files)
+        loads = paths.warehouse_for(account.name).load(files)
         reported: dict[str, int] = {}
         for result in (r for results in done.values() for r in results):
             for stream, count in result["records"].items():
@@ -399,7 +426,7 @@ def _load_op(account: Account, paths: Paths, streams: list[str], retry_delay: fl
                 "mode": plan["mode"],
             }
             metadata["pagerduty_clock"] = clock
-            yield Output({"stream": stream, **metadata}, stream, metadata=metadata)
+            yield Output(None, stream, metadata=metadata)
 
     return load
 
@@ -460,18 +487,18 @@ def _catch_up_notes(
         f"{len(missing)} incident(s) got a note after the end of the slice that read them: "
         "reading their notes"
     )
-    requester = TapRequests(tap.config(account.token_env[0]))
+    requesters = _requesters(account, tap)
+    try:
+        notes = fetch_notes(requesters, missing)
+    except REQUEST_ERRORS as error:  # nothing written; the op's RetryPolicy retries
+        raise Failure(f"reading the notes added after the slices ended failed: {error}") from None
     unit = f"backfill-{plan['backfill_id'][:8]}-notes"
     path = new_output_file(paths.outputs(account.name), unit)
-    try:
-        with path.open("w", encoding="utf-8") as sink:
-            schema = {"type": "SCHEMA", "stream": "incident_notes", "schema": entry["schema"]}
-            sink.write(json.dumps({**schema, "key_properties": ["id"]}) + "\n")
-            for line in requester.record_lines("incident_notes", fetch_notes(requester, missing)):
-                sink.write(line + "\n")
-    except REQUEST_ERRORS as error:
-        path.unlink(missing_ok=True)  # nothing half-written; the op's RetryPolicy retries
-        raise Failure(f"reading the notes added after the slices ended failed: {error}") from None
+    with path.open("w", encoding="utf-8") as sink:
+        schema = {"type": "SCHEMA", "stream": "incident_notes", "schema": entry["schema"]}
+        sink.write(json.dumps({**schema, "key_properties": ["id"]}) + "\n")
+        for line in requesters[0].record_lines("incident_notes", notes):
+            sink.write(line + "\n")
     return unit
 
 

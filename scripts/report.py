@@ -21,6 +21,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 SCHEMA = "analytics"
+# The marts `load` reads.
+REPORT_MARTS = (
+    "access_review",
+    "incident_lifecycle",
+    "oncall_load_weekly",
+    "service_health",
+    "service_health_weekly",
+)
 BLUE, ORANGE, GREY, RED = "#2563eb", "#ea580c", "#9ca3af", "#dc2626"
 TOP_USERS = 15
 

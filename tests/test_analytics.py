@@ -41,6 +41,7 @@ from tests.test_meltano_e2e import (
     ONCALL_DAYS,
     STREAMS,
     MeltanoProject,
+    installed_plugins,
     mismatches,
     truth_counts,
 )
@@ -329,17 +330,12 @@ def check_staging(con, emulator, now: str, incremental: bool) -> None:
 
 # --------------------------------------------------------------------------- fixtures
 # Each warehouse has its own emulator and Meltano state, so its tests hold in any order and on
-# any pytest-xdist worker; the plugins are installed once per module (worker) for both.
+# any pytest-xdist worker; the plugins are installed once per worker (installed_plugins).
 @pytest.fixture(scope="module")
 def plugins(tmp_path_factory) -> Path:
-    """A Meltano system folder with the tap and both targets installed (one `meltano install`)."""
     if not DBT.exists():
         pytest.fail(f"dbt is missing ({DBT}): `make venv` installs it into .venv-dbt")
-    tmp = tmp_path_factory.mktemp("plugins")
-    # `meltano install` reads no setting's value: no emulator needed.
-    installer = MeltanoProject(tmp, api_url="http://127.0.0.1:9")
-    installer.meltano("install", "tap-pagerduty", "target-postgres", "target-duckdb")
-    return Path(installer.env["MELTANO_SYS_DIR_ROOT"])
+    return installed_plugins(tmp_path_factory)
 
 
 def start_emulator(request):
@@ -353,19 +349,12 @@ def start_emulator(request):
     return emulator
 
 
-def project_on(tmp: Path, emulator, plugins: Path) -> MeltanoProject:
-    """A Meltano project with its own state and warehouse, running the installed plugins."""
-    project = MeltanoProject(tmp, emulator.url)
-    project.env["MELTANO_SYS_DIR_ROOT"] = str(plugins)
-    return project
-
-
 @pytest.fixture
 def postgres_pipeline(tmp_path, request, plugins):
     emulator = start_emulator(request)
     postgres = TempPostgres().start()
     request.addfinalizer(postgres.stop)
-    project = project_on(tmp_path, emulator, plugins)
+    project = MeltanoProject(tmp_path, emulator.url, plugins)
     project.env.update(
         TARGET_POSTGRES_HOST=postgres.host,
         TARGET_POSTGRES_PORT=str(postgres.port),
@@ -402,12 +391,13 @@ def pii_maps() -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="module")
-def duckdb_built(tmp_path_factory, request, plugins):
+@pytest.fixture
+def duckdb_built(tmp_path, request, plugins):
     """The DuckDB load runs with docs/pii.md's stream maps: personal data hashed."""
     emulator = start_emulator(request)
-    tmp = tmp_path_factory.mktemp("duckdb")
-    project = project_on(tmp, emulator, plugins)
+    tmp = tmp_path / "duckdb"
+    tmp.mkdir()
+    project = MeltanoProject(tmp, emulator.url, plugins)
     plain = dict(project.env)
     project.env.update(pii_maps())
     try:
@@ -455,7 +445,15 @@ def test_postgres_full_then_incremental_sync_and_dbt_match_ground_truth(
     check_marts(con, emulator, now, earlier_oncalls=before)
 
 
-def test_duckdb_dbt_build_and_marts_match_ground_truth(duckdb_built) -> None:
+def test_duckdb_dbt_build_marts_hashed_personal_data_and_report(duckdb_built, tmp_path) -> None:
+    """One test for the three checks of the DuckDB warehouse: as separate tests, pytest-xdist
+    spreads them over its workers, and each worker loads and builds the warehouse again."""
+    check_duckdb_build_and_marts(duckdb_built)
+    check_personal_data_is_hashed_and_still_joins(duckdb_built)
+    check_report_renders_offline_from_the_marts(duckdb_built, tmp_path)
+
+
+def check_duckdb_build_and_marts(duckdb_built) -> None:
     import duckdb
 
     emulator, warehouse, result = duckdb_built
@@ -466,7 +464,7 @@ def test_duckdb_dbt_build_and_marts_match_ground_truth(duckdb_built) -> None:
         check_marts(con, emulator, NOW)
 
 
-def test_duckdb_personal_data_is_hashed_and_still_joins(duckdb_built) -> None:
+def check_personal_data_is_hashed_and_still_joins(duckdb_built) -> None:
     """docs/pii.md's stream maps, run through Meltano: no e-mail address or phone number in
     clear text, and the mart that joins login e-mails to contact methods gives what clear text
     gives."""
@@ -505,7 +503,7 @@ def test_duckdb_personal_data_is_hashed_and_still_joins(duckdb_built) -> None:
     assert joined == expected
 
 
-def test_report_renders_offline_from_the_marts(duckdb_built, tmp_path) -> None:
+def check_report_renders_offline_from_the_marts(duckdb_built, tmp_path) -> None:
     import duckdb
 
     from scripts.report import write_report

@@ -43,6 +43,8 @@ ONCALL_DAYS = 90  # the tap's default `oncall_days`
 # Streams read from `anchor_date` on; the incidents' children follow incidents created since.
 FROM_ANCHOR = set(INCREMENTAL_STREAMS)
 STREAMS = sorted(cls.name for cls in STREAM_TYPES)
+# meltano.yml's plugins the tests run (tests/test_analytics.py loads PostgreSQL too).
+PLUGINS = ("tap-pagerduty", "target-duckdb", "target-postgres")
 
 
 def z(value: datetime) -> str:
@@ -70,14 +72,15 @@ def truth_counts(emulator, now: str) -> dict[str, int]:
 
 
 class MeltanoProject:
-    """The repository's Meltano project with a private system dir, database and warehouse."""
+    """The repository's Meltano project with a private database (its state) and warehouse;
+    its system folder (plugin venvs) private too unless `plugins` names an installed one."""
 
-    def __init__(self, tmp: Path, api_url: str) -> None:
+    def __init__(self, tmp: Path, api_url: str, plugins: Path | None = None) -> None:
         self.tmp = tmp
         self.warehouse = tmp / "warehouse.duckdb"
         self.env = meltano_env(
             MELTANO_PROJECT_ROOT=str(ROOT),
-            MELTANO_SYS_DIR_ROOT=str(tmp / ".meltano"),
+            MELTANO_SYS_DIR_ROOT=str(plugins or tmp / ".meltano"),
             MELTANO_DATABASE_URI=f"sqlite:///{tmp / 'meltano.db'}",
             TAP_PAGERDUTY_API_URL=api_url,
             TAP_PAGERDUTY_API_TOKEN=TOKEN,
@@ -137,17 +140,32 @@ def mismatches(expected: dict[str, int], got: dict[str, int]) -> list[str]:
     ]
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory, request):
+def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Meltano system folder with the plugins the tests run installed (`meltano install`),
+    once per pytest worker: the install costs seconds of CPU. Projects share it, each with
+    its own state database and warehouse; a worker runs one test at a time, so no two runs of
+    a plugin use its run folder (`.meltano/run/<plugin>`) at once."""
     if not MELTANO.exists():
         pytest.fail(f"{MELTANO} is missing: install the dev extras (`make venv`)")
+    folder = tmp_path_factory.getbasetemp() / "meltano-plugins"
+    installed = folder / "installed"
+    if not installed.exists():
+        folder.mkdir(exist_ok=True)
+        # `meltano install` reads no setting's value: no emulator needed.
+        installer = MeltanoProject(folder, api_url="http://127.0.0.1:9")
+        installer.meltano("install", *PLUGINS)
+        installed.touch()
+    return folder / ".meltano"
+
+
+@pytest.fixture
+def setup(tmp_path, tmp_path_factory, request):
     from pagerduty_emulator import Emulator
 
+    plugins = installed_plugins(tmp_path_factory)
     emulator = Emulator(seed=3, incidents=INCIDENTS, days=DAYS, now=NOW, rate_limit=0).start()
     request.addfinalizer(emulator.stop)
-    project = MeltanoProject(tmp_path_factory.mktemp("meltano-e2e"), emulator.url)
-    project.meltano("install", "tap-pagerduty", "target-duckdb")
-    return emulator, project
+    return emulator, MeltanoProject(tmp_path, emulator.url, plugins)
 
 
 def test_meltano_full_then_incremental_run_match_ground_truth(setup) -> None:

@@ -353,6 +353,71 @@ def assert_warehouse_is_truth(emulator, paths: Paths, account: str) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# hourly on PostgreSQL: the same assets with PAGERDUTY_WAREHOUSE_URL set
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_hourly_assets_on_postgres_by_configuration(emulator_factory, tmp_path, keys_in_env):
+    """With a PostgreSQL URL the raw tables, dbt's models and the report are on that database
+    (a private server on a free port, stopped after): checks and dbt tests pass, the raw
+    incidents are the emulator's, the marts hold them, and no DuckDB file is written."""
+    import dataclasses
+
+    from tests.support.postgres import DATABASE, PASSWORD, USER, TempPostgres
+
+    emulator = emulator_for(emulator_factory, 13, ("pg-key",))
+    keys_in_env(PG_KEY="pg-key")
+    accounts_file = write_accounts(
+        tmp_path,
+        [{"name": "acme-pg", "api_url": emulator.url, "token_env": ["PG_KEY"]}],
+        freshness_hours=24 * 7,
+    )
+    with TempPostgres() as postgres:
+        url = f"postgresql://{USER}:{PASSWORD}@{postgres.host}:{postgres.port}/{DATABASE}"
+        paths = dataclasses.replace(paths_in(tmp_path, accounts_file), warehouse_url=url)
+        defs = build_definitions(paths, retry_delay=RETRY_DELAY)
+        job = defs.resolve_job_def("pagerduty_hourly_acme_pg")
+        result = job.execute_in_process(instance=DagsterInstance.ephemeral())
+        assert result.success
+        evaluations = result.get_asset_check_evaluations()
+        assert {"rows_loaded", "incidents_fresh"} <= {e.check_name for e in evaluations}
+        assert len(evaluations) > 10  # + dbt's tests
+        assert [e.check_name for e in evaluations if not e.passed] == []
+        truth = {i["id"] for i in emulator.truth("incidents", since=ANCHOR)}
+        con = postgres.connect()
+        try:
+            with con.cursor() as cur:
+                cur.execute("select id from acme_pg_pagerduty.incidents")
+                ids = [row[0] for row in cur.fetchall()]
+                cur.execute("select count(*) from acme_pg_analytics.incident_lifecycle")
+                (modelled,) = cur.fetchone()
+        finally:
+            con.close()
+        assert len(ids) == len(set(ids)) and set(ids) == truth
+        assert modelled == len(truth)
+    assert not Path(paths.warehouse("acme-pg")).exists()
+    html = (Path(paths.reports_dir) / "acme-pg.html").read_text()
+    assert "<svg" in html and "acme-pg" in html
+
+
+def test_a_warehouse_url_that_is_not_postgres_is_one_line(tmp_path):
+    import dataclasses
+
+    from orchestration.warehouse import WarehouseError
+
+    accounts_file = write_accounts(
+        tmp_path, [{"name": "acme", "api_url": "http://127.0.0.1:9", "token_env": ["K"]}]
+    )
+    paths = dataclasses.replace(
+        paths_in(tmp_path, accounts_file), warehouse_url="mysql://me:secret@db/warehouse"
+    )
+    with pytest.raises(WarehouseError) as raised:
+        build_definitions(paths, analytics=False)
+    message = str(raised.value)
+    assert "PAGERDUTY_WAREHOUSE_URL" in message and "\n" not in message
+    assert "secret" not in message
+
+
+# ---------------------------------------------------------------------------------------------
 # backfill: 4 slices over 2 keys, a slice killed half-way, the clock moving meanwhile
 # ---------------------------------------------------------------------------------------------
 ALERTS = re.compile(r"^/incidents/[^/]+/alerts")

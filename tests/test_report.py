@@ -113,7 +113,9 @@ class Collect(logging.Handler):
         self.lines.append(record.getMessage())
 
 
-@pytest.fixture(scope="module")
+# Session-scoped: pytest-xdist interleaves modules on a worker, which would tear a module
+# fixture down and build it again.
+@pytest.fixture(scope="session")
 def rendered(tmp_path_factory) -> tuple[Path, str, list[str]]:
     """The page, its HTML, and matplotlib's log lines at WARNING while it was drawn."""
     page = tmp_path_factory.mktemp("report") / "report.html"
@@ -129,7 +131,7 @@ def rendered(tmp_path_factory) -> tuple[Path, str, list[str]]:
     return page, page.read_text(encoding="utf-8"), collect.lines
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser_check(rendered) -> dict:
     try:
         report_check.chromium()
