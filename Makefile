@@ -54,17 +54,18 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Two pytest workers (pytest-xdist): most tests wait on an emulator, a tap subprocess,
+# Two pytest workers (pytest-xdist; a module marked xdist_group stays on one worker, so its
+# module fixture is built once): most tests wait on an emulator, a tap subprocess,
 # PostgreSQL, dbt or Dagster, so the two cores of a small machine both stay busy.
 unit: venv
-	$(BIN)/python -m pytest -q -n 2 --dist worksteal
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 test: lint unit defs
 
 # The fast lane (under 2 minutes): lint, then every test that needs no PostgreSQL, Meltano
 # install or Dagster; those are marked `slow` and run by `make test`.
 check: lint
-	$(BIN)/python -m pytest -q -n 2 --dist worksteal -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not slow"
 
 demo: venv
 	$(BIN)/python -m scripts.demo

@@ -1,7 +1,27 @@
 # --- PagerDuty emulator fixtures (pagerduty_emulator) ---------------------------------------------
+import logging
+
 import pytest
 
 from pagerduty_emulator import Emulator
+
+
+@pytest.fixture(autouse=True)
+def _logging_handlers_restored():
+    """A test that runs the command line in process lets the SDK configure logging, with
+    handlers on the stream pytest captured for that test; a later test in the same worker
+    would log into that closed stream ("--- Logging error ---"). Each test ends with the
+    handlers every logger had when it started."""
+    loggers = [logging.root] + [
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
+    saved = {id(logger): list(logger.handlers) for logger in loggers}
+    yield
+    for logger in [logging.root, *logging.Logger.manager.loggerDict.values()]:
+        if isinstance(logger, logging.Logger):
+            logger.handlers[:] = saved.get(id(logger), [])
 
 
 @pytest.fixture

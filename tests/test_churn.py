@@ -55,6 +55,10 @@ def truth(emulator, stream: str) -> list[dict]:
     return emulator.truth(stream)
 
 
+# One pytest-xdist worker for the module: its module fixture (a sync) is built once.
+pytestmark = pytest.mark.xdist_group("churn")
+
+
 @pytest.fixture(scope="module")
 def churned_run(tmp_path_factory):
     from pagerduty_emulator import Emulator

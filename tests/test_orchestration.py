@@ -48,7 +48,8 @@ from orchestration.sink import read_outputs
 from tap_pagerduty.streams import INCREMENTAL_STREAMS, STREAM_TYPES
 from tests.support.tap_runs import assert_matches_truth, config_for, run_in_process
 
-pytestmark = pytest.mark.slow  # runs Dagster
+# Dagster; one pytest-xdist worker for the module: its module fixture (a backfill) is built once.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("orchestration")]
 
 NOW = "2026-11-01T00:00:00Z"
 ANCHOR = "2026-08-01T00:00:00Z"

@@ -42,6 +42,10 @@ def truth_for(emulator, stream: str) -> list[dict]:
     return emulator.truth(stream)
 
 
+# One pytest-xdist worker for the module: its module fixture (a sync) is built once.
+pytestmark = pytest.mark.xdist_group("sync_truth")
+
+
 @pytest.fixture(scope="module")
 def full_sync(request):
     from pagerduty_emulator import Emulator
