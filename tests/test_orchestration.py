@@ -51,6 +51,28 @@ from tests.support.tap_runs import assert_matches_truth, config_for, run_in_proc
 # Dagster; one pytest-xdist worker for the module: its module fixture (a backfill) is built once.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("orchestration")]
 
+
+def _stop_fork_server() -> None:
+    """Dagster forks each step from multiprocessing's fork server, and a forked step has the
+    environment the server started with. These tests put the keys in the environment test by
+    test, and another test of the same pytest worker may have started the server already
+    (tests/support/cli.py uses it too): each Dagster run here starts a fresh one. The stdlib
+    has no public way to stop it."""
+    import multiprocessing.forkserver
+
+    multiprocessing.forkserver._forkserver._stop()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _fresh_fork_server_for_the_module():  # before the module fixtures' Dagster runs
+    _stop_fork_server()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_fork_server():
+    _stop_fork_server()
+
+
 NOW = "2026-11-01T00:00:00Z"
 ANCHOR = "2026-08-01T00:00:00Z"
 BUDGET = 60  # requests/s per key (above PagerDuty's 16: the emulator allows what we set)
