@@ -401,8 +401,8 @@ class PagerDutyStream(FastRecordMessages):
                 top_up()
                 start = future.result()
                 first = start.first
-                total = first.get("total")
-                if isinstance(total, int) and total + limit > OFFSET_CAP and window.can_split():
+                if self._past_offset_cap(first) and window.can_split():
+                    total = int(first["total"])
                     cancel(start.ahead)
                     parts = window.split(total)
                     self.logger.info(
@@ -434,12 +434,17 @@ class PagerDutyStream(FastRecordMessages):
                 if future.done() and not future.cancelled() and future.exception() is None:
                     cancel(future.result().ahead)
 
+    def _past_offset_cap(self, first: dict[str, t.Any]) -> bool:
+        """Whether a listing's first page announces more records than offset paging reaches
+        (its window is split before any of its records are read)."""
+        total = first.get("total")
+        return isinstance(total, int) and total + self.settings.page_size > OFFSET_CAP
+
     def _start_window(self, path: str, params: dict[str, t.Any], lead: int) -> WindowStart:
         """A window's first page and, unless it must be split, requests for up to `lead` of
         its next pages (runs on a worker thread, as soon as a slot is free)."""
         first = self.fetch(path, self.first_page_query(params))
-        total = first.get("total")
-        if isinstance(total, int) and total + self.settings.page_size > OFFSET_CAP:
+        if self._past_offset_cap(first):
             return WindowStart(first, [])  # may be split: its pages are not known yet
         queries = (self.later_page_queries(params, first) or [])[:lead]
         return WindowStart(first, [self.engine.submit(self.fetch, path, q) for q in queries])
