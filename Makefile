@@ -62,7 +62,7 @@ unit: venv
 
 test: lint unit defs
 
-# The fast lane (under 2 minutes): lint, then every test that needs no PostgreSQL, Meltano
+# The fast lane: lint, then every test that needs no PostgreSQL, Meltano
 # install or Dagster; those are marked `slow` and run by `make test`.
 check: lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not slow"
