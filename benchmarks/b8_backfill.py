@@ -10,8 +10,8 @@ audit records, change events, analytics) are read twice:
    (`requests_per_second` = budget, `max_concurrency` 6 so that 500 ms round trips do not
    hold it below the budget);
 2. partitioned: the orchestration's backfill job (orchestration/definitions.py) on Dagster's
-   multi-process executor (the account's raw assets in backfill mode), 4 time slices over the
-   2 keys, 2 runs per key at budget / 2 each. Its wall time includes planning (clock probe,
+   multi-process executor (the account's raw assets in backfill mode), 2 time slices over the
+   2 keys, 1 run per key at the key's whole budget. Its wall time includes planning (clock probe,
    incident counts, discovery), process start-ups, the hand-over and the load into DuckDB.
 
 Target, in each of `--runs` runs in a row (default 3): the partitioned backfill at least 1.8
@@ -51,8 +51,11 @@ NOW = "2026-11-01T00:00:00Z"
 ANCHOR = "2025-11-01T00:00:00Z"
 KEYS = {"B8_KEY_1": "b8-key-1", "B8_KEY_2": "b8-key-2"}
 BUDGET = 4.0  # requests/s per key (PagerDuty allows 16; the rest for other tools)
-RUNS_PER_KEY = 2
-PARTITIONS = 4
+# One run per key at its whole budget, so one slice per key: two slices on a 2-core machine
+# pay half the process start-ups and per-slice reads (field definitions, first pages) of four,
+# and each tap still keeps its key busy (measured: 0.65 % extra requests instead of 1.7 %).
+RUNS_PER_KEY = 1
+PARTITIONS = len(KEYS) * RUNS_PER_KEY
 LATENCY_MS = 500
 TARGET_SPEEDUP = 1.8
 MAX_EXTRA_REQUESTS = 0.03
