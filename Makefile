@@ -8,7 +8,7 @@ DBT_STAMP := $(DBT_VENV)/.installed
 UI_VENV := .venv-dagster-ui
 UI_STAMP := $(UI_VENV)/.installed
 
-.PHONY: venv test check lint unit defs demo bench dist clean dagster
+.PHONY: venv test check fast lint unit defs demo bench dist clean dagster
 
 venv: $(STAMP) $(DBT_STAMP)
 
@@ -54,18 +54,30 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
-# Two pytest workers (pytest-xdist; a module marked xdist_group stays on one worker, so its
-# module fixture is built once): most tests wait on an emulator, a tap subprocess,
-# PostgreSQL, dbt or Dagster, so the two cores of a small machine both stay busy.
+# Tests run with bytecode, as an installed tap does. An environment that sets
+# PYTHONDONTWRITEBYTECODE (this machine's does) would make every Python process of the tests
+# (each pytest worker, each tap run, dbt) compile every module it imports again; the cache
+# lives in the venv, out of the source tree.
+TEST_ENV := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV)/pycache
+# pytest-xdist workers (a module marked xdist_group stays on one worker, so its module
+# fixture is built once). Many tests wait (on a throttle, a retry's back-off, a tap process,
+# PostgreSQL, dbt or Dagster), so there are more workers than the two cores of a small machine.
+WORKERS ?= 3
+PYTEST := $(TEST_ENV) $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup
+
 unit: venv
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(PYTEST)
 
 test: lint unit defs
 
-# The fast lane: lint, then every test that needs no PostgreSQL, Meltano
-# install or Dagster; those are marked `slow` and run by `make test`.
-check: lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup -m "not slow"
+# The fast lane: lint, and at the same time every test that needs no PostgreSQL, Meltano
+# install or Dagster (those are marked `slow` and run by `make test`). Each part's output is
+# printed when it ends; the lane fails if either does.
+check: venv
+	@$(MAKE) --no-print-directory --output-sync=target -j2 lint fast
+
+fast: venv
+	$(PYTEST) -m "not slow"
 
 demo: venv
 	$(BIN)/python -m scripts.demo

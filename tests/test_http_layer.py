@@ -51,7 +51,8 @@ def test_faults_are_retried_and_the_result_is_still_exact(emulator_factory) -> N
 def test_rate_and_concurrency_caps_hold(emulator_factory) -> None:
     emulator = emulator_factory(seed=4, incidents=600, days=60, now=NOW, latency_ms=400)
     config = config_for(emulator, requests_per_second=12, max_concurrency=3)
-    config["anchor_date"] = "2026-10-20T00:00:00Z"
+    # About 60 incidents, 60-odd requests: five seconds at the cap, plenty to reach it.
+    config["anchor_date"] = "2026-10-26T00:00:00Z"
     output = run_in_process(config, ["incidents", "incident_alerts"])
     assert output.records["incident_alerts"]
     stats = emulator.stats()
@@ -59,18 +60,6 @@ def test_rate_and_concurrency_caps_hold(emulator_factory) -> None:
     assert stats["peak_per_second"] <= 12, stats["peak_per_second"]
     # 400 ms per answer at 12 req/s would need 4.8 in flight: the cap is reached, not passed.
     assert stats["peak_in_flight"] == 3
-
-
-def test_a_month_holding_25000_incidents_is_synced_without_a_400(emulator_factory) -> None:
-    emulator = emulator_factory(
-        seed=5, incidents=800, days=300, now=NOW, bursts=[("2026-03-01", 30, 25000)]
-    )
-    output = run_in_process(config_for(emulator, requests_per_second=1000), ["incidents"])
-    truth = emulator.truth("incidents", since=ANCHOR, until=NOW)
-    assert len(truth) > 25000
-    assert_matches_truth("incidents", output.records["incidents"], truth)
-    statuses = {s for by in emulator.stats()["by_path"].values() for s in by}
-    assert statuses == {"200"}, emulator.stats()["by_path"]
 
 
 def test_bad_token_fails_in_one_line_without_the_token(emulator_factory, tmp_path) -> None:

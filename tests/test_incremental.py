@@ -73,21 +73,22 @@ def test_run_with_nothing_new_costs_one_request_per_incremental_stream(emulator_
 
 
 def test_backfill_of_two_years_with_a_dense_month(emulator_factory) -> None:
-    # Two years of 6-month windows, one month of which holds more than PagerDuty's offset
-    # cap (10,000): that window is split before any of its records are read.
+    # Two years of 6-month windows, one month of which holds more than twice PagerDuty's
+    # offset cap (10,000): that window is split, and split again, before any of its records
+    # are read, and no request is answered 400 (what an offset past the cap gets).
     emulator = emulator_factory(
         seed=23,
-        incidents=6_000,
+        incidents=2_000,
         days=730,
         now=NOW,
         rate_limit=0,
-        bursts=[("2025-06-01", 30, 12_000)],
+        bursts=[("2025-06-01", 30, 21_000)],
     )
     config = config_for(emulator, anchor_date="2024-11-01T00:00:00Z", requests_per_second=1000)
     output = run_in_process(config, ["incidents"])
     truth = emulator.truth("incidents", since="2024-11-01T00:00:00Z")
     dense = [i for i in truth if "2025-06-01" <= i["created_at"] < "2025-07-01"]
-    assert len(dense) > 10_000 and len(truth) >= 17_000
+    assert len(dense) > 2 * 10_000 and len(truth) >= 22_000
     assert_matches_truth("incidents", output.records["incidents"], truth)
     stats = emulator.stats()
     statuses = {s for by in stats["by_path"].values() for s in by}
@@ -116,7 +117,8 @@ def test_backfill_killed_anywhere_resumes_without_gaps(emulator_factory, tmp_pat
     state = None
     completed: set[tuple[str, str, str]] = set()
     with gate_to(emulator) as gate:
-        config = config_for(emulator, anchor_date="2024-11-01T00:00:00Z", requests_per_second=60)
+        # Kills land on request counts, so the pace changes only how long the drill takes.
+        config = config_for(emulator, anchor_date="2024-11-01T00:00:00Z", requests_per_second=250)
         (tmp_path / "config.json").write_text(json.dumps({**config, "api_url": gate.url}))
         (tmp_path / "catalog.json").write_text(json.dumps(catalog_for(streams)))
         for attempt in range(11):
