@@ -64,8 +64,14 @@ TEST_ENV := env -u PYTHONDONTWRITEBYTECODE PYTHONPYCACHEPREFIX=$(CURDIR)/$(VENV)
 # PostgreSQL, dbt or Dagster), so there are more workers than the two cores of a small machine.
 WORKERS ?= 3
 PYTEST := $(TEST_ENV) $(BIN)/python -m pytest -q -n $(WORKERS) --dist loadgroup
+# One process fills the bytecode cache first (what collecting the tests imports, and the tap's
+# command line, which each worker's fork server preloads): the workers would otherwise each
+# compile the same modules at the same time. A few seconds once the cache is warm.
+WARM_BYTECODE := $(TEST_ENV) $(BIN)/python -m pytest -q --collect-only -p no:xdist \
+	-p no:cacheprovider -p tap_pagerduty.cli
 
 unit: venv
+	@$(WARM_BYTECODE) > /dev/null
 	$(PYTEST)
 
 test: lint unit defs
@@ -77,6 +83,7 @@ check: venv
 	@$(MAKE) --no-print-directory --output-sync=target -j2 lint fast
 
 fast: venv
+	@$(WARM_BYTECODE) -m "not slow" > /dev/null
 	$(PYTEST) -m "not slow"
 
 demo: venv
