@@ -50,7 +50,7 @@ def test_silent_changes_reach_the_target_within_the_analytics_lag(
 ) -> None:
     emulator = emulator_factory(
         seed=31,
-        incidents=600,
+        incidents=300,
         days=400,
         now=NOW,
         rate_limit=0,
