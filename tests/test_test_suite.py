@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
 import sys
+import tomllib
 from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 GROUPED = """
 import pytest
@@ -42,3 +47,34 @@ def test_xdist_group_keeps_its_tests_on_one_worker(tmp_path) -> None:
         workers[test.split("::")[0]].add(worker)
     assert set(workers) == {"test_a.py", "test_b.py"}, run.stdout[-2000:]
     assert len(workers["test_a.py"] | workers["test_b.py"]) == 1, dict(workers)
+
+
+def _imported_top_level_modules(source: Path) -> set[str]:
+    modules = set()
+    for node in ast.walk(ast.parse(source.read_text())):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            modules.add(node.module.split(".")[0])
+    return modules
+
+
+def test_mypy_skips_no_library_that_our_code_imports() -> None:
+    """pyproject.toml lets mypy skip libraries reached only through Dagster and matplotlib (a
+    cold `make lint` parses fewer files); a module of ours that imports one would silently get
+    `Any` from it."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mypy"]
+    skipped = {
+        pattern.removesuffix(".*")
+        for override in config["overrides"]
+        if override.get("follow_imports") == "skip"
+        for pattern in override["module"]
+    }
+    assert skipped, "the override this test guards is gone: delete the test with it"
+    offenders = {
+        f"{source.relative_to(ROOT)}: {module}"
+        for folder in config["files"]
+        for source in (ROOT / folder).rglob("*.py")
+        for module in _imported_top_level_modules(source) & skipped
+    }
+    assert not offenders, f"take these out of the mypy skip list: {sorted(offenders)}"
