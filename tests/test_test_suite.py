@@ -50,7 +50,7 @@ def test_xdist_group_keeps_its_tests_on_one_worker(tmp_path) -> None:
 
 
 def _imported_top_level_modules(source: Path) -> set[str]:
-    modules = set()
+    modules: set[str] = set()
     for node in ast.walk(ast.parse(source.read_text())):
         if isinstance(node, ast.Import):
             modules.update(alias.name.split(".")[0] for alias in node.names)
