@@ -14,12 +14,15 @@ venv: $(STAMP) $(DBT_STAMP)
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) and installing the project (first run only)"
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	@# Without pip first: ensurepip and then upgrading pip took 8 of the 12 s a fresh clone spends
+	@# here. pip's --python (pip 22.3 and newer) puts uv in the venv from outside; uv installs
+	@# the rest, pip included (for whoever runs .venv/bin/pip).
+	$(PYTHON) -m venv --without-pip $(VENV)
+	$(PYTHON) -m pip --python $(BIN)/python install --quiet uv
 	@# The distribution was called tap-pagerduty before 0.1.0 (a name taken on PyPI by another
 	@# tap); an old editable install of it would shadow the tap-pagerduty executable.
 	-@$(BIN)/uv pip uninstall --quiet --python $(BIN)/python tap-pagerduty 2>/dev/null
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev,bench,analytics,orchestration]"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e ".[dev,bench,analytics,orchestration]" pip
 	@touch $(STAMP)
 
 # dbt (analytics/) in its own venv: see the `dbt` extra in pyproject.toml for why.
