@@ -7,6 +7,8 @@ from __future__ import annotations
 import bisect
 import json
 
+import msgspec
+
 from .api.base import ApiBase
 from .data import DAY, iso
 from .http import Query
@@ -136,7 +138,7 @@ class AdminApi(ApiBase):
         w = self.world
         r = self.r
         if stream in CONFIG_TRUTH:
-            return [json.loads(b) for b in r.config(CONFIG_TRUTH[stream])]
+            return [msgspec.json.decode(b) for b in r.config(CONFIG_TRUTH[stream])]
         if stream == "user_contact_methods":
             return [
                 dict(r.cm_full(u, k), user_id=u["id"])
@@ -166,7 +168,7 @@ class AdminApi(ApiBase):
         """Incidents and their history in [since, until) (None: not one of them)."""
         w = self.world
         r = self.r
-        loads = json.loads
+        loads = msgspec.json.decode
         if stream == "incidents":
             return [loads(r.incident(w.incidents[i])) for i in w.inc_range(since, until)]
         if stream == "analytics_incidents":
@@ -200,19 +202,19 @@ class AdminApi(ApiBase):
 
         if stream == "audit_records":
             return [
-                json.loads(r.audit(a))
+                msgspec.json.decode(r.audit(a))
                 for a in reversed(w.audit)
                 if in_range(a[0] // 1000) and a[0] > (w.now - 365 * DAY) * 1000
             ]
         if stream == "change_events":
             floor = w.now - 90 * DAY
             return [
-                json.loads(r.change_event(c))
+                msgspec.json.decode(r.change_event(c))
                 for c in reversed(w.changes)
                 if c[0] >= floor and in_range(c[0])
             ]
         if stream == "oncalls":
             if since is None or until is None:
                 raise ValueError("oncalls truth needs since and until")
-            return [json.loads(r.oncall(o)) for o in w.oncalls(since, until)]
+            return [msgspec.json.decode(r.oncall(o)) for o in w.oncalls(since, until)]
         return None
