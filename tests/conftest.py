@@ -1,9 +1,28 @@
 # --- PagerDuty emulator fixtures (pagerduty_emulator) ---------------------------------------------
 import logging
+import re
+from pathlib import Path
 
 import pytest
 
 from pagerduty_emulator import Emulator
+
+#: A module whose every test is slow says so in one line (`pytestmark = pytest.mark.slow`, or a
+#: list that holds it).
+_WHOLE_MODULE_SLOW = re.compile(r"^pytestmark = \[?pytest\.mark\.slow\b", re.MULTILINE)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """`make check` (`-m "not slow"`) does not even import a module whose every test is slow:
+    each pytest worker would otherwise import Dagster (about 1 s of CPU) only to deselect
+    every test it found."""
+    if config.getoption("markexpr") != "not slow" or collection_path.suffix != ".py":
+        return None
+    if collection_path.name.startswith("test_") and _WHOLE_MODULE_SLOW.search(
+        collection_path.read_text()
+    ):
+        return True
+    return None
 
 
 @pytest.fixture(autouse=True)

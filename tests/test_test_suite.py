@@ -78,3 +78,31 @@ def test_mypy_skips_no_library_that_our_code_imports() -> None:
         for module in _imported_top_level_modules(source) & skipped
     }
     assert not offenders, f"take these out of the mypy skip list: {sorted(offenders)}"
+
+
+def _module_marks(source: Path) -> list[str]:
+    """The module-level `pytestmark = ...` assignments, as source text."""
+    tree = ast.parse(source.read_text())
+    return [
+        ast.unparse(node.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and any(getattr(target, "id", None) == "pytestmark" for target in node.targets)
+    ]
+
+
+def test_the_fast_lane_leaves_out_only_modules_whose_every_test_is_slow() -> None:
+    """tests/conftest.py does not import, under `-m "not slow"`, a module whose source says
+    `pytestmark = pytest.mark.slow` (alone or in a list): true only if that is the module's
+    one `pytestmark`, which marks every test in it."""
+    from tests.conftest import _WHOLE_MODULE_SLOW
+
+    left_out = [
+        source
+        for source in sorted((ROOT / "tests").glob("test_*.py"))
+        if _WHOLE_MODULE_SLOW.search(source.read_text())
+    ]
+    assert {source.name for source in left_out} >= {"test_analytics.py", "test_orchestration.py"}
+    for source in left_out:
+        marks = _module_marks(source)
+        assert len(marks) == 1 and "pytest.mark.slow" in marks[0], (source.name, marks)
