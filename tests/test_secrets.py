@@ -4,40 +4,39 @@ at the most talkative log level, tracebacks included."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+import re
+import typing as t
 
 import pytest
+import requests
+import requests_mock
 
-from tests.support.tap_runs import ROOT
+from tap_pagerduty.cli import main
+from tests.support.cli import run_cli
 
 TOKEN = "tok-9f8e7d6c5b4a-secret"
 AGENT = "acme-agent-secret-77"
 
-# Runs the CLI with the HTTP transport replaced by one that fails in a chosen way, quoting
-# the request's headers in its message as real libraries do.
-SCRIPT = """
-import re, sys
-import requests, requests_mock
-from tap_pagerduty.cli import main
 
-kind = sys.argv[2]
+def _cli_with_failing_transport(args: list[str]) -> None:
+    """The CLI with the HTTP transport replaced by one that fails in the way `args[0]` names,
+    quoting the request's headers in its message as real libraries do (run in a child process
+    by `run_cli`)."""
+    kind, *cli_args = args
 
-def fail(request, context):
-    auth, agent = request.headers["Authorization"], request.headers["User-Agent"]
-    if kind == "invalid_header":
-        raise requests.exceptions.InvalidHeader(f"Invalid header value {auth!r}")
-    if kind == "encoding":
-        raise UnicodeEncodeError("latin-1", auth, 0, 1, f"cannot encode {agent}")
-    if kind == "connection":
-        raise requests.exceptions.ConnectionError(f"proxy dropped {auth} from {agent}")
-    raise RuntimeError(f"unexpected failure with {auth} and {agent}")
+    def fail(request: t.Any, context: t.Any) -> None:
+        auth, agent = request.headers["Authorization"], request.headers["User-Agent"]
+        if kind == "invalid_header":
+            raise requests.exceptions.InvalidHeader(f"Invalid header value {auth!r}")
+        if kind == "encoding":
+            raise UnicodeEncodeError("latin-1", auth, 0, 1, f"cannot encode {agent}")
+        if kind == "connection":
+            raise requests.exceptions.ConnectionError(f"proxy dropped {auth} from {agent}")
+        raise RuntimeError(f"unexpected failure with {auth} and {agent}")
 
-with requests_mock.Mocker() as mock:
-    mock.get(re.compile("https://pd[.]test/.*"), json=fail)
-    main(["--config", sys.argv[1], "--log-level", "debug"])
-"""
+    with requests_mock.Mocker() as mock:
+        mock.get(re.compile("https://pd[.]test/.*"), json=fail)
+        main(cli_args)
 
 
 @pytest.mark.parametrize(
@@ -59,15 +58,8 @@ def test_header_values_never_reach_stdout_or_stderr(tmp_path, kind: str, credent
         "anchor_date": "2026-01-01",
     }
     (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "run.py").write_text(SCRIPT)
-    run = subprocess.run(
-        [sys.executable, str(tmp_path / "run.py"), str(tmp_path / "config.json"), kind],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    args = [kind, "--config", str(tmp_path / "config.json"), "--log-level", "debug"]
+    run = run_cli(args, timeout=120, entry=_cli_with_failing_transport)
     assert run.returncode != 0
     assert "DEBUG" in run.stderr  # debug logging was really on
     output = run.stdout + run.stderr

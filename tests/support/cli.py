@@ -19,7 +19,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,8 +27,16 @@ _FORKS = multiprocessing.get_context("forkserver")
 _FORKS.set_forkserver_preload(["tap_pagerduty.cli"])
 
 
-def _main(args: list[str], cwd: str, env: dict[str, str], stdout: str, stderr: str) -> None:
-    """The child: the tap's command line with its own cwd, environment and output files."""
+def _main(
+    args: list[str],
+    cwd: str,
+    env: dict[str, str],
+    stdout: str,
+    stderr: str,
+    entry: Callable[[list[str]], None] | None = None,
+) -> None:
+    """The child: the tap's command line (or `entry`, a module-level function that calls it
+    its own way) with its own cwd, environment and output files."""
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
@@ -40,7 +48,8 @@ def _main(args: list[str], cwd: str, env: dict[str, str], stdout: str, stderr: s
     from tap_pagerduty.cli import main
 
     try:
-        main(args)  # exits with the tap's code (multiprocessing turns SystemExit into it)
+        # Exits with the tap's code (multiprocessing turns SystemExit into it).
+        (entry or main)(args)
     finally:
         # A forked child ends with os._exit, which skips what an interpreter's exit runs: the
         # tap's output flush is registered with atexit. CPython's own function runs them.
@@ -57,11 +66,13 @@ class TapProcess:
         stderr: Path,
         cwd: Path = ROOT,
         env: Mapping[str, str] | None = None,
+        entry: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.args = list(args)
         environment = dict(os.environ if env is None else env)
         self._process = _FORKS.Process(
-            target=_main, args=(self.args, str(cwd), environment, str(stdout), str(stderr))
+            target=_main,
+            args=(self.args, str(cwd), environment, str(stdout), str(stderr), entry),
         )
         self._process.start()
         self.pid = self._process.pid
@@ -93,12 +104,14 @@ def run_cli(
     cwd: Path = ROOT,
     env: Mapping[str, str] | None = None,
     timeout: float = 300,
+    entry: Callable[[list[str]], None] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run the tap's command line to its end: like `subprocess.run([sys.executable, "-m",
-    "tap_pagerduty", *args], capture_output=True, text=True, timeout=timeout)`."""
+    "tap_pagerduty", *args], capture_output=True, text=True, timeout=timeout)`. `entry`, a
+    module-level function (the child imports it by name), runs instead of the command line."""
     with tempfile.TemporaryDirectory(prefix="tap-cli-") as tmp:
         out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
-        process = TapProcess(args, out, err, cwd=cwd, env=env)
+        process = TapProcess(args, out, err, cwd=cwd, env=env, entry=entry)
         try:
             code = process.wait(timeout)
         except subprocess.TimeoutExpired:
