@@ -145,7 +145,10 @@ def key_of(stream: str, record: dict[str, Any]) -> tuple:
 
 
 def api_fields(stream: str, record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k not in TAP_ADDED.get(stream, set())}
+    added = TAP_ADDED.get(stream)
+    if not added:
+        return record  # no copy: most streams add nothing, and a backfill has many records
+    return {k: v for k, v in record.items() if k not in added}
 
 
 def latest_by_key(stream: str, records: list[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
