@@ -13,6 +13,9 @@ from .api.base import ApiBase
 from .data import DAY, iso
 from .http import Query
 
+#: How long `stats` waits at most for the requests in flight to be counted.
+SETTLE_SECONDS = 5.0
+
 #: Configuration streams, by the rendering their truth is (with every `include[]`).
 CONFIG_TRUTH = {
     "users": "users+",
@@ -38,8 +41,11 @@ CONFIG_TRUTH = {
 class AdminApi(ApiBase):
     """A part of `Emulator` (see the module's docstring)."""
 
-    def stats(self, log: bool = False) -> dict:
-        out = self.stats_.snapshot(log)
+    def stats(self, log: bool = False, settle: bool = True) -> dict:
+        """What the emulator saw. By default once the requests in flight are counted (at most
+        `SETTLE_SECONDS` later): a test that reads the counts right after its sync would
+        otherwise miss the last answers. `settle=False` while a sync runs."""
+        out = self.stats_.snapshot(log, settle=SETTLE_SECONDS if settle else 0.0)
         out["now"] = iso(self.world.now)
         return out
 
@@ -99,7 +105,7 @@ class AdminApi(ApiBase):
                 hours = float(q.get("hours") or (json.loads(body or b"{}").get("hours", 1)))
                 return 200, {"now": self.advance(hours)}
             if path == "/_admin/stats" and method == "GET":
-                return 200, self.stats(log=q.get("log") in ("1", "true"))
+                return 200, self.stats(log=q.get("log") in ("1", "true"), settle=False)
             if path == "/_admin/reset_stats" and method == "POST":
                 self.reset_stats()
                 return 200, {"ok": True}

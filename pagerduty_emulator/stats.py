@@ -15,6 +15,9 @@ _ID_SEG = re.compile(r"^(P[0-9A-Z]{6}|[0-9a-f]{8}-[0-9a-f-]{27})$")
 class Stats:
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        # Notified when the last request in flight is counted: a request's answer reaches the
+        # client before `end` counts it (see `snapshot`).
+        self._idle = threading.Condition(self.lock)
         self.reset()
 
     def reset(self) -> None:
@@ -57,6 +60,8 @@ class Stats:
         key = "/" + "/".join("{id}" if _ID_SEG.match(p) else p for p in path.strip("/").split("/"))
         with self.lock:
             self.in_flight -= 1
+            if self.in_flight == 0:
+                self._idle.notify_all()
             d = self.by_path.setdefault(key, {})
             d[str(status)] = d.get(str(status), 0) + 1
             if status == 401 and self.first_401_at is None:
@@ -95,8 +100,13 @@ class Stats:
         with self.lock:
             setattr(self, name, getattr(self, name) + 1)
 
-    def snapshot(self, log: bool = False) -> dict:
+    def snapshot(self, log: bool = False, settle: float = 0.0) -> dict:
+        """The counts so far. With `settle` (seconds, a bound), first wait until no request is
+        in flight: a client that has read its last answer may otherwise look before that
+        request is counted."""
         with self.lock:
+            if settle:
+                self._idle.wait_for(lambda: self.in_flight == 0, timeout=settle)
             out = {
                 "requests": self.requests,
                 "by_path": {k: dict(v) for k, v in self.by_path.items()},

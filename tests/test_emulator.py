@@ -7,10 +7,12 @@ import threading
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
 
+from pagerduty_emulator.stats import Stats
 from tests.support.tap_runs import as_written
 
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -624,3 +626,26 @@ def test_date_skew_and_token_revoked_mid_run(emulator):
     assert s.get(url).status_code == 200
     assert [s.get(url).status_code for _ in range(2)] == [401, 401]
     assert emulator.stats()["after_first_401"] == 1
+
+
+def test_stats_count_a_request_whose_answer_was_already_read(emulator, monkeypatch) -> None:
+    """A request's answer reaches the client before the emulator counts it: `stats()` waits
+    for the requests in flight, so a test that reads the counts right after its sync sees
+    every request (`settle=False` shows the gap that waiting closes)."""
+    counted = threading.Event()
+    end = Stats.end
+
+    def end_after_the_test_looked(self: Stats, *args: Any) -> None:
+        counted.wait(30)  # a bound against a hang; the test sets it as soon as it has looked
+        end(self, *args)
+
+    monkeypatch.setattr(Stats, "end", end_after_the_test_looked)
+    emulator.reset_stats()
+    assert session().get(emulator.url + "/priorities").status_code == 200
+    early = emulator.stats(settle=False)
+    assert early["in_flight"] == 1 and "/priorities" not in early["by_path"], early
+    # Counted a little later, while `stats()` waits (were it not to wait, it would look first;
+    # waiting, it passes whenever the count lands).
+    threading.Timer(0.2, counted.set).start()
+    settled = emulator.stats()
+    assert settled["in_flight"] == 0 and settled["by_path"]["/priorities"] == {"200": 1}
